@@ -1,0 +1,108 @@
+//! `auditlog`: the local server and the operator's CLI.
+
+mod client;
+mod keys;
+mod serve;
+mod settings;
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use auditlog_local::SqliteStore;
+use clap::{Parser, Subcommand, ValueEnum};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "auditlog",
+    version,
+    about = "Audit-log service: ingest, store, query"
+)]
+struct Cli {
+    /// Log line format on stderr.
+    #[arg(
+        long,
+        global = true,
+        env = "AUDITLOG_LOG_FORMAT",
+        value_enum,
+        default_value = "json"
+    )]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Json,
+    Text,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the API locally on the embedded store.
+    Serve(serve::ServeArgs),
+    /// Manage API keys.
+    Keys {
+        #[command(flatten)]
+        store: settings::StoreArgs,
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
+    /// Send an event (or a JSON file) to a running service and print the answer.
+    Send(client::SendArgs),
+    /// Query a running service's events.
+    Query(client::QueryArgs),
+    /// Delete expired events now (the same pass the schedule runs).
+    Purge {
+        #[command(flatten)]
+        store: settings::StoreArgs,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("AUDITLOG_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match run(cli.command).await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<bool> {
+    match command {
+        Command::Serve(args) => serve::run(args).await.map(|()| true),
+        Command::Keys { store, command } => {
+            let store = SqliteStore::open(&store.data_dir)?;
+            keys::run(&store, command).await.map(|()| true)
+        }
+        Command::Send(args) => client::send(args).await,
+        Command::Query(args) => client::query(args).await.map(|()| true),
+        Command::Purge { store } => {
+            let store = SqliteStore::open(&store.data_dir).context("cannot open the store")?;
+            let n = serve::purge_now(&store).await?;
+            println!("purged {n} expired events");
+            Ok(true)
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! `auditlog serve`: the API on a TCP socket over the embedded store, with scheduled retention.
+
+use std::net::SocketAddr;
+use std::str::FromStr as _;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use auditlog_core::Timestamp;
+use auditlog_core::cursor::CursorKey;
+use auditlog_core::store::{ApiKeyStore, PurgeExpired};
+use auditlog_http::{ApiConfig, AppState, router, system_clock};
+use auditlog_local::SqliteStore;
+use clap::Args;
+use croner::Cron;
+
+use crate::settings::{ApiArgs, StoreArgs};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "AUDITLOG_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// When to delete expired events: a cron expression (minute hour day month weekday, UTC).
+    #[arg(long, env = "AUDITLOG_PURGE_SCHEDULE", default_value = "0 3 * * *")]
+    pub purge_schedule: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let schedule = Cron::from_str(&args.purge_schedule).map_err(|e| {
+        anyhow::anyhow!(
+            "AUDITLOG_PURGE_SCHEDULE `{}` is not a cron expression: {e}",
+            args.purge_schedule
+        )
+    })?;
+    let store = SqliteStore::open(&args.store.data_dir)?;
+    let config = ApiConfig {
+        limits: args.api.limits()?,
+        redactor: args.api.redactor(),
+        retention_ms: args.api.retention_ms()?,
+        cursor_key: CursorKey::new(store.cursor_secret()?),
+    };
+    if store
+        .list_keys(None)
+        .await
+        .map(|k| k.is_empty())
+        .unwrap_or(false)
+    {
+        tracing::warn!(
+            "no API keys yet; create one with: auditlog keys create --data-dir {} --tenant demo --scopes write,read",
+            args.store.data_dir.display()
+        );
+    }
+    let store = Arc::new(store);
+    let state = AppState {
+        store: store.clone(),
+        config: Arc::new(config),
+        clock: system_clock(),
+    };
+    tokio::spawn(purge_on_schedule(
+        store.clone(),
+        schedule,
+        args.purge_schedule.clone(),
+    ));
+
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let local = listener.local_addr()?;
+    tracing::info!(
+        address = %local,
+        data_dir = %args.store.data_dir.display(),
+        retention_s = args.api.retention.as_secs(),
+        "auditlog listening on http://{local}"
+    );
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
+    tracing::info!("stopped; every acknowledged event is on disk");
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM; in-flight requests then finish before exit.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => tracing::info!("SIGINT received; shutting down"),
+        _ = terminate => tracing::info!("SIGTERM received; shutting down"),
+    }
+}
+
+async fn purge_on_schedule(store: Arc<SqliteStore>, schedule: Cron, expression: String) {
+    loop {
+        let now = chrono::Utc::now();
+        let next = match schedule.find_next_occurrence(&now, false) {
+            Ok(next) => next,
+            Err(e) => {
+                tracing::error!(schedule = %expression, error = %e, "retention schedule has no next run; purging stops");
+                return;
+            }
+        };
+        let wait = (next - now).to_std().unwrap_or_default();
+        tokio::time::sleep(wait).await;
+        match purge_now(store.as_ref()).await {
+            Ok(n) => tracing::info!(purged = n, "retention purge done"),
+            Err(e) => {
+                tracing::error!(error = %e, "retention purge failed; will retry at the next scheduled time")
+            }
+        }
+    }
+}
+
+pub async fn purge_now(store: &dyn PurgeExpired) -> anyhow::Result<u64> {
+    let now = Timestamp(chrono::Utc::now().timestamp_millis());
+    Ok(store.purge_expired(now).await?)
+}

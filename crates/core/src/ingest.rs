@@ -1,0 +1,158 @@
+//! Parsing of a `POST /v1/events` body: one event, or `{"events": [...]}`.
+//!
+//! Request-level problems (not JSON, too big, wrong envelope) reject the whole request; item-level
+//! problems reject only that item, so the rest of a batch can still be stored.
+
+use serde_json::Value;
+
+use crate::validate::{FieldError, IngestContext, Limits, PreparedEvent, prepare_event};
+
+/// Whether the body was one bare event or a batch envelope; pointers differ between the two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Single,
+    Batch,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    #[error("request body is {size} bytes; the limit is {max} bytes")]
+    BodyTooLarge { size: usize, max: usize },
+    #[error("request body is empty; send one event object or {{\"events\": [...]}}")]
+    EmptyBody,
+    #[error("request body is not valid JSON: {message} (line {line}, column {column})")]
+    MalformedJson {
+        message: String,
+        line: usize,
+        column: usize,
+    },
+    #[error("{}: {}", .0.pointer, .0.message)]
+    Envelope(FieldError),
+    #[error("batch holds {count} events; at most {max} are allowed per request")]
+    TooManyEvents { count: usize, max: usize },
+    #[error("batch holds no events")]
+    EmptyBatch,
+}
+
+impl RequestError {
+    /// Stable machine-readable code for the API's error body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RequestError::BodyTooLarge { .. } => "body_too_large",
+            RequestError::EmptyBody => "empty_body",
+            RequestError::MalformedJson { .. } => "malformed_json",
+            RequestError::Envelope(_) => "invalid_envelope",
+            RequestError::TooManyEvents { .. } => "too_many_events",
+            RequestError::EmptyBatch => "empty_batch",
+        }
+    }
+}
+
+/// Splits a body into its items. Does not look inside the items.
+pub fn parse_body(body: &[u8], limits: &Limits) -> Result<(Shape, Vec<Value>), RequestError> {
+    if body.len() > limits.max_request_bytes {
+        return Err(RequestError::BodyTooLarge {
+            size: body.len(),
+            max: limits.max_request_bytes,
+        });
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(RequestError::EmptyBody);
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| RequestError::MalformedJson {
+        message: describe_json_error(&e),
+        line: e.line(),
+        column: e.column(),
+    })?;
+    match value {
+        Value::Object(mut map) if map.contains_key("events") => {
+            if let Some(extra) = map.keys().find(|k| k.as_str() != "events") {
+                return Err(RequestError::Envelope(FieldError {
+                    pointer: format!("/{}", crate::validate::escape_pointer_token(extra)),
+                    message:
+                        "a batch envelope holds only `events`; put every field inside each event"
+                            .into(),
+                }));
+            }
+            match map.remove("events") {
+                Some(Value::Array(items)) => {
+                    if items.is_empty() {
+                        return Err(RequestError::EmptyBatch);
+                    }
+                    if items.len() > limits.max_events_per_request {
+                        return Err(RequestError::TooManyEvents {
+                            count: items.len(),
+                            max: limits.max_events_per_request,
+                        });
+                    }
+                    Ok((Shape::Batch, items))
+                }
+                _ => Err(RequestError::Envelope(FieldError {
+                    pointer: "/events".into(),
+                    message: "must be an array of event objects".into(),
+                })),
+            }
+        }
+        Value::Object(_) => Ok((Shape::Single, vec![value])),
+        other => Err(RequestError::Envelope(FieldError {
+            pointer: String::new(),
+            message: format!(
+                "the body must be an event object or {{\"events\": [...]}}, not {}",
+                match other {
+                    Value::Array(_) => "an array",
+                    Value::String(_) => "a string",
+                    Value::Number(_) => "a number",
+                    Value::Bool(_) => "a boolean",
+                    _ => "null",
+                }
+            ),
+        })),
+    }
+}
+
+/// serde_json's message without its trailing " at line X column Y" (we report those as fields).
+fn describe_json_error(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(cut) => text[..cut].to_string(),
+        None => text,
+    }
+}
+
+/// One item of a request after validation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PreparedItem {
+    Valid(PreparedEvent),
+    Rejected {
+        /// The client's `id`, when it sent a string one, so it can match the answer to its item.
+        id: Option<String>,
+        errors: Vec<FieldError>,
+    },
+}
+
+/// Validates and masks every item of a parsed body.
+pub fn prepare_items(
+    shape: Shape,
+    items: Vec<Value>,
+    ctx: &IngestContext<'_>,
+    fresh_id: &mut dyn FnMut() -> String,
+) -> Vec<PreparedItem> {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let base = match shape {
+                Shape::Single => String::new(),
+                Shape::Batch => format!("/events/{index}"),
+            };
+            let client_id = item.get("id").and_then(Value::as_str).map(str::to_string);
+            match prepare_event(item, &base, ctx, fresh_id) {
+                Ok(prepared) => PreparedItem::Valid(prepared),
+                Err(errors) => PreparedItem::Rejected {
+                    id: client_id,
+                    errors,
+                },
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,31 @@
+//! The auditlog domain: what an audit event is, how client input becomes one, and the traits a
+//! store implements. No I/O, no clocks, no randomness, no async runtime: time and random bytes
+//! come from the caller, which keeps every function here deterministic and testable, and lets
+//! this crate build for WebAssembly.
+//!
+//! # Layout
+//!
+//! - [`event`]: the stored event, schema v1.
+//! - [`ingest`]: splitting a request body into items (one event, or a batch envelope).
+//! - [`validate`]: one item → a valid [`event::Event`], or every field error with its JSON
+//!   pointer; size and count [`validate::Limits`].
+//! - [`redact`]: masking secret-looking values in `request.params` and `metadata`.
+//! - [`query`]: query filters, parsed from a query string; [`cursor`]: signed page cursors.
+//! - [`keys`]: API key format, hashing, scopes, tenant names.
+//! - [`encode`]: NDJSON batch encoding (the body of export objects).
+//! - [`store`]: the storage traits, one per operation.
+//! - [`time`]: timestamps as the API speaks them.
+
+pub mod cursor;
+pub mod encode;
+pub mod event;
+pub mod ingest;
+pub mod keys;
+pub mod query;
+pub mod redact;
+pub mod store;
+pub mod time;
+pub mod validate;
+
+pub use event::Event;
+pub use time::Timestamp;

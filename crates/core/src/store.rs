@@ -1,0 +1,110 @@
+//! The storage seam: one small trait per store operation. Adapters (`auditlog-local` for SQLite,
+//! later DynamoDB) implement them; the HTTP layer and the CLI depend only on these traits.
+
+use async_trait::async_trait;
+
+use crate::cursor::Position;
+use crate::event::Event;
+use crate::keys::KeyRecord;
+use crate::query::EventQuery;
+use crate::time::Timestamp;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The store could not be reached or refused the write; retrying the same request is safe.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A record already exists (for example a key id collision).
+    #[error("already exists: {0}")]
+    Conflict(String),
+    /// Stored data could not be read back as expected.
+    #[error("store data error: {0}")]
+    Corrupt(String),
+}
+
+/// An event ready to store: the typed form (for index fields) and its stored JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub event: Event,
+    pub json: String,
+    /// After this instant the event is gone: never returned, and purged by retention.
+    pub expires_at: Timestamp,
+}
+
+/// Per-event result of an append, in input order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendStatus {
+    /// Durably stored now.
+    Stored,
+    /// An event with this id is already retained for the tenant (from this request or an
+    /// earlier one); nothing new was stored.
+    Duplicate,
+    /// Not stored; the message says why. Retrying the item is safe.
+    Failed(String),
+}
+
+#[async_trait]
+pub trait AppendEvents: Send + Sync {
+    /// Stores `events` for `tenant`, keeping the first of any `id` seen. Returns when every
+    /// `Stored` event is durable. `Err` means nothing was stored.
+    async fn append_events(
+        &self,
+        tenant: &str,
+        events: &[NewEvent],
+        now: Timestamp,
+    ) -> Result<Vec<AppendStatus>, StoreError>;
+}
+
+/// A stored event as a query returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub position: Position,
+    pub json: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct PageRequest<'a> {
+    pub tenant: &'a str,
+    pub query: &'a EventQuery,
+    /// Return only events strictly after this position in the query's order.
+    pub after: Option<&'a Position>,
+    /// Events whose `expires_at` is at or before `now` are never returned.
+    pub now: Timestamp,
+}
+
+#[async_trait]
+pub trait QueryEvents: Send + Sync {
+    /// Up to `query.limit + 1` matching events in order; the extra one tells that a next page
+    /// exists.
+    async fn query_events(&self, request: PageRequest<'_>) -> Result<Vec<StoredEvent>, StoreError>;
+}
+
+#[async_trait]
+pub trait GetEvent: Send + Sync {
+    async fn get_event(
+        &self,
+        tenant: &str,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<Option<String>, StoreError>;
+}
+
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    async fn create_key(&self, record: &KeyRecord) -> Result<(), StoreError>;
+    async fn find_key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError>;
+    async fn list_keys(&self, tenant: Option<&str>) -> Result<Vec<KeyRecord>, StoreError>;
+    /// Marks the key revoked; `false` when no such key exists.
+    async fn revoke_key(&self, key_id: &str, at: Timestamp) -> Result<bool, StoreError>;
+}
+
+#[async_trait]
+pub trait PurgeExpired: Send + Sync {
+    /// Deletes events whose `expires_at` is at or before `now`; returns how many.
+    async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError>;
+}
+
+/// Everything the API needs from a store.
+pub trait Store: AppendEvents + QueryEvents + GetEvent + ApiKeyStore + PurgeExpired {}
+
+impl<T: AppendEvents + QueryEvents + GetEvent + ApiKeyStore + PurgeExpired> Store for T {}

@@ -1,0 +1,709 @@
+//! Turning one client-supplied JSON value into a stored [`Event`], or into the full list of what
+//! is wrong with it.
+//!
+//! Validation walks a `serde_json::Value` rather than deserializing straight into the typed model
+//! so that it can report *every* problem at once, each with the JSON pointer of the offending
+//! field, instead of stopping at the first. Values are moved out of the parsed tree, never cloned.
+
+use std::net::IpAddr;
+
+use serde_json::{Map, Value};
+
+use crate::event::{
+    Actor, ActorType, Context, Event, Outcome, Request, SCHEMA_VERSION, Source, Target,
+};
+use crate::redact::Redactor;
+use crate::time::{self, Timestamp};
+
+/// Size and count bounds; every one is a setting (see the settings table in the README).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Compact JSON size of one stored event.
+    pub max_event_bytes: usize,
+    /// Events in one request.
+    pub max_events_per_request: usize,
+    /// Bytes in one request body.
+    pub max_request_bytes: usize,
+    /// Compact JSON size of `metadata`, and separately of `request.params`.
+    pub max_free_json_bytes: usize,
+    /// Nesting depth of `metadata` and `request.params` (an object holding a scalar is depth 1).
+    pub max_nesting_depth: usize,
+    /// Entries in `targets`.
+    pub max_targets: usize,
+    /// How far into the future `occurred_at` may be, to absorb client clock skew.
+    pub max_future_skew_ms: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_event_bytes: 32 * 1024,
+            max_events_per_request: 500,
+            max_request_bytes: 1024 * 1024,
+            max_free_json_bytes: 16 * 1024,
+            max_nesting_depth: 16,
+            max_targets: 64,
+            max_future_skew_ms: 5 * 60 * 1000,
+        }
+    }
+}
+
+/// One rejected field: where it is (RFC 6901 JSON pointer into the request body) and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FieldError {
+    pub pointer: String,
+    pub message: String,
+}
+
+/// What the server supplies for every event of a request.
+#[derive(Debug, Clone, Copy)]
+pub struct IngestContext<'a> {
+    pub tenant: &'a str,
+    pub received_at: Timestamp,
+    pub limits: &'a Limits,
+    pub redactor: &'a Redactor,
+}
+
+/// A valid, masked event with its stored JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedEvent {
+    pub event: Event,
+    pub json: String,
+    /// How many values were masked.
+    pub redacted: usize,
+}
+
+pub const TOP_LEVEL_FIELDS: [&str; 10] = [
+    "id",
+    "action",
+    "actor",
+    "occurred_at",
+    "outcome",
+    "targets",
+    "context",
+    "source",
+    "request",
+    "metadata",
+];
+const SERVER_FIELDS: [&str; 3] = ["tenant", "received_at", "schema_version"];
+
+pub const MAX_ID_CHARS: usize = 128;
+pub const MAX_ACTION_CHARS: usize = 128;
+const MAX_REF_CHARS: usize = 256;
+const MAX_EMAIL_CHARS: usize = 320;
+const MAX_LABEL_CHARS: usize = 128;
+const MAX_USER_AGENT_CHARS: usize = 1024;
+
+/// Escapes one reference token for a JSON pointer (RFC 6901: `~` → `~0`, `/` → `~1`).
+pub fn escape_pointer_token(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+/// Validates and masks one event. `base` is the pointer of the event inside the request body
+/// (`""` for a single event, `/events/3` in a batch); `fresh_id` is called only when the client
+/// sent no `id`.
+pub fn prepare_event(
+    value: Value,
+    base: &str,
+    ctx: &IngestContext<'_>,
+    fresh_id: &mut dyn FnMut() -> String,
+) -> Result<PreparedEvent, Vec<FieldError>> {
+    let mut v = Validator {
+        base,
+        errors: Vec::new(),
+        limits: ctx.limits,
+    };
+    let Value::Object(mut map) = value else {
+        v.error(
+            "",
+            format!("an event must be a JSON object, not {}", kind(&value)),
+        );
+        return Err(v.errors);
+    };
+
+    let id = v.string(&mut map, "", "id", MAX_ID_CHARS, Rule::IdempotencyKey);
+    let action = v.string(&mut map, "", "action", MAX_ACTION_CHARS, Rule::Action);
+    if action.is_none() && !v.has_error_at("/action") {
+        v.error("/action", "is required");
+    }
+    let actor = v.actor(&mut map);
+    let occurred_at = v.occurred_at(&mut map, ctx.received_at);
+    let outcome = v.outcome(&mut map);
+    let targets = v.targets(&mut map);
+    let context = v.context(&mut map);
+    let source = v.source(&mut map);
+    let mut request = v.request(&mut map);
+    let mut metadata = v.free_object(&mut map, "", "metadata");
+    v.leftovers(&map, "", &TOP_LEVEL_FIELDS, true);
+
+    if !v.errors.is_empty() {
+        return Err(v.errors);
+    }
+    let (Some(action), Some(actor)) = (action, actor) else {
+        // Unreachable: a missing required field always records an error above.
+        return Err(vec![FieldError {
+            pointer: base.to_string(),
+            message: "incomplete event".into(),
+        }]);
+    };
+
+    let mut redacted = 0;
+    if let Some(params) = request.as_mut().and_then(|r| r.params.as_mut()) {
+        redacted += ctx.redactor.redact_map(params);
+    }
+    if let Some(meta) = metadata.as_mut() {
+        redacted += ctx.redactor.redact_map(meta);
+    }
+
+    let event = Event {
+        schema_version: SCHEMA_VERSION,
+        id: id.unwrap_or_else(fresh_id),
+        tenant: ctx.tenant.to_string(),
+        received_at: ctx.received_at,
+        occurred_at: occurred_at.unwrap_or(ctx.received_at),
+        action,
+        actor,
+        outcome: outcome.unwrap_or(Outcome::Unknown),
+        targets,
+        context,
+        source,
+        request,
+        metadata,
+    };
+    let json = event.to_json();
+    if json.len() > ctx.limits.max_event_bytes {
+        return Err(vec![FieldError {
+            pointer: base.to_string(),
+            message: format!(
+                "event is {} bytes as stored; the limit is {} bytes",
+                json.len(),
+                ctx.limits.max_event_bytes
+            ),
+        }]);
+    }
+    Ok(PreparedEvent {
+        event,
+        json,
+        redacted,
+    })
+}
+
+#[derive(Clone, Copy)]
+enum Rule {
+    Text,
+    IdempotencyKey,
+    Action,
+    Email,
+    IpAddress,
+}
+
+struct Validator<'a> {
+    base: &'a str,
+    errors: Vec<FieldError>,
+    limits: &'a Limits,
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Takes a field out of the map; JSON `null` counts as absent.
+fn take(map: &mut Map<String, Value>, key: &str) -> Option<Value> {
+    map.remove(key).filter(|v| !v.is_null())
+}
+
+impl Validator<'_> {
+    fn error(&mut self, path: &str, message: impl Into<String>) {
+        self.errors.push(FieldError {
+            pointer: format!("{}{}", self.base, path),
+            message: message.into(),
+        });
+    }
+
+    fn has_error_at(&self, path: &str) -> bool {
+        let pointer = format!("{}{}", self.base, path);
+        self.errors.iter().any(|e| e.pointer == pointer)
+    }
+
+    fn string(
+        &mut self,
+        map: &mut Map<String, Value>,
+        parent: &str,
+        key: &str,
+        max_chars: usize,
+        rule: Rule,
+    ) -> Option<String> {
+        let path = format!("{parent}/{key}");
+        let value = take(map, key)?;
+        let Value::String(text) = value else {
+            self.error(&path, format!("must be a string, not {}", kind(&value)));
+            return None;
+        };
+        if text.is_empty() {
+            self.error(&path, "must not be empty (omit the field instead)");
+            return None;
+        }
+        let chars = text.chars().count();
+        if chars > max_chars {
+            self.error(
+                &path,
+                format!("is {chars} characters long; at most {max_chars} are allowed"),
+            );
+            return None;
+        }
+        if let Err(message) = check_rule(rule, &text) {
+            self.error(&path, message);
+            return None;
+        }
+        Some(text)
+    }
+
+    fn object(
+        &mut self,
+        map: &mut Map<String, Value>,
+        path: &str,
+        key: &str,
+    ) -> Option<Map<String, Value>> {
+        match take(map, key)? {
+            Value::Object(inner) => Some(inner),
+            other => {
+                self.error(
+                    &format!("{path}/{key}"),
+                    format!("must be an object, not {}", kind(&other)),
+                );
+                None
+            }
+        }
+    }
+
+    /// Reports keys left in `map` after the known ones were taken.
+    fn leftovers(&mut self, map: &Map<String, Value>, path: &str, allowed: &[&str], top: bool) {
+        for key in map.keys() {
+            let at = format!("{path}/{}", escape_pointer_token(key));
+            if top && SERVER_FIELDS.contains(&key.as_str()) {
+                self.error(&at, "is set by the server and must not be sent");
+                continue;
+            }
+            let mut message = format!("unknown field; allowed here: {}", allowed.join(", "));
+            if let Some(near) = nearest(key, allowed) {
+                message = format!(
+                    "unknown field (did you mean `{near}`?); allowed here: {}",
+                    allowed.join(", ")
+                );
+            }
+            self.error(&at, message);
+        }
+    }
+
+    fn actor(&mut self, map: &mut Map<String, Value>) -> Option<Actor> {
+        let Some(mut actor) = self.object(map, "", "actor") else {
+            if !self.has_error_at("/actor") {
+                self.error("/actor", "is required");
+            }
+            return None;
+        };
+        let id = self.string(&mut actor, "/actor", "id", MAX_REF_CHARS, Rule::Text);
+        if id.is_none() && !self.has_error_at("/actor/id") {
+            self.error("/actor/id", "is required");
+        }
+        let kind = match take(&mut actor, "type") {
+            None => Some(ActorType::User),
+            Some(Value::String(t)) => match ActorType::ALL.iter().find(|(n, _)| *n == t) {
+                Some((_, k)) => Some(*k),
+                None => {
+                    self.error(
+                        "/actor/type",
+                        format!("`{}` is not one of user, service, system", clip(&t)),
+                    );
+                    None
+                }
+            },
+            Some(other) => {
+                self.error(
+                    "/actor/type",
+                    format!("must be a string, not {}", kind(&other)),
+                );
+                None
+            }
+        };
+        let email = self.string(&mut actor, "/actor", "email", MAX_EMAIL_CHARS, Rule::Email);
+        let name = self.string(&mut actor, "/actor", "name", MAX_REF_CHARS, Rule::Text);
+        self.leftovers(&actor, "/actor", &["id", "type", "email", "name"], false);
+        Some(Actor {
+            id: id?,
+            kind: kind?,
+            email,
+            name,
+        })
+    }
+
+    fn occurred_at(&mut self, map: &mut Map<String, Value>, now: Timestamp) -> Option<Timestamp> {
+        let value = take(map, "occurred_at")?;
+        let parsed = match &value {
+            Value::String(text) => time::parse_rfc3339(text).map_err(|e| e.to_string()),
+            Value::Number(n) => match n.as_i64() {
+                Some(ms) => time::from_epoch_millis(ms).map_err(|e| e.to_string()),
+                None => Err("epoch milliseconds must be a whole number".to_string()),
+            },
+            other => Err(format!(
+                "must be an RFC 3339 string or epoch milliseconds, not {}",
+                kind(other)
+            )),
+        };
+        match parsed {
+            Ok(t) if t.0 > now.0.saturating_add(self.limits.max_future_skew_ms) => {
+                self.error(
+                    "/occurred_at",
+                    format!(
+                        "is {} s after the server's clock; at most {} s of clock skew is accepted",
+                        (t.0 - now.0) / 1000,
+                        self.limits.max_future_skew_ms / 1000
+                    ),
+                );
+                None
+            }
+            Ok(t) => Some(t),
+            Err(message) => {
+                self.error("/occurred_at", message);
+                None
+            }
+        }
+    }
+
+    fn outcome(&mut self, map: &mut Map<String, Value>) -> Option<Outcome> {
+        match take(map, "outcome")? {
+            Value::String(text) => {
+                let found = Outcome::parse(&text);
+                if found.is_none() {
+                    self.error(
+                        "/outcome",
+                        format!("`{}` is not one of success, failure, unknown", clip(&text)),
+                    );
+                }
+                found
+            }
+            other => {
+                self.error(
+                    "/outcome",
+                    format!("must be a string, not {}", kind(&other)),
+                );
+                None
+            }
+        }
+    }
+
+    fn targets(&mut self, map: &mut Map<String, Value>) -> Vec<Target> {
+        let Some(value) = take(map, "targets") else {
+            return Vec::new();
+        };
+        let Value::Array(items) = value else {
+            self.error(
+                "/targets",
+                format!("must be an array, not {}", kind(&value)),
+            );
+            return Vec::new();
+        };
+        if items.len() > self.limits.max_targets {
+            self.error(
+                "/targets",
+                format!(
+                    "has {} entries; at most {} are allowed",
+                    items.len(),
+                    self.limits.max_targets
+                ),
+            );
+            return Vec::new();
+        }
+        let mut targets = Vec::with_capacity(items.len());
+        for (i, item) in items.into_iter().enumerate() {
+            let path = format!("/targets/{i}");
+            let Value::Object(mut t) = item else {
+                self.error(&path, format!("must be an object, not {}", kind(&item)));
+                continue;
+            };
+            let id = self.string(&mut t, &path, "id", MAX_REF_CHARS, Rule::Text);
+            if id.is_none() && !self.has_error_at(&format!("{path}/id")) {
+                self.error(&format!("{path}/id"), "is required");
+            }
+            let kind = self.string(&mut t, &path, "type", MAX_LABEL_CHARS, Rule::Text);
+            let name = self.string(&mut t, &path, "name", MAX_REF_CHARS, Rule::Text);
+            self.leftovers(&t, &path, &["id", "type", "name"], false);
+            if let Some(id) = id {
+                targets.push(Target { id, kind, name });
+            }
+        }
+        targets
+    }
+
+    fn context(&mut self, map: &mut Map<String, Value>) -> Option<Context> {
+        let mut c = self.object(map, "", "context")?;
+        let context = Context {
+            ip_address: self.string(&mut c, "/context", "ip_address", 64, Rule::IpAddress),
+            user_agent: self.string(
+                &mut c,
+                "/context",
+                "user_agent",
+                MAX_USER_AGENT_CHARS,
+                Rule::Text,
+            ),
+            request_id: self.string(&mut c, "/context", "request_id", MAX_REF_CHARS, Rule::Text),
+            session_id: self.string(&mut c, "/context", "session_id", MAX_REF_CHARS, Rule::Text),
+            location: self.string(&mut c, "/context", "location", MAX_REF_CHARS, Rule::Text),
+        };
+        self.leftovers(
+            &c,
+            "/context",
+            &[
+                "ip_address",
+                "user_agent",
+                "request_id",
+                "session_id",
+                "location",
+            ],
+            false,
+        );
+        Some(context)
+    }
+
+    fn source(&mut self, map: &mut Map<String, Value>) -> Option<Source> {
+        let mut s = self.object(map, "", "source")?;
+        let source = Source {
+            service: self.string(&mut s, "/source", "service", MAX_LABEL_CHARS, Rule::Text),
+            environment: self.string(
+                &mut s,
+                "/source",
+                "environment",
+                MAX_LABEL_CHARS,
+                Rule::Text,
+            ),
+            version: self.string(&mut s, "/source", "version", MAX_LABEL_CHARS, Rule::Text),
+        };
+        self.leftovers(&s, "/source", &["service", "environment", "version"], false);
+        Some(source)
+    }
+
+    fn request(&mut self, map: &mut Map<String, Value>) -> Option<Request> {
+        let mut r = self.object(map, "", "request")?;
+        let operation = self.string(&mut r, "/request", "operation", MAX_REF_CHARS, Rule::Text);
+        let params = self.free_object(&mut r, "/request", "params");
+        let response_code = match take(&mut r, "response_code") {
+            None => None,
+            Some(Value::Number(n)) => match n.as_u64() {
+                Some(code @ 100..=599) => Some(code as u16),
+                _ => {
+                    self.error(
+                        "/request/response_code",
+                        "must be a whole number from 100 to 599",
+                    );
+                    None
+                }
+            },
+            Some(other) => {
+                self.error(
+                    "/request/response_code",
+                    format!("must be a number, not {}", kind(&other)),
+                );
+                None
+            }
+        };
+        let latency_ms = match take(&mut r, "latency_ms") {
+            None => None,
+            Some(Value::Number(n)) => match n.as_u64() {
+                Some(ms) => Some(ms),
+                None => {
+                    self.error(
+                        "/request/latency_ms",
+                        "must be a whole number of milliseconds, 0 or more",
+                    );
+                    None
+                }
+            },
+            Some(other) => {
+                self.error(
+                    "/request/latency_ms",
+                    format!("must be a number, not {}", kind(&other)),
+                );
+                None
+            }
+        };
+        self.leftovers(
+            &r,
+            "/request",
+            &["operation", "params", "response_code", "latency_ms"],
+            false,
+        );
+        Some(Request {
+            operation,
+            params,
+            response_code,
+            latency_ms,
+        })
+    }
+
+    /// `metadata` and `request.params`: any JSON object, bounded in size and depth.
+    fn free_object(
+        &mut self,
+        map: &mut Map<String, Value>,
+        parent: &str,
+        key: &str,
+    ) -> Option<Map<String, Value>> {
+        let path = format!("{parent}/{key}");
+        let inner = self.object(map, parent, key)?;
+        let depth = object_depth(&inner);
+        if depth > self.limits.max_nesting_depth {
+            self.error(
+                &path,
+                format!(
+                    "nests {depth} levels deep; at most {} are allowed",
+                    self.limits.max_nesting_depth
+                ),
+            );
+            return None;
+        }
+        let size = compact_len(&inner);
+        if size > self.limits.max_free_json_bytes {
+            self.error(
+                &path,
+                format!(
+                    "is {size} bytes as JSON; at most {} are allowed",
+                    self.limits.max_free_json_bytes
+                ),
+            );
+            return None;
+        }
+        Some(inner)
+    }
+}
+
+fn check_rule(rule: Rule, text: &str) -> Result<(), String> {
+    match rule {
+        Rule::Text => {
+            if text.chars().any(char::is_control) {
+                return Err("must not contain control characters".into());
+            }
+        }
+        Rule::IdempotencyKey => {
+            if !text.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err("may hold only printable ASCII characters without spaces".into());
+            }
+        }
+        Rule::Action => check_action(text)?,
+        Rule::Email => {
+            let mut parts = text.split('@');
+            let ok = matches!((parts.next(), parts.next(), parts.next()),
+                (Some(local), Some(domain), None) if !local.is_empty() && !domain.is_empty())
+                && !text.chars().any(|c| c.is_whitespace() || c.is_control());
+            if !ok {
+                return Err(format!("`{}` is not an email address", clip(text)));
+            }
+        }
+        Rule::IpAddress => {
+            if text.parse::<IpAddr>().is_err() {
+                return Err(format!("`{}` is not an IPv4 or IPv6 address", clip(text)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `user.login`, `project.release`, `git.commit`: two or more dot-separated segments of lowercase
+/// ASCII letters, digits, `_` and `-`, the first starting with a letter.
+pub fn check_action(text: &str) -> Result<(), String> {
+    let explain = "must be a dotted lowercase name such as `user.login`: two or more segments of a-z, 0-9, `_` or `-`, joined by dots, starting with a letter";
+    let mut segments = 0;
+    for segment in text.split('.') {
+        segments += 1;
+        if segment.is_empty()
+            || !segment
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+        {
+            return Err(format!("`{}` {explain}", clip(text)));
+        }
+    }
+    let starts_with_letter = text.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
+    if segments < 2 || !starts_with_letter {
+        return Err(format!("`{}` {explain}", clip(text)));
+    }
+    Ok(())
+}
+
+/// Quotes of user input in messages are cut, so an error never echoes a huge value.
+fn clip(text: &str) -> String {
+    const MAX: usize = 64;
+    if text.chars().count() <= MAX {
+        text.to_string()
+    } else {
+        let mut cut: String = text.chars().take(MAX).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+fn object_depth(map: &Map<String, Value>) -> usize {
+    1 + map.values().map(value_depth).max().unwrap_or(0)
+}
+
+fn value_depth(value: &Value) -> usize {
+    match value {
+        Value::Object(map) => object_depth(map),
+        Value::Array(items) => 1 + items.iter().map(value_depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Byte length of the compact JSON serialization, without building the string.
+pub fn compact_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    match serde_json::to_writer(&mut counter, value) {
+        Ok(()) => counter.0,
+        Err(_) => usize::MAX,
+    }
+}
+
+/// The allowed name closest to a mistyped one, if it is close enough to be a typo.
+fn nearest<'a>(key: &str, allowed: &[&'a str]) -> Option<&'a str> {
+    let key = key.to_ascii_lowercase();
+    allowed
+        .iter()
+        .map(|candidate| (edit_distance(&key, candidate), *candidate))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4) && *d < c.len())
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(row[j]).min(current)
+            };
+            prev = current;
+        }
+    }
+    row[b.len()]
+}

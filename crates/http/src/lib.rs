@@ -1,0 +1,68 @@
+//! The auditlog HTTP API, one router for every host: `auditlog serve` runs it on a TCP socket,
+//! the ingest Lambda runs the same router through `lambda_http`. Routes are written once, here.
+//!
+//! # Layout
+//!
+//! - [`router`] builds the axum router from an [`AppState`] (a store and the settings).
+//! - `handlers`: one function per route; they parse with `auditlog-core`, call the store
+//!   traits, and shape the JSON answers.
+//! - `auth`: bearer keys → tenant and scopes.
+//! - [`error::ApiError`]: every error answer (`{"error": {"code", "message", ...}}`).
+//! - `request_log`: request ids and one structured log line per request. It never logs headers,
+//!   bodies or query strings, so keys and masked values cannot reach the logs.
+
+mod auth;
+pub mod error;
+mod handlers;
+mod request_log;
+
+use std::sync::Arc;
+
+use auditlog_core::Timestamp;
+use auditlog_core::cursor::CursorKey;
+use auditlog_core::redact::Redactor;
+use auditlog_core::store::Store;
+use auditlog_core::validate::Limits;
+use axum::Router;
+use axum::routing::get;
+
+pub use request_log::RequestId;
+
+/// Settings the API needs; built once at start-up.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub limits: Limits,
+    pub redactor: Redactor,
+    /// How long an event is kept after it is received.
+    pub retention_ms: i64,
+    pub cursor_key: CursorKey,
+}
+
+/// Where "now" comes from; tests substitute a controllable clock.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(|| Timestamp(chrono::Utc::now().timestamp_millis()))
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<ApiConfig>,
+    pub clock: Clock,
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/v1/events",
+            get(handlers::list_events).post(handlers::post_events),
+        )
+        .route("/v1/events/{id}", get(handlers::get_event))
+        .route("/v1/health", get(handlers::health))
+        .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+        .with_state(state)
+        .layer(axum::middleware::from_fn(request_log::request_log))
+}

@@ -1,0 +1,467 @@
+//! The embedded store for local mode: SQLite (bundled, so nothing to install) in a data
+//! directory. It implements the `auditlog-core` store traits, so the API and CLI run unchanged on
+//! it.
+//!
+//! # Layout
+//!
+//! - [`SqliteStore`]: the adapter. One connection behind a mutex, used from tokio's blocking
+//!   pool: SQLite serializes writers anyway, and one connection keeps prepared statements cached.
+//! - `schema`: tables and pragmas.
+//!
+//! Durability: WAL journal with `synchronous = FULL`, so a commit has reached the disk before
+//! `append_events` returns and the API acknowledges the request.
+
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use auditlog_core::Timestamp;
+use auditlog_core::cursor::Position;
+use auditlog_core::keys::{KeyRecord, format_scopes, parse_scopes};
+use auditlog_core::query::{ActionFilter, Order};
+use auditlog_core::store::{
+    ApiKeyStore, AppendEvents, AppendStatus, GetEvent, NewEvent, PageRequest, PurgeExpired,
+    QueryEvents, StoreError, StoredEvent,
+};
+use rusqlite::types::Value as Sql;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+
+/// File name of the database inside the data directory.
+pub const DATABASE_FILE: &str = "auditlog.sqlite3";
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+impl SqliteStore {
+    /// Opens (creating on first use) the store in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self, LocalError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| LocalError::DataDir {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let path = data_dir.join(DATABASE_FILE);
+        let conn = Connection::open(&path).map_err(|source| LocalError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        schema::prepare(&conn)?;
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+            path,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The secret that signs page cursors; made on first use and kept in the database so that
+    /// cursors survive restarts.
+    pub fn cursor_secret(&self) -> Result<[u8; 32], LocalError> {
+        let conn = lock(&self.conn).map_err(|e| {
+            LocalError::Sqlite(rusqlite::Error::InvalidParameterName(e.to_string()))
+        })?;
+        let existing: Option<Vec<u8>> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE name = 'cursor_secret'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if let Some(bytes) = existing
+            && let Ok(secret) = <[u8; 32]>::try_from(bytes.as_slice())
+        {
+            return Ok(secret);
+        }
+        let fresh: [u8; 32] = rand::random();
+        conn.execute(
+            "INSERT OR REPLACE INTO meta (name, value) VALUES ('cursor_secret', ?1)",
+            params![fresh.to_vec()],
+        )?;
+        Ok(fresh)
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn with_conn<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut guard = lock(&conn).map_err(unavailable)?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(unavailable)?
+    }
+}
+
+fn lock(conn: &Mutex<Connection>) -> Result<MutexGuard<'_, Connection>, String> {
+    // A panic while holding the lock cannot leave a transaction half-applied (SQLite rolls it
+    // back), so a poisoned lock is safe to reuse.
+    Ok(conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+}
+
+#[async_trait]
+impl AppendEvents for SqliteStore {
+    async fn append_events(
+        &self,
+        tenant: &str,
+        events: &[NewEvent],
+        now: Timestamp,
+    ) -> Result<Vec<AppendStatus>, StoreError> {
+        let tenant = tenant.to_string();
+        let rows: Vec<EventRow> = events.iter().map(EventRow::from).collect();
+        self.with_conn(move |conn| {
+            let tx = conn.transaction().map_err(unavailable)?;
+            let mut statuses = Vec::with_capacity(rows.len());
+            {
+                // An expired event that retention has not purged yet is invisible, so its id is
+                // free again: overwrite it instead of calling the new one a duplicate.
+                let mut insert = tx
+                    .prepare_cached(
+                        "INSERT INTO events (tenant, id, received_at, expires_at, action, actor_id, actor_email,
+                                             outcome, source_service, body)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                         ON CONFLICT (tenant, id) DO UPDATE SET
+                             received_at = excluded.received_at, expires_at = excluded.expires_at,
+                             action = excluded.action, actor_id = excluded.actor_id,
+                             actor_email = excluded.actor_email, outcome = excluded.outcome,
+                             source_service = excluded.source_service, body = excluded.body
+                         WHERE events.expires_at <= ?11",
+                    )
+                    .map_err(unavailable)?;
+                let mut insert_target = tx
+                    .prepare_cached("INSERT OR IGNORE INTO event_targets (tenant, target_id, id) VALUES (?1, ?2, ?3)")
+                    .map_err(unavailable)?;
+                let mut clear_targets = tx
+                    .prepare_cached("DELETE FROM event_targets WHERE tenant = ?1 AND id = ?2")
+                    .map_err(unavailable)?;
+                for row in &rows {
+                    let changed = insert
+                        .execute(params![
+                            tenant,
+                            row.id,
+                            row.received_at,
+                            row.expires_at,
+                            row.action,
+                            row.actor_id,
+                            row.actor_email,
+                            row.outcome,
+                            row.source_service,
+                            row.body,
+                            now.0
+                        ])
+                        .map_err(unavailable)?;
+                    if changed == 0 {
+                        statuses.push(AppendStatus::Duplicate);
+                        continue;
+                    }
+                    clear_targets.execute(params![tenant, row.id]).map_err(unavailable)?;
+                    for target in &row.target_ids {
+                        insert_target.execute(params![tenant, target, row.id]).map_err(unavailable)?;
+                    }
+                    statuses.push(AppendStatus::Stored);
+                }
+            }
+            tx.commit().map_err(unavailable)?;
+            Ok(statuses)
+        })
+        .await
+    }
+}
+
+/// The columns of one event row, extracted before entering the blocking pool.
+struct EventRow {
+    id: String,
+    received_at: i64,
+    expires_at: i64,
+    action: String,
+    actor_id: String,
+    actor_email: Option<String>,
+    outcome: &'static str,
+    source_service: Option<String>,
+    target_ids: Vec<String>,
+    body: String,
+}
+
+impl From<&NewEvent> for EventRow {
+    fn from(e: &NewEvent) -> Self {
+        let ev = &e.event;
+        EventRow {
+            id: ev.id.clone(),
+            received_at: ev.received_at.0,
+            expires_at: e.expires_at.0,
+            action: ev.action.clone(),
+            actor_id: ev.actor.id.clone(),
+            actor_email: ev.actor.email.clone(),
+            outcome: ev.outcome.as_str(),
+            source_service: ev.source.as_ref().and_then(|s| s.service.clone()),
+            target_ids: ev.targets.iter().map(|t| t.id.clone()).collect(),
+            body: e.json.clone(),
+        }
+    }
+}
+
+#[async_trait]
+impl QueryEvents for SqliteStore {
+    async fn query_events(&self, request: PageRequest<'_>) -> Result<Vec<StoredEvent>, StoreError> {
+        let q = request.query;
+        let mut sql = String::from(
+            "SELECT received_at, id, body FROM events WHERE tenant = ? AND expires_at > ?",
+        );
+        let mut args: Vec<Sql> = vec![
+            Sql::Text(request.tenant.to_string()),
+            Sql::Integer(request.now.0),
+        ];
+        if let Some(from) = q.from {
+            sql.push_str(" AND received_at >= ?");
+            args.push(Sql::Integer(from.0));
+        }
+        if let Some(to) = q.to {
+            sql.push_str(" AND received_at < ?");
+            args.push(Sql::Integer(to.0));
+        }
+        match &q.action {
+            Some(ActionFilter::Exact(a)) => {
+                sql.push_str(" AND action = ?");
+                args.push(Sql::Text(a.clone()));
+            }
+            Some(ActionFilter::Prefix(p)) => {
+                // substr, not LIKE: `_` is a LIKE wildcard and is legal in action names.
+                sql.push_str(" AND substr(action, 1, ?) = ?");
+                args.push(Sql::Integer(p.len() as i64));
+                args.push(Sql::Text(p.clone()));
+            }
+            None => {}
+        }
+        for (column, value) in [
+            ("actor_id", &q.actor_id),
+            ("actor_email", &q.actor_email),
+            ("source_service", &q.source_service),
+        ] {
+            if let Some(v) = value {
+                sql.push_str(&format!(" AND {column} = ?"));
+                args.push(Sql::Text(v.clone()));
+            }
+        }
+        if let Some(outcome) = q.outcome {
+            sql.push_str(" AND outcome = ?");
+            args.push(Sql::Text(outcome.as_str().to_string()));
+        }
+        if let Some(target) = &q.target_id {
+            sql.push_str(
+                " AND EXISTS (SELECT 1 FROM event_targets t WHERE t.tenant = events.tenant AND t.target_id = ? AND t.id = events.id)",
+            );
+            args.push(Sql::Text(target.clone()));
+        }
+        let (cmp, dir) = match q.order {
+            Order::Asc => (">", "ASC"),
+            Order::Desc => ("<", "DESC"),
+        };
+        if let Some(Position { received_at, id }) = request.after {
+            sql.push_str(&format!(" AND (received_at, id) {cmp} (?, ?)"));
+            args.push(Sql::Integer(received_at.0));
+            args.push(Sql::Text(id.clone()));
+        }
+        sql.push_str(&format!(" ORDER BY received_at {dir}, id {dir} LIMIT ?"));
+        args.push(Sql::Integer(q.limit as i64 + 1));
+
+        self.with_conn(move |conn| {
+            let mut stmt = conn.prepare_cached(&sql).map_err(unavailable)?;
+            let rows = stmt
+                .query_map(params_from_iter(args), |r| {
+                    Ok(StoredEvent {
+                        position: Position {
+                            received_at: Timestamp(r.get(0)?),
+                            id: r.get(1)?,
+                        },
+                        json: r.get(2)?,
+                    })
+                })
+                .map_err(unavailable)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl GetEvent for SqliteStore {
+    async fn get_event(
+        &self,
+        tenant: &str,
+        id: &str,
+        now: Timestamp,
+    ) -> Result<Option<String>, StoreError> {
+        let (tenant, id) = (tenant.to_string(), id.to_string());
+        self.with_conn(move |conn| {
+            conn.prepare_cached(
+                "SELECT body FROM events WHERE tenant = ?1 AND id = ?2 AND expires_at > ?3",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![tenant, id, now.0], |r| r.get(0))
+                    .optional()
+            })
+            .map_err(unavailable)
+        })
+        .await
+    }
+}
+
+fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(KeyRecord, String)> {
+    let scopes: String = r.get(2)?;
+    Ok((
+        KeyRecord {
+            key_id: r.get(0)?,
+            tenant: r.get(1)?,
+            scopes: Vec::new(),
+            hash: r.get(3)?,
+            label: r.get(4)?,
+            created_at: Timestamp(r.get(5)?),
+            revoked_at: r.get::<_, Option<i64>>(6)?.map(Timestamp),
+        },
+        scopes,
+    ))
+}
+
+fn finish_key((mut record, scopes): (KeyRecord, String)) -> Result<KeyRecord, StoreError> {
+    record.scopes = parse_scopes(&scopes).map_err(StoreError::Corrupt)?;
+    Ok(record)
+}
+
+const KEY_COLUMNS: &str = "key_id, tenant, scopes, hash, label, created_at, revoked_at";
+
+#[async_trait]
+impl ApiKeyStore for SqliteStore {
+    async fn create_key(&self, record: &KeyRecord) -> Result<(), StoreError> {
+        let r = record.clone();
+        self.with_conn(move |conn| {
+            let result = conn.execute(
+                &format!(
+                    "INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                ),
+                params![
+                    r.key_id,
+                    r.tenant,
+                    format_scopes(&r.scopes),
+                    r.hash,
+                    r.label,
+                    r.created_at.0,
+                    r.revoked_at.map(|t| t.0)
+                ],
+            );
+            match result {
+                Ok(_) => Ok(()),
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+                {
+                    Err(StoreError::Conflict(format!("key id {}", r.key_id)))
+                }
+                Err(e) => Err(unavailable(e)),
+            }
+        })
+        .await
+    }
+
+    async fn find_key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
+        let key_id = key_id.to_string();
+        self.with_conn(move |conn| {
+            let found = conn
+                .prepare_cached(&format!(
+                    "SELECT {KEY_COLUMNS} FROM api_keys WHERE key_id = ?1"
+                ))
+                .and_then(|mut s| s.query_row(params![key_id], key_from_row).optional())
+                .map_err(unavailable)?;
+            found.map(finish_key).transpose()
+        })
+        .await
+    }
+
+    async fn list_keys(&self, tenant: Option<&str>) -> Result<Vec<KeyRecord>, StoreError> {
+        let tenant = tenant.map(str::to_string);
+        self.with_conn(move |conn| {
+            let mut stmt = conn
+                .prepare(&format!(
+                    "SELECT {KEY_COLUMNS} FROM api_keys WHERE ?1 IS NULL OR tenant = ?1 ORDER BY tenant, created_at, key_id"
+                ))
+                .map_err(unavailable)?;
+            let rows = stmt.query_map(params![tenant], key_from_row).map_err(unavailable)?;
+            let mut out = Vec::new();
+            for row in rows {
+                out.push(finish_key(row.map_err(unavailable)?)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn revoke_key(&self, key_id: &str, at: Timestamp) -> Result<bool, StoreError> {
+        let key_id = key_id.to_string();
+        self.with_conn(move |conn| {
+            let changed = conn
+                .execute(
+                    "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?2) WHERE key_id = ?1",
+                    params![key_id, at.0],
+                )
+                .map_err(unavailable)?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl PurgeExpired for SqliteStore {
+    async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError> {
+        self.with_conn(move |conn| {
+            let tx = conn.transaction().map_err(unavailable)?;
+            tx.execute(
+                "DELETE FROM event_targets WHERE EXISTS (SELECT 1 FROM events e WHERE e.tenant = event_targets.tenant
+                     AND e.id = event_targets.id AND e.expires_at <= ?1)",
+                params![now.0],
+            )
+            .map_err(unavailable)?;
+            let n = tx
+                .execute("DELETE FROM events WHERE expires_at <= ?1", params![now.0])
+                .map_err(unavailable)?;
+            tx.commit().map_err(unavailable)?;
+            Ok(n as u64)
+        })
+        .await
+    }
+}

@@ -1,0 +1,52 @@
+//! Tables, indexes and connection settings.
+
+use rusqlite::Connection;
+
+pub fn prepare(conn: &Connection) -> rusqlite::Result<()> {
+    // WAL lets the CLI read and write (keys, queries) while `serve` runs; FULL makes every commit
+    // durable before it returns; the busy timeout covers those two processes meeting.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.execute_batch(
+        "
+        CREATE TABLE IF NOT EXISTS meta (
+            name  TEXT PRIMARY KEY,
+            value BLOB NOT NULL
+        );
+        -- (tenant, id) is the idempotency key: one row per event id per tenant.
+        CREATE TABLE IF NOT EXISTS events (
+            tenant         TEXT    NOT NULL,
+            id             TEXT    NOT NULL,
+            received_at    INTEGER NOT NULL,
+            expires_at     INTEGER NOT NULL,
+            action         TEXT    NOT NULL,
+            actor_id       TEXT    NOT NULL,
+            actor_email    TEXT,
+            outcome        TEXT    NOT NULL,
+            source_service TEXT,
+            body           TEXT    NOT NULL,
+            PRIMARY KEY (tenant, id)
+        ) WITHOUT ROWID;
+        -- The order every read uses (and that cursors point into).
+        CREATE INDEX IF NOT EXISTS events_by_time ON events (tenant, received_at, id);
+        CREATE INDEX IF NOT EXISTS events_by_actor ON events (tenant, actor_id, received_at);
+        CREATE INDEX IF NOT EXISTS events_by_expiry ON events (expires_at);
+        CREATE TABLE IF NOT EXISTS event_targets (
+            tenant    TEXT NOT NULL,
+            target_id TEXT NOT NULL,
+            id        TEXT NOT NULL,
+            PRIMARY KEY (tenant, target_id, id)
+        ) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS api_keys (
+            key_id     TEXT PRIMARY KEY,
+            tenant     TEXT    NOT NULL,
+            scopes     TEXT    NOT NULL,
+            hash       TEXT    NOT NULL,
+            label      TEXT,
+            created_at INTEGER NOT NULL,
+            revoked_at INTEGER
+        );
+        ",
+    )
+}
