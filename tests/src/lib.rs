@@ -1,1 +1,217 @@
+//! The HTTP behaviour suite, written once and run against every store.
+//!
+//! # Layout
+//!
+//! - [`TestService`]: a real server on a 127.0.0.1 port, serving the shared router over one
+//!   store, with a clock the tests can move forward (for retention).
+//! - [`Backend`]: how to make a fresh store. `tests/http_local.rs` runs the suite on SQLite;
+//!   other stores add one `Backend` and one `suite_tests!` line.
+//! - [`suite`]: the behaviours, each an async function taking a `&TestService`.
 
+pub mod suite;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use auditlog_core::Timestamp;
+use auditlog_core::cursor::CursorKey;
+use auditlog_core::keys::{KeyRecord, issue_key, parse_scopes};
+use auditlog_core::redact::Redactor;
+use auditlog_core::store::Store;
+use auditlog_core::validate::Limits;
+use auditlog_http::{ApiConfig, AppState, router};
+use serde_json::Value;
+
+/// Makes a fresh, empty store for one test.
+#[async_trait::async_trait]
+pub trait Backend: Send + Sync {
+    async fn fresh_store(&self) -> (Arc<dyn Store>, Box<dyn std::any::Any + Send>);
+}
+
+/// The embedded SQLite store in a temporary directory.
+pub struct LocalBackend;
+
+#[async_trait::async_trait]
+impl Backend for LocalBackend {
+    async fn fresh_store(&self) -> (Arc<dyn Store>, Box<dyn std::any::Any + Send>) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = auditlog_local::SqliteStore::open(dir.path()).expect("open sqlite store");
+        (Arc::new(store), Box::new(dir))
+    }
+}
+
+pub const RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
+
+pub struct TestService {
+    pub base: String,
+    pub store: Arc<dyn Store>,
+    pub client: reqwest::Client,
+    clock_offset: Arc<AtomicI64>,
+    _keep: Box<dyn std::any::Any + Send>,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestService {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub fn fixtures() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+pub fn fixture_json(path: &str) -> Value {
+    let text = std::fs::read_to_string(fixtures().join(path)).expect("fixture");
+    serde_json::from_str(&text).expect("fixture json")
+}
+
+impl TestService {
+    pub async fn start(backend: &dyn Backend) -> TestService {
+        let (store, keep) = backend.fresh_store().await;
+        let clock_offset = Arc::new(AtomicI64::new(0));
+        let offset = clock_offset.clone();
+        let state = AppState {
+            store: store.clone(),
+            config: Arc::new(ApiConfig {
+                limits: Limits::default(),
+                redactor: Redactor::default(),
+                retention_ms: RETENTION_MS,
+                cursor_key: CursorKey::new(rand_bytes()),
+            }),
+            clock: Arc::new(move || Timestamp(chrono_now_ms() + offset.load(Ordering::SeqCst))),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router(state))
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        TestService {
+            base: format!("http://{addr}"),
+            store,
+            client: reqwest::Client::new(),
+            clock_offset,
+            _keep: keep,
+            shutdown: Some(tx),
+        }
+    }
+
+    /// Moves the service's clock forward (retention tests).
+    pub fn advance_clock(&self, ms: i64) {
+        self.clock_offset.fetch_add(ms, Ordering::SeqCst);
+    }
+
+    pub fn now(&self) -> Timestamp {
+        Timestamp(chrono_now_ms() + self.clock_offset.load(Ordering::SeqCst))
+    }
+
+    /// Creates a key straight in the store, as `auditlog keys create` does.
+    pub async fn key(&self, tenant: &str, scopes: &str) -> String {
+        let issued = issue_key(rand_bytes(), rand_bytes());
+        self.store
+            .create_key(&KeyRecord {
+                key_id: issued.key_id.clone(),
+                tenant: tenant.to_string(),
+                scopes: parse_scopes(scopes).expect("scopes"),
+                hash: issued.hash.clone(),
+                label: None,
+                created_at: self.now(),
+                revoked_at: None,
+            })
+            .await
+            .expect("create key");
+        issued.key
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// POSTs a JSON body to /v1/events; returns status and parsed answer.
+    pub async fn post_events(&self, key: &str, body: &Value) -> (u16, Value) {
+        self.post_raw(key, "application/json", body.to_string().into_bytes())
+            .await
+    }
+
+    pub async fn post_raw(&self, key: &str, content_type: &str, body: Vec<u8>) -> (u16, Value) {
+        let response = self
+            .client
+            .post(self.url("/v1/events"))
+            .bearer_auth(key)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        answer(response).await
+    }
+
+    pub async fn get(&self, key: Option<&str>, path_and_query: &str) -> (u16, Value) {
+        let mut request = self.client.get(self.url(path_and_query));
+        if let Some(k) = key {
+            request = request.bearer_auth(k);
+        }
+        answer(request.send().await.expect("request")).await
+    }
+
+    /// Every event matching `query` (a query string without `cursor`), following cursors.
+    pub async fn all_pages(&self, key: &str, query: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/v1/events?{query}");
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let (status, body) = self.get(Some(key), &path).await;
+            assert_eq!(status, 200, "{body}");
+            out.extend(body["events"].as_array().expect("events").iter().cloned());
+            match body["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return out,
+            }
+        }
+    }
+}
+
+async fn answer(response: reqwest::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    (status, value)
+}
+
+fn chrono_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn rand_bytes<const N: usize>() -> [u8; N] {
+    rand::random()
+}
+
+/// Generates one `#[tokio::test]` per suite behaviour for a backend expression.
+#[macro_export]
+macro_rules! suite_tests {
+    ($backend:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let service = $crate::TestService::start(&$backend).await;
+                $crate::suite::$name(&service).await;
+            }
+        )*
+    };
+}

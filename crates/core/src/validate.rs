@@ -228,8 +228,10 @@ impl Validator<'_> {
     }
 
     fn has_error_at(&self, path: &str) -> bool {
-        let pointer = format!("{}{}", self.base, path);
-        self.errors.iter().any(|e| e.pointer == pointer)
+        let base = self.base.len();
+        self.errors
+            .iter()
+            .any(|e| e.pointer.len() == base + path.len() && e.pointer.ends_with(path))
     }
 
     fn string(
@@ -240,26 +242,35 @@ impl Validator<'_> {
         max_chars: usize,
         rule: Rule,
     ) -> Option<String> {
-        let path = format!("{parent}/{key}");
+        // The pointer is only built on the error path: this runs for every field of every event.
         let value = take(map, key)?;
         let Value::String(text) = value else {
-            self.error(&path, format!("must be a string, not {}", kind(&value)));
+            self.error(
+                &format!("{parent}/{key}"),
+                format!("must be a string, not {}", kind(&value)),
+            );
             return None;
         };
         if text.is_empty() {
-            self.error(&path, "must not be empty (omit the field instead)");
-            return None;
-        }
-        let chars = text.chars().count();
-        if chars > max_chars {
             self.error(
-                &path,
-                format!("is {chars} characters long; at most {max_chars} are allowed"),
+                &format!("{parent}/{key}"),
+                "must not be empty (omit the field instead)",
             );
             return None;
         }
+        // Byte length bounds the character count from above, so most strings skip the count.
+        if text.len() > max_chars {
+            let chars = text.chars().count();
+            if chars > max_chars {
+                self.error(
+                    &format!("{parent}/{key}"),
+                    format!("is {chars} characters long; at most {max_chars} are allowed"),
+                );
+                return None;
+            }
+        }
         if let Err(message) = check_rule(rule, &text) {
-            self.error(&path, message);
+            self.error(&format!("{parent}/{key}"), message);
             return None;
         }
         Some(text)
@@ -585,7 +596,9 @@ impl Validator<'_> {
 fn check_rule(rule: Rule, text: &str) -> Result<(), String> {
     match rule {
         Rule::Text => {
-            if text.chars().any(char::is_control) {
+            // ASCII fast path: only bytes below 0x20, DEL, or any non-ASCII need the char check.
+            let suspicious = text.bytes().any(|b| b < 0x20 || b >= 0x7f);
+            if suspicious && text.chars().any(char::is_control) {
                 return Err("must not contain control characters".into());
             }
         }

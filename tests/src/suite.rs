@@ -1,0 +1,615 @@
+//! The behaviours every store must show through the HTTP API.
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+
+use crate::{RETENTION_MS, TestService, fixture_json, fixtures};
+
+fn event(id: &str, action: &str) -> Value {
+    json!({"id": id, "action": action, "actor": {"id": "u1"}})
+}
+
+fn ids(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["id"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn statuses(answer: &Value) -> Vec<String> {
+    answer["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|i| i["status"].as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub async fn health_needs_no_key(s: &TestService) {
+    let (status, body) = s.get(None, "/v1/health").await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "ok");
+}
+
+pub async fn single_event_is_stored_and_read_back(s: &TestService) {
+    let key = s.key("acme", "write,read").await;
+    let (status, answer) = s.post_events(&key, &fixture_json("valid/full.json")).await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["accepted"], 1);
+    assert_eq!(answer["items"][0]["id"], "evt-2026-11-21-0001");
+    assert_eq!(answer["redacted"], 2);
+
+    let (status, stored) = s.get(Some(&key), "/v1/events/evt-2026-11-21-0001").await;
+    assert_eq!(status, 200, "{stored}");
+    assert_eq!(stored["tenant"], "acme");
+    assert_eq!(stored["schema_version"], 1);
+    assert_eq!(stored["request"]["params"]["deployToken"], "[REDACTED]");
+    assert_eq!(stored["metadata"]["headers"]["Authorization"], "[REDACTED]");
+    assert_eq!(stored["targets"][0]["id"], "prj_42");
+
+    let (status, missing) = s.get(Some(&key), "/v1/events/no-such-event").await;
+    assert_eq!(status, 404);
+    assert_eq!(missing["error"]["code"], "event_not_found");
+}
+
+pub async fn generated_ids_are_returned_and_usable(s: &TestService) {
+    let key = s.key("acme", "write,read").await;
+    let (status, answer) = s
+        .post_events(&key, &fixture_json("valid/minimal.json"))
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    let id = answer["items"][0]["id"].as_str().expect("id").to_string();
+    assert_eq!(id.len(), 26, "a ULID: {id}");
+    let (status, stored) = s.get(Some(&key), &format!("/v1/events/{id}")).await;
+    assert_eq!(status, 200);
+    assert_eq!(stored["id"], id.as_str());
+}
+
+pub async fn set_password_is_stored_masked(s: &TestService) {
+    let key = s.key("acme", "write,read").await;
+    let (status, answer) = s
+        .post_events(&key, &fixture_json("valid/set-password.json"))
+        .await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(answer["items"][0]["redacted"], 1);
+    let (_, stored) = s.get(Some(&key), "/v1/events/setpw-0001").await;
+    assert_eq!(
+        stored["request"]["params"],
+        json!({"uid": "u_42", "newPassword": "[REDACTED]"})
+    );
+}
+
+pub async fn mixed_batch_stores_the_valid_items_and_names_every_rejected_field(s: &TestService) {
+    let key = s.key("acme", "write,read").await;
+    let body = json!({"events": [
+        event("m-1", "user.login"),
+        {"id": "m-2", "action": "Login", "actor": {"type": "robot"}, "colour": "red"},
+        event("m-3", "user.logout"),
+    ]});
+    let (status, answer) = s.post_events(&key, &body).await;
+    assert_eq!(status, 207, "{answer}");
+    assert_eq!(
+        (answer["accepted"].as_u64(), answer["rejected"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(statuses(&answer), ["accepted", "rejected", "accepted"]);
+    let rejected = &answer["items"][1];
+    assert_eq!(rejected["index"], 1);
+    assert_eq!(rejected["id"], "m-2");
+    let pointers: Vec<&str> = rejected["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["pointer"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        pointers,
+        [
+            "/events/1/action",
+            "/events/1/actor/id",
+            "/events/1/actor/type",
+            "/events/1/colour"
+        ]
+    );
+    assert!(
+        rejected["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| !e["message"].as_str().unwrap().is_empty())
+    );
+
+    let stored = s.all_pages(&key, "limit=10").await;
+    assert_eq!(ids(&stored), ["m-1", "m-3"]);
+}
+
+pub async fn batch_with_nothing_valid_is_422(s: &TestService) {
+    let key = s.key("acme", "write,read").await;
+    let cases = fixture_json("invalid-events.json");
+    let events: Vec<Value> = cases
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["event"].clone())
+        .collect();
+    let (status, answer) = s.post_events(&key, &json!({ "events": events })).await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["accepted"], 0);
+    // Every fixture case comes back with the same pointers, prefixed with its index.
+    for (i, case) in cases.as_array().unwrap().iter().enumerate() {
+        let item = &answer["items"][i];
+        assert_eq!(item["status"], "rejected", "{}", case["name"]);
+        let got: Vec<String> = item["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["pointer"].as_str().unwrap().to_string())
+            .collect();
+        let want: Vec<String> = case["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| format!("/events/{i}{}", e["pointer"].as_str().unwrap()))
+            .collect();
+        assert_eq!(got, want, "{}", case["name"]);
+    }
+    let stored = s.all_pages(&key, "limit=10").await;
+    assert!(stored.is_empty());
+}
+
+pub async fn resent_ids_never_make_a_second_event(s: &TestService) {
+    let key = s.key("acme", "write,read").await;
+    let (status, first) = s.post_events(&key, &event("dup-1", "user.login")).await;
+    assert_eq!(status, 201, "{first}");
+    let (status, again) = s.post_events(&key, &event("dup-1", "user.login")).await;
+    assert_eq!(status, 201, "a resend is acknowledged: {again}");
+    assert_eq!(statuses(&again), ["duplicate"]);
+    // The same id twice inside one batch: the first wins.
+    let body = json!({"events": [event("dup-2", "user.login"), event("dup-2", "user.changed")]});
+    let (status, answer) = s.post_events(&key, &body).await;
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(statuses(&answer), ["accepted", "duplicate"]);
+    let stored = s.all_pages(&key, "limit=100").await;
+    assert_eq!(ids(&stored), ["dup-1", "dup-2"]);
+    assert_eq!(stored[1]["action"], "user.login");
+}
+
+pub async fn concurrent_requests_with_the_same_ids_store_each_event_once(s: &TestService) {
+    let key = s.key("acme", "write,read").await;
+    let body = json!({"events": (0..50).map(|i| event(&format!("c-{i:02}"), "user.login")).collect::<Vec<_>>()});
+    let requests = (0..8).map(|_| s.post_events(&key, &body));
+    let answers = futures::future::join_all(requests).await;
+    let mut accepted = 0;
+    for (status, answer) in &answers {
+        assert_eq!(*status, 201, "{answer}");
+        accepted += answer["accepted"].as_u64().unwrap();
+        assert_eq!(
+            answer["accepted"].as_u64().unwrap() + answer["duplicate"].as_u64().unwrap(),
+            50
+        );
+    }
+    assert_eq!(
+        accepted, 50,
+        "each id accepted exactly once across all requests"
+    );
+    let stored = s.all_pages(&key, "limit=1000").await;
+    assert_eq!(stored.len(), 50);
+    assert_eq!(ids(&stored).into_iter().collect::<HashSet<_>>().len(), 50);
+}
+
+pub async fn tenants_never_see_or_touch_each_other(s: &TestService) {
+    let a = s.key("tenant-a", "write,read").await;
+    let b = s.key("tenant-b", "write,read").await;
+    let (status, _) = s.post_events(&a, &event("shared-id", "user.login")).await;
+    assert_eq!(status, 201);
+    // B may use the same id: ids are per tenant, and B's write does not touch A's event.
+    let (status, answer) = s
+        .post_events(&b, &event("shared-id", "project.deleted"))
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(statuses(&answer), ["accepted"]);
+    let (status, only_a) = s.post_events(&a, &event("a-only", "user.logout")).await;
+    assert_eq!(status, 201, "{only_a}");
+
+    let (_, a_view) = s.get(Some(&a), "/v1/events/shared-id").await;
+    assert_eq!(
+        (a_view["tenant"].as_str(), a_view["action"].as_str()),
+        (Some("tenant-a"), Some("user.login"))
+    );
+    let (status, _) = s.get(Some(&b), "/v1/events/a-only").await;
+    assert_eq!(status, 404, "B cannot read A's event by id");
+    let b_events = s.all_pages(&b, "limit=100").await;
+    assert_eq!(ids(&b_events), ["shared-id"]);
+    assert!(b_events.iter().all(|e| e["tenant"] == "tenant-b"));
+
+    // A cursor issued to A is refused for B.
+    let (_, page) = s.get(Some(&a), "/v1/events?limit=1").await;
+    let cursor = page["next_cursor"].as_str().expect("A has two events");
+    let (status, err) = s
+        .get(Some(&b), &format!("/v1/events?limit=1&cursor={cursor}"))
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(err["error"]["code"], "invalid_cursor");
+
+    // A client cannot pick its tenant.
+    let mut forged = event("forged", "user.login");
+    forged["tenant"] = json!("tenant-a");
+    let (status, answer) = s.post_events(&b, &forged).await;
+    assert_eq!(status, 422);
+    assert_eq!(answer["items"][0]["errors"][0]["pointer"], "/tenant");
+}
+
+pub async fn keys_need_the_right_scope_and_must_be_live(s: &TestService) {
+    let writer = s.key("acme", "write").await;
+    let reader = s.key("acme", "read").await;
+    let (status, err) = s.get(Some(&writer), "/v1/events").await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
+    let (status, err) = s.post_events(&reader, &event("x-1", "user.login")).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
+
+    let (status, err) = s.get(None, "/v1/events").await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (401, Some("missing_credentials"))
+    );
+    for bad in [
+        "alk_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "nonsense",
+        "",
+    ] {
+        let (status, err) = s.get(Some(bad), "/v1/events").await;
+        assert_eq!(
+            (status, err["error"]["code"].as_str()),
+            (401, Some("invalid_credentials")),
+            "{bad}"
+        );
+    }
+    // A key with the right id but a wrong secret.
+    let mut wrong = reader.clone();
+    wrong.replace_range(wrong.len() - 4.., "AAAA");
+    let (status, _) = s.get(Some(&wrong), "/v1/events").await;
+    assert_eq!(status, 401);
+
+    // Revocation takes effect at once.
+    let key_id = reader.split('_').nth(1).expect("key id").to_string();
+    assert!(s.store.revoke_key(&key_id, s.now()).await.expect("revoke"));
+    let (status, _) = s.get(Some(&reader), "/v1/events").await;
+    assert_eq!(status, 401);
+}
+
+pub async fn bad_requests_get_json_errors_with_stable_codes(s: &TestService) {
+    let key = s.key("acme", "write,read").await;
+    let ok = event("b-1", "user.login").to_string().into_bytes();
+
+    let (status, err) = s.post_raw(&key, "text/plain", ok.clone()).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (415, Some("unsupported_media_type"))
+    );
+    let (status, _) = s
+        .post_raw(&key, "application/json; charset=utf-8", ok)
+        .await;
+    assert_eq!(status, 201);
+
+    let logger =
+        std::fs::read(fixtures().join("foreign/logger-record.as-published.txt")).expect("fixture");
+    let (status, err) = s.post_raw(&key, "application/json", logger).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (400, Some("malformed_json"))
+    );
+    assert_eq!(err["error"]["details"], json!({"line": 18, "column": 1}));
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("trailing comma")
+    );
+
+    let (status, err) = s.post_raw(&key, "application/json", Vec::new()).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (400, Some("empty_body"))
+    );
+
+    let huge = format!(
+        "{{\"events\": [{}]}}",
+        vec![r#"{"action":"a.b","actor":{"id":"x"}}"#; 30_000].join(",")
+    );
+    assert!(huge.len() > 1024 * 1024);
+    let (status, err) = s
+        .post_raw(&key, "application/json", huge.into_bytes())
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (413, Some("body_too_large"))
+    );
+
+    let many =
+        json!({"events": (0..501).map(|i| event(&format!("n{i}"), "a.b")).collect::<Vec<_>>()});
+    let (status, err) = s.post_events(&key, &many).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (413, Some("too_many_events"))
+    );
+
+    let (status, err) = s.post_events(&key, &json!([event("arr", "a.b")])).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (400, Some("invalid_envelope"))
+    );
+
+    let (status, err) = s.get(Some(&key), "/v1/nowhere").await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    let response = s
+        .client
+        .delete(s.url("/v1/events"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(response.status().as_u16(), 405);
+    assert!(response.headers().contains_key("x-request-id"));
+    let err: Value = response.json().await.expect("json");
+    assert_eq!(err["error"]["code"], "method_not_allowed");
+    assert!(!err["error"]["request_id"].as_str().unwrap().is_empty());
+
+    let (status, err) = s
+        .get(Some(&key), "/v1/events?limit=0&colour=red&outcome=ok")
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (400, Some("invalid_query"))
+    );
+    let names: Vec<&str> = err["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["parameter"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["limit", "colour", "outcome"]);
+
+    let (status, err) = s.get(Some(&key), "/v1/events?cursor=not-a-cursor").await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (400, Some("invalid_cursor"))
+    );
+}
+
+pub async fn tampered_or_mismatched_cursors_are_refused(s: &TestService) {
+    let key = s.key("acme", "write,read").await;
+    let body = json!({"events": (0..3).map(|i| event(&format!("t{i}"), "user.login")).collect::<Vec<_>>()});
+    s.post_events(&key, &body).await;
+    let (_, page) = s.get(Some(&key), "/v1/events?limit=1").await;
+    let cursor = page["next_cursor"].as_str().expect("cursor").to_string();
+    let mut tampered = cursor.clone().into_bytes();
+    tampered[3] = if tampered[3] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).expect("ascii");
+    let (status, err) = s
+        .get(Some(&key), &format!("/v1/events?limit=1&cursor={tampered}"))
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (400, Some("invalid_cursor"))
+    );
+    let (status, _) = s
+        .get(
+            Some(&key),
+            &format!("/v1/events?limit=1&order=desc&cursor={cursor}"),
+        )
+        .await;
+    assert_eq!(
+        status, 400,
+        "a cursor only works with the filters it was issued for"
+    );
+    let (status, next) = s
+        .get(Some(&key), &format!("/v1/events?limit=5&cursor={cursor}"))
+        .await;
+    assert_eq!(status, 200, "the page size may change between pages");
+    assert_eq!(ids(next["events"].as_array().unwrap()), ["t1", "t2"]);
+}
+
+pub async fn filters_select_exactly_the_matching_events(s: &TestService) {
+    let key = s.key("acme", "write,read").await;
+    let mut events = Vec::new();
+    for (i, action) in [
+        "user.login",
+        "user.logout",
+        "project.release",
+        "user_admin.x",
+        "git.commit",
+    ]
+    .iter()
+    .enumerate()
+    {
+        events.push(json!({
+            "id": format!("f{i}"),
+            "action": action,
+            "actor": {"id": format!("actor-{}", i % 2), "email": format!("p{}@example.com", i % 2)},
+            "outcome": if i % 2 == 0 { "success" } else { "failure" },
+            "targets": [{"id": format!("target-{i}")}, {"id": "shared-target"}],
+            "source": {"service": if i < 2 { "auth" } else { "deploy" }},
+        }));
+    }
+    let (status, answer) = s.post_events(&key, &json!({ "events": events })).await;
+    assert_eq!(status, 201, "{answer}");
+
+    let cases: Vec<(&str, Vec<&str>)> = vec![
+        ("action=user.login", vec!["f0"]),
+        ("action=user.*", vec!["f0", "f1"]),
+        ("action=user_admin.*", vec!["f3"]),
+        ("actor_id=actor-1", vec!["f1", "f3"]),
+        ("actor_email=p0%40example.com", vec!["f0", "f2", "f4"]),
+        ("target_id=target-2", vec!["f2"]),
+        (
+            "target_id=shared-target",
+            vec!["f0", "f1", "f2", "f3", "f4"],
+        ),
+        ("outcome=failure", vec!["f1", "f3"]),
+        ("source_service=auth", vec!["f0", "f1"]),
+        (
+            "source_service=deploy&outcome=success&action=git.*",
+            vec!["f4"],
+        ),
+        ("order=desc&action=user.*", vec!["f1", "f0"]),
+        ("actor_id=nobody", vec![]),
+    ];
+    for (query, want) in cases {
+        let got = s.all_pages(&key, &format!("limit=2&{query}")).await;
+        // Events of one request share received_at; the tie is broken by id.
+        assert_eq!(ids(&got), want, "{query}");
+    }
+
+    // Time range over received_at: from inclusive, to exclusive.
+    let all = s.all_pages(&key, "limit=10").await;
+    let received = all[0]["received_at"]
+        .as_str()
+        .expect("received_at")
+        .to_string();
+    assert_eq!(
+        s.all_pages(&key, &format!("limit=10&from={received}"))
+            .await
+            .len(),
+        5
+    );
+    assert_eq!(
+        s.all_pages(&key, &format!("limit=10&to={received}"))
+            .await
+            .len(),
+        0
+    );
+}
+
+/// 10,000 events, paged 1,000 at a time in both orders while other writes keep arriving: every
+/// event that existed when paging began is seen exactly once.
+pub async fn pagination_over_ten_thousand_events_while_writes_continue(s: &TestService) {
+    let key = s.key("acme", "write,read").await;
+    let mut initial = HashSet::new();
+    for batch in 0..20 {
+        let events: Vec<Value> = (0..500)
+            .map(|i| {
+                let id = format!("p{:05}", batch * 500 + i);
+                initial.insert(id.clone());
+                event(&id, "user.login")
+            })
+            .collect();
+        let (status, answer) = s.post_events(&key, &json!({ "events": events })).await;
+        assert_eq!(status, 201, "{answer}");
+    }
+
+    for order in ["asc", "desc"] {
+        let writer_key = key.clone();
+        let base = s.base.clone();
+        let client = s.client.clone();
+        let writer = tokio::spawn(async move {
+            for round in 0..10 {
+                let events: Vec<Value> = (0..50)
+                    .map(|i| event(&format!("late-{order}-{round}-{i}"), "user.logout"))
+                    .collect();
+                let response = client
+                    .post(format!("{base}/v1/events"))
+                    .bearer_auth(&writer_key)
+                    .json(&json!({ "events": events }))
+                    .send()
+                    .await
+                    .expect("write");
+                assert_eq!(response.status().as_u16(), 201);
+            }
+        });
+        let pages = s
+            .all_pages(&key, &format!("limit=1000&order={order}"))
+            .await;
+        writer.await.expect("writer");
+        let seen: Vec<String> = ids(&pages);
+        let unique: HashSet<&String> = seen.iter().collect();
+        assert_eq!(
+            unique.len(),
+            seen.len(),
+            "{order}: an event came back twice"
+        );
+        let missing: Vec<&String> = initial.iter().filter(|id| !unique.contains(id)).collect();
+        assert!(
+            missing.is_empty(),
+            "{order}: {} initial events missing, e.g. {:?}",
+            missing.len(),
+            &missing[..missing.len().min(3)]
+        );
+        // And the order holds: received_at never goes backwards in asc (or forwards in desc).
+        let times: Vec<&str> = pages
+            .iter()
+            .map(|e| e["received_at"].as_str().unwrap())
+            .collect();
+        let sorted = times.windows(2).all(|w| {
+            if order == "asc" {
+                w[0] <= w[1]
+            } else {
+                w[0] >= w[1]
+            }
+        });
+        assert!(sorted, "{order}: out of order");
+    }
+}
+
+pub async fn expired_events_are_never_returned_and_are_purged(s: &TestService) {
+    let key = s.key("acme", "write,read").await;
+    let (status, _) = s.post_events(&key, &event("old-1", "user.login")).await;
+    assert_eq!(status, 201);
+    s.advance_clock(RETENTION_MS - 60_000);
+    let (status, _) = s.post_events(&key, &event("young-1", "user.login")).await;
+    assert_eq!(status, 201);
+    assert_eq!(s.get(Some(&key), "/v1/events/old-1").await.0, 200);
+
+    s.advance_clock(120_000); // old-1 is now past its retention, young-1 is not
+    assert_eq!(s.get(Some(&key), "/v1/events/old-1").await.0, 404);
+    assert_eq!(ids(&s.all_pages(&key, "limit=10").await), ["young-1"]);
+
+    // The expired id is free again; nothing else is.
+    let (_, answer) = s
+        .post_events(
+            &key,
+            &json!({"events": [event("old-1", "user.login"), event("young-1", "user.login")]}),
+        )
+        .await;
+    assert_eq!(statuses(&answer), ["accepted", "duplicate"]);
+
+    s.advance_clock(RETENTION_MS + 60_000);
+    let purged = s.store.purge_expired(s.now()).await.expect("purge");
+    assert_eq!(purged, 2);
+    assert!(s.all_pages(&key, "limit=10").await.is_empty());
+}
+
+pub async fn responses_carry_a_request_id(s: &TestService) {
+    let response = s
+        .client
+        .get(s.url("/v1/health"))
+        .header("x-request-id", "trace-abc-123")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.headers()["x-request-id"], "trace-abc-123");
+    let response = s
+        .client
+        .get(s.url("/v1/health"))
+        .header("x-request-id", "bad id with spaces")
+        .send()
+        .await
+        .expect("get");
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    assert_eq!(id.len(), 26, "a fresh ULID replaces an unsafe id: {id}");
+}
