@@ -8,6 +8,9 @@
 //!   other stores add one `Backend` and one `suite_tests!` line.
 //! - [`suite`]: the behaviours, each an async function taking a `&TestService`.
 
+// Test harness code: a failed unwrap is a failed test, which is what it should be.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod suite;
 
 use std::path::PathBuf;

@@ -3,6 +3,8 @@
 //!
 //! Run: `cargo bench -p auditlog-core --bench ingest`
 
+#![allow(clippy::expect_used)]
+
 use std::path::PathBuf;
 
 use auditlog_core::Timestamp;

@@ -597,7 +597,7 @@ fn check_rule(rule: Rule, text: &str) -> Result<(), String> {
     match rule {
         Rule::Text => {
             // ASCII fast path: only bytes below 0x20, DEL, or any non-ASCII need the char check.
-            let suspicious = text.bytes().any(|b| b < 0x20 || b >= 0x7f);
+            let suspicious = text.bytes().any(|b| !(0x20..0x7f).contains(&b));
             if suspicious && text.chars().any(char::is_control) {
                 return Err("must not contain control characters".into());
             }

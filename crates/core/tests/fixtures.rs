@@ -2,6 +2,8 @@
 //! the JSON pointer of each error, the mapped records of other audit systems, and the JSON Schema
 //! in `schemas/event.v1.json` agreeing with the validator.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use std::path::PathBuf;
 
 use auditlog_core::Timestamp;

@@ -1,6 +1,8 @@
 //! Property tests for masking: whatever the shape of `request.params` and `metadata`, no value
 //! under a secret-looking key survives at any depth, and every other value is untouched.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use auditlog_core::Timestamp;
 use auditlog_core::redact::{MASK, Redactor};
 use auditlog_core::validate::{IngestContext, Limits, prepare_event};
