@@ -53,13 +53,19 @@ fn start_server(data_dir: &Path) -> Server {
         }
     });
     let url = loop {
-        let line = rx.recv_timeout(Duration::from_secs(30)).expect("serve printed no address");
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("serve printed no address");
         let entry: Value = serde_json::from_str(&line).expect("log lines are JSON");
         if let Some(address) = entry["address"].as_str() {
             break format!("http://{address}");
         }
     };
-    Server { child, url, log: rx }
+    Server {
+        child,
+        url,
+        log: rx,
+    }
 }
 
 #[test]
@@ -67,12 +73,26 @@ fn serve_keys_send_query_and_stop_gracefully() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
 
-    let (ok, stdout, _) = auditlog(&data, &["keys", "create", "--tenant", "demo", "--scopes", "write,read", "--json"]);
+    let (ok, stdout, _) = auditlog(
+        &data,
+        &[
+            "keys",
+            "create",
+            "--tenant",
+            "demo",
+            "--scopes",
+            "write,read",
+            "--json",
+        ],
+    );
     assert!(ok, "{stdout}");
     let created: Value = serde_json::from_str(&stdout).expect("json");
     let key = created["key"].as_str().expect("key").to_string();
     let key_id = created["key_id"].as_str().expect("key id").to_string();
-    assert!(data.join("auditlog.sqlite3").exists(), "data directory created on first use");
+    assert!(
+        data.join("auditlog.sqlite3").exists(),
+        "data directory created on first use"
+    );
 
     let mut server = start_server(&data);
     let secret = "hunter2-should-never-appear";
@@ -83,24 +103,85 @@ fn serve_keys_send_query_and_stop_gracefully() {
     )
     .expect("write event");
 
-    let (ok, stdout, stderr) = auditlog(&data, &["send", "--url", &server.url, "--key", &key, "--file", event.to_str().expect("utf8")]);
+    let (ok, stdout, stderr) = auditlog(
+        &data,
+        &[
+            "send",
+            "--url",
+            &server.url,
+            "--key",
+            &key,
+            "--file",
+            event.to_str().expect("utf8"),
+        ],
+    );
     assert!(ok, "{stdout}{stderr}");
-    assert!(stdout.contains("HTTP 201") && stdout.contains("\"redacted\": 1"), "{stdout}");
-    let (ok, stdout, _) = auditlog(&data, &["send", "--url", &server.url, "--key", &key, "--action", "user.login", "--actor-id", "ada"]);
+    assert!(
+        stdout.contains("HTTP 201") && stdout.contains("\"redacted\": 1"),
+        "{stdout}"
+    );
+    let (ok, stdout, _) = auditlog(
+        &data,
+        &[
+            "send",
+            "--url",
+            &server.url,
+            "--key",
+            &key,
+            "--action",
+            "user.login",
+            "--actor-id",
+            "ada",
+        ],
+    );
     assert!(ok, "{stdout}");
 
-    let (ok, stdout, stderr) = auditlog(&data, &["query", "--url", &server.url, "--key", &key, "--format", "json", "--all", "--limit", "1"]);
+    let (ok, stdout, stderr) = auditlog(
+        &data,
+        &[
+            "query",
+            "--url",
+            &server.url,
+            "--key",
+            &key,
+            "--format",
+            "json",
+            "--all",
+            "--limit",
+            "1",
+        ],
+    );
     assert!(ok, "{stderr}");
-    let lines: Vec<Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("json line")).collect();
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["request"]["params"]["newPassword"], "[REDACTED]");
     assert_eq!(lines[1]["actor"]["id"], "ada");
-    let (ok, stdout, _) = auditlog(&data, &["query", "--url", &server.url, "--key", &key, "--action", "user.*"]);
-    assert!(ok && stdout.contains("user.login") && stdout.contains("ACTION"), "{stdout}");
+    let (ok, stdout, _) = auditlog(
+        &data,
+        &[
+            "query",
+            "--url",
+            &server.url,
+            "--key",
+            &key,
+            "--action",
+            "user.*",
+        ],
+    );
+    assert!(
+        ok && stdout.contains("user.login") && stdout.contains("ACTION"),
+        "{stdout}"
+    );
 
     // Keys listed without secrets; a revoked key stops working while the server runs.
     let (ok, stdout, _) = auditlog(&data, &["keys", "list"]);
-    assert!(ok && stdout.contains(&key_id) && !stdout.contains(&key), "{stdout}");
+    assert!(
+        ok && stdout.contains(&key_id) && !stdout.contains(&key),
+        "{stdout}"
+    );
     let (ok, _, _) = auditlog(&data, &["keys", "revoke", &key_id]);
     assert!(ok);
     let (ok, stdout, _) = auditlog(&data, &["send", "--url", &server.url, "--key", &key]);
@@ -108,7 +189,13 @@ fn serve_keys_send_query_and_stop_gracefully() {
 
     // SIGTERM: a clean exit.
     let pid = server.child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
     let mut status = None;
     for _ in 0..100 {
         if let Some(s) = server.child.try_wait().expect("wait") {
@@ -123,13 +210,22 @@ fn serve_keys_send_query_and_stop_gracefully() {
     let log: Vec<String> = server.log.try_iter().collect();
     let text = log.join("\n");
     assert!(text.contains("SIGTERM received"), "{text}");
-    assert!(log.iter().any(|l| l.contains("\"request_id\"") && l.contains("\"tenant\":\"demo\"")), "{text}");
+    assert!(
+        log.iter()
+            .any(|l| l.contains("\"request_id\"") && l.contains("\"tenant\":\"demo\"")),
+        "{text}"
+    );
     assert!(!text.contains(&key), "the key reached the log");
     assert!(!text.contains(secret), "a masked value reached the log");
 
     // Data survives a restart.
     let mut again = start_server(&data);
-    let (ok, _, _) = auditlog(&data, &["keys", "create", "--tenant", "demo", "--scopes", "read", "--json"]);
+    let (ok, _, _) = auditlog(
+        &data,
+        &[
+            "keys", "create", "--tenant", "demo", "--scopes", "read", "--json",
+        ],
+    );
     assert!(ok);
     let _ = again.child.kill();
     let _ = again.child.wait();
@@ -139,12 +235,18 @@ fn serve_keys_send_query_and_stop_gracefully() {
 fn bad_settings_are_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (ok, _, stderr) = auditlog(dir.path(), &["serve", "--purge-schedule", "every day"]);
-    assert!(!ok && stderr.contains("AUDITLOG_PURGE_SCHEDULE"), "{stderr}");
+    assert!(
+        !ok && stderr.contains("AUDITLOG_PURGE_SCHEDULE"),
+        "{stderr}"
+    );
     let (ok, _, stderr) = auditlog(dir.path(), &["serve", "--retention", "forever"]);
     assert!(!ok && stderr.contains("forever"), "{stderr}");
     let (ok, _, stderr) = auditlog(dir.path(), &["keys", "create", "--tenant", "Not Valid"]);
     assert!(!ok && stderr.contains("tenant"), "{stderr}");
-    let (ok, _, stderr) = auditlog(dir.path(), &["keys", "create", "--tenant", "ok", "--scopes", "root"]);
+    let (ok, _, stderr) = auditlog(
+        dir.path(),
+        &["keys", "create", "--tenant", "ok", "--scopes", "root"],
+    );
     assert!(!ok && stderr.contains("unknown scope"), "{stderr}");
 }
 
