@@ -132,7 +132,7 @@ pub enum PreparedItem {
     },
 }
 
-/// Validates and masks every item of a parsed body.
+/// Validates and masks every item of a parsed body (the `Value` walker for each).
 pub fn prepare_items(
     shape: Shape,
     items: Vec<Value>,
@@ -142,19 +142,96 @@ pub fn prepare_items(
     items
         .into_iter()
         .enumerate()
-        .map(|(index, item)| {
-            let base = match shape {
-                Shape::Single => String::new(),
-                Shape::Batch => format!("/events/{index}"),
-            };
-            let client_id = item.get("id").and_then(Value::as_str).map(str::to_string);
-            match prepare_event(item, &base, ctx, fresh_id) {
-                Ok(prepared) => PreparedItem::Valid(prepared),
-                Err(errors) => PreparedItem::Rejected {
-                    id: client_id,
-                    errors,
-                },
-            }
-        })
+        .map(|(index, item)| prepare_one(shape, index, item, ctx, fresh_id))
         .collect()
+}
+
+fn item_base(shape: Shape, index: usize) -> String {
+    match shape {
+        Shape::Single => String::new(),
+        Shape::Batch => format!("/events/{index}"),
+    }
+}
+
+fn prepare_one(
+    shape: Shape,
+    index: usize,
+    item: Value,
+    ctx: &IngestContext<'_>,
+    fresh_id: &mut dyn FnMut() -> String,
+) -> PreparedItem {
+    let base = item_base(shape, index);
+    let client_id = item.get("id").and_then(Value::as_str).map(str::to_string);
+    match prepare_event(item, &base, ctx, fresh_id) {
+        Ok(prepared) => PreparedItem::Valid(prepared),
+        Err(errors) => PreparedItem::Rejected {
+            id: client_id,
+            errors,
+        },
+    }
+}
+
+/// One item's raw JSON: the typed fast path, or the walker when the fast path gives up.
+fn prepare_raw(
+    shape: Shape,
+    index: usize,
+    raw: &str,
+    ctx: &IngestContext<'_>,
+    fresh_id: &mut dyn FnMut() -> String,
+) -> PreparedItem {
+    if let Some(prepared) = crate::wire::prepare_fast(raw, "", ctx, fresh_id) {
+        return PreparedItem::Valid(prepared);
+    }
+    match serde_json::from_str::<Value>(raw) {
+        Ok(item) => prepare_one(shape, index, item, ctx, fresh_id),
+        // Unreachable: the envelope parse already checked this text is JSON.
+        Err(e) => PreparedItem::Rejected {
+            id: None,
+            errors: vec![FieldError {
+                pointer: item_base(shape, index),
+                message: format!("not valid JSON: {e}"),
+            }],
+        },
+    }
+}
+
+/// The whole of ingest's CPU work for one request body: split it into items, then validate and
+/// mask each. Equivalent to [`parse_body`] followed by [`prepare_items`] (tests check this), but
+/// well-formed items skip building a JSON tree.
+pub fn prepare_request(
+    body: &[u8],
+    ctx: &IngestContext<'_>,
+    fresh_id: &mut dyn FnMut() -> String,
+) -> Result<Vec<PreparedItem>, RequestError> {
+    let limits = ctx.limits;
+    if body.len() > limits.max_request_bytes {
+        return Err(RequestError::BodyTooLarge {
+            size: body.len(),
+            max: limits.max_request_bytes,
+        });
+    }
+    if let Ok(text) = std::str::from_utf8(body) {
+        if let Ok(envelope) = serde_json::from_str::<crate::wire::Envelope<'_>>(text) {
+            if envelope.events.is_empty() {
+                return Err(RequestError::EmptyBatch);
+            }
+            if envelope.events.len() > limits.max_events_per_request {
+                return Err(RequestError::TooManyEvents {
+                    count: envelope.events.len(),
+                    max: limits.max_events_per_request,
+                });
+            }
+            return Ok(envelope
+                .events
+                .iter()
+                .enumerate()
+                .map(|(index, raw)| prepare_raw(Shape::Batch, index, raw.get(), ctx, fresh_id))
+                .collect());
+        }
+        if let Some(prepared) = crate::wire::prepare_fast(text, "", ctx, fresh_id) {
+            return Ok(vec![PreparedItem::Valid(prepared)]);
+        }
+    }
+    let (shape, items) = parse_body(body, limits)?;
+    Ok(prepare_items(shape, items, ctx, fresh_id))
 }

@@ -13,6 +13,7 @@
 //! - [`query`]: query filters, parsed from a query string; [`cursor`]: signed page cursors.
 //! - [`keys`]: API key format, hashing, scopes, tenant names.
 //! - [`encode`]: NDJSON batch encoding (the body of export objects).
+//! - `wire`: the typed fast path of ingest, falling back to [`validate`] on anything unusual.
 //! - [`store`]: the storage traits, one per operation.
 //! - [`time`]: timestamps as the API speaks them.
 
@@ -26,6 +27,7 @@ pub mod redact;
 pub mod store;
 pub mod time;
 pub mod validate;
+mod wire;
 
 pub use event::Event;
 pub use time::Timestamp;

@@ -19,12 +19,70 @@ impl Timestamp {
 
     /// Formats as `2026-11-21T20:13:20.123Z`.
     pub fn to_rfc3339(self) -> String {
-        match DateTime::<Utc>::from_timestamp_millis(self.0) {
-            Some(t) => t.to_rfc3339_opts(SecondsFormat::Millis, true),
-            // Unreachable for values produced by `parse_timestamp`; keep a readable fallback.
-            None => self.0.to_string(),
+        let mut buf = [0u8; 24];
+        match self.format_into(&mut buf) {
+            Some(text) => text.to_string(),
+            None => match DateTime::<Utc>::from_timestamp_millis(self.0) {
+                Some(t) => t.to_rfc3339_opts(SecondsFormat::Millis, true),
+                None => self.0.to_string(),
+            },
         }
     }
+
+    /// The same text written into a stack buffer; `None` outside years 0000-9999. Every stored
+    /// event formats two timestamps, so this avoids a general-purpose formatter on the hot path.
+    fn format_into(self, buf: &mut [u8; 24]) -> Option<&str> {
+        if !(0..=MAX_MILLIS).contains(&self.0) {
+            return None;
+        }
+        let ms = self.0;
+        let days = ms.div_euclid(86_400_000);
+        let in_day = ms.rem_euclid(86_400_000);
+        let (year, month, day) = civil_from_days(days);
+        let (hour, minute) = (in_day / 3_600_000, in_day / 60_000 % 60);
+        let (second, milli) = (in_day / 1000 % 60, in_day % 1000);
+        let mut put = |at: usize, value: i64, width: usize| {
+            let mut v = value;
+            for i in (0..width).rev() {
+                buf[at + i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, year, 4);
+        put(5, month, 2);
+        put(8, day, 2);
+        put(11, hour, 2);
+        put(14, minute, 2);
+        put(17, second, 2);
+        put(20, milli, 3);
+        for (at, sep) in [
+            (4, b'-'),
+            (7, b'-'),
+            (10, b'T'),
+            (13, b':'),
+            (16, b':'),
+            (19, b'.'),
+            (23, b'Z'),
+        ] {
+            buf[at] = sep;
+        }
+        std::str::from_utf8(buf).ok()
+    }
+}
+
+/// Days since 1970-01-01 → (year, month, day) in the proleptic Gregorian calendar
+/// (H. Hinnant's `civil_from_days`).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
 }
 
 /// Why a timestamp was refused; rendered into the field error message.
@@ -66,7 +124,11 @@ fn in_range(ms: i64) -> Result<Timestamp, TimestampError> {
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_rfc3339())
+        let mut buf = [0u8; 24];
+        match self.format_into(&mut buf) {
+            Some(text) => serializer.serialize_str(text),
+            None => serializer.serialize_str(&self.to_rfc3339()),
+        }
     }
 }
 
@@ -99,6 +161,28 @@ mod tests {
             parse_query_time("99999999999999999999"),
             Err(TimestampError::Range)
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_formatting_matches_chrono(ms in 0i64..=MAX_MILLIS) {
+            let expected = DateTime::<Utc>::from_timestamp_millis(ms)
+                .unwrap()
+                .to_rfc3339_opts(SecondsFormat::Millis, true);
+            proptest::prop_assert_eq!(Timestamp(ms).to_rfc3339(), expected);
+        }
+    }
+
+    #[test]
+    fn formats_calendar_edges() {
+        for text in [
+            "1970-01-01T00:00:00.000Z",
+            "2000-02-29T23:59:59.999Z",
+            "2100-03-01T00:00:00.000Z",
+            "9999-12-31T23:59:59.999Z",
+        ] {
+            assert_eq!(parse_rfc3339(text).unwrap().to_rfc3339(), text);
+        }
     }
 
     #[test]

@@ -89,10 +89,11 @@ const SERVER_FIELDS: [&str; 3] = ["tenant", "received_at", "schema_version"];
 
 pub const MAX_ID_CHARS: usize = 128;
 pub const MAX_ACTION_CHARS: usize = 128;
-const MAX_REF_CHARS: usize = 256;
-const MAX_EMAIL_CHARS: usize = 320;
-const MAX_LABEL_CHARS: usize = 128;
-const MAX_USER_AGENT_CHARS: usize = 1024;
+pub(crate) const MAX_REF_CHARS: usize = 256;
+pub(crate) const MAX_EMAIL_CHARS: usize = 320;
+pub(crate) const MAX_LABEL_CHARS: usize = 128;
+pub(crate) const MAX_USER_AGENT_CHARS: usize = 1024;
+pub(crate) const MAX_IP_CHARS: usize = 64;
 
 /// Escapes one reference token for a JSON pointer (RFC 6901: `~` → `~0`, `/` → `~1`).
 pub fn escape_pointer_token(token: &str) -> String {
@@ -132,8 +133,8 @@ pub fn prepare_event(
     let targets = v.targets(&mut map);
     let context = v.context(&mut map);
     let source = v.source(&mut map);
-    let mut request = v.request(&mut map);
-    let mut metadata = v.free_object(&mut map, "", "metadata");
+    let request = v.request(&mut map);
+    let metadata = v.free_object(&mut map, "", "metadata");
     v.leftovers(&map, "", &TOP_LEVEL_FIELDS, true);
 
     if !v.errors.is_empty() {
@@ -146,14 +147,6 @@ pub fn prepare_event(
             message: "incomplete event".into(),
         }]);
     };
-
-    let mut redacted = 0;
-    if let Some(params) = request.as_mut().and_then(|r| r.params.as_mut()) {
-        redacted += ctx.redactor.redact_map(params);
-    }
-    if let Some(meta) = metadata.as_mut() {
-        redacted += ctx.redactor.redact_map(meta);
-    }
 
     let event = Event {
         schema_version: SCHEMA_VERSION,
@@ -170,6 +163,22 @@ pub fn prepare_event(
         request,
         metadata,
     };
+    finish(event, base, ctx)
+}
+
+/// The common end of both validation paths: mask, serialize, bound the stored size.
+pub(crate) fn finish(
+    mut event: Event,
+    base: &str,
+    ctx: &IngestContext<'_>,
+) -> Result<PreparedEvent, Vec<FieldError>> {
+    let mut redacted = 0;
+    if let Some(params) = event.request.as_mut().and_then(|r| r.params.as_mut()) {
+        redacted += ctx.redactor.redact_map(params);
+    }
+    if let Some(meta) = event.metadata.as_mut() {
+        redacted += ctx.redactor.redact_map(meta);
+    }
     let json = event.to_json();
     if json.len() > ctx.limits.max_event_bytes {
         return Err(vec![FieldError {
@@ -189,7 +198,7 @@ pub fn prepare_event(
 }
 
 #[derive(Clone, Copy)]
-enum Rule {
+pub(crate) enum Rule {
     Text,
     IdempotencyKey,
     Action,
@@ -251,25 +260,7 @@ impl Validator<'_> {
             );
             return None;
         };
-        if text.is_empty() {
-            self.error(
-                &format!("{parent}/{key}"),
-                "must not be empty (omit the field instead)",
-            );
-            return None;
-        }
-        // Byte length bounds the character count from above, so most strings skip the count.
-        if text.len() > max_chars {
-            let chars = text.chars().count();
-            if chars > max_chars {
-                self.error(
-                    &format!("{parent}/{key}"),
-                    format!("is {chars} characters long; at most {max_chars} are allowed"),
-                );
-                return None;
-            }
-        }
-        if let Err(message) = check_rule(rule, &text) {
+        if let Err(message) = check_text(&text, max_chars, rule) {
             self.error(&format!("{parent}/{key}"), message);
             return None;
         }
@@ -456,7 +447,13 @@ impl Validator<'_> {
     fn context(&mut self, map: &mut Map<String, Value>) -> Option<Context> {
         let mut c = self.object(map, "", "context")?;
         let context = Context {
-            ip_address: self.string(&mut c, "/context", "ip_address", 64, Rule::IpAddress),
+            ip_address: self.string(
+                &mut c,
+                "/context",
+                "ip_address",
+                MAX_IP_CHARS,
+                Rule::IpAddress,
+            ),
             user_agent: self.string(
                 &mut c,
                 "/context",
@@ -565,12 +562,11 @@ impl Validator<'_> {
         parent: &str,
         key: &str,
     ) -> Option<Map<String, Value>> {
-        let path = format!("{parent}/{key}");
         let inner = self.object(map, parent, key)?;
-        let depth = object_depth(&inner);
+        let (depth, size) = measure_object(&inner);
         if depth > self.limits.max_nesting_depth {
             self.error(
-                &path,
+                &format!("{parent}/{key}"),
                 format!(
                     "nests {depth} levels deep; at most {} are allowed",
                     self.limits.max_nesting_depth
@@ -578,10 +574,9 @@ impl Validator<'_> {
             );
             return None;
         }
-        let size = compact_len(&inner);
         if size > self.limits.max_free_json_bytes {
             self.error(
-                &path,
+                &format!("{parent}/{key}"),
                 format!(
                     "is {size} bytes as JSON; at most {} are allowed",
                     self.limits.max_free_json_bytes
@@ -591,6 +586,24 @@ impl Validator<'_> {
         }
         Some(inner)
     }
+}
+
+/// The rules every typed string field follows: not empty, at most `max_chars` characters, and
+/// its own `rule`. Shared by the `Value` walker and the typed fast path (`crate::wire`).
+pub(crate) fn check_text(text: &str, max_chars: usize, rule: Rule) -> Result<(), String> {
+    if text.is_empty() {
+        return Err("must not be empty (omit the field instead)".into());
+    }
+    // Byte length bounds the character count from above, so most strings skip the count.
+    if text.len() > max_chars {
+        let chars = text.chars().count();
+        if chars > max_chars {
+            return Err(format!(
+                "is {chars} characters long; at most {max_chars} are allowed"
+            ));
+        }
+    }
+    check_rule(rule, text)
 }
 
 fn check_rule(rule: Rule, text: &str) -> Result<(), String> {
@@ -660,16 +673,71 @@ fn clip(text: &str) -> String {
     }
 }
 
-fn object_depth(map: &Map<String, Value>) -> usize {
-    1 + map.values().map(value_depth).max().unwrap_or(0)
+/// Nesting depth (an object holding only scalars is 1) and exact compact-JSON byte length of
+/// an object, in one walk and without serializing it.
+pub fn measure_object(map: &Map<String, Value>) -> (usize, usize) {
+    let mut depth = 0;
+    let mut len = 2 + map.len().saturating_sub(1);
+    for (key, value) in map {
+        let (d, l) = measure_value(value);
+        depth = depth.max(d);
+        len += json_string_len(key) + 1 + l;
+    }
+    (depth + 1, len)
 }
 
-fn value_depth(value: &Value) -> usize {
+fn measure_value(value: &Value) -> (usize, usize) {
     match value {
-        Value::Object(map) => object_depth(map),
-        Value::Array(items) => 1 + items.iter().map(value_depth).max().unwrap_or(0),
-        _ => 0,
+        Value::Null => (0, 4),
+        Value::Bool(b) => (0, if *b { 4 } else { 5 }),
+        Value::Number(n) => (0, number_len(n)),
+        Value::String(s) => (0, json_string_len(s)),
+        Value::Array(items) => {
+            let mut depth = 0;
+            let mut len = 2 + items.len().saturating_sub(1);
+            for item in items {
+                let (d, l) = measure_value(item);
+                depth = depth.max(d);
+                len += l;
+            }
+            (depth + 1, len)
+        }
+        Value::Object(map) => measure_object(map),
     }
+}
+
+fn number_len(n: &serde_json::Number) -> usize {
+    if let Some(u) = n.as_u64() {
+        digits(u)
+    } else if let Some(i) = n.as_i64() {
+        1 + digits(i.unsigned_abs())
+    } else {
+        // Floats are rare in audit metadata; let serde_json format them exactly as it will.
+        compact_len(n)
+    }
+}
+
+fn digits(mut n: u64) -> usize {
+    let mut count = 1;
+    while n >= 10 {
+        n /= 10;
+        count += 1;
+    }
+    count
+}
+
+/// Length of a string as serde_json writes it: quotes, two-byte escapes for `"`, `\\` and the
+/// common control characters, `\u00XX` for the other control characters, everything else as is.
+fn json_string_len(s: &str) -> usize {
+    let mut len = 2 + s.len();
+    for b in s.bytes() {
+        match b {
+            b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => len += 1,
+            0x00..=0x1f => len += 5,
+            _ => {}
+        }
+    }
+    len
 }
 
 /// Byte length of the compact JSON serialization, without building the string.
@@ -719,4 +787,92 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    fn arbitrary_json() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<u64>().prop_map(|n| json!(n)),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| json!(f)),
+            any::<String>().prop_map(Value::String),
+            "[\"\\\\\\n\\r\\t\\u{0}-\\u{1f}\\u{7f}/é]{0,8}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(5, 48, 5, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(any::<String>(), inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn measured_length_is_the_serialized_length(
+            entries in prop::collection::btree_map("[a-z\"\\\\]{0,4}", arbitrary_json(), 0..5)
+        ) {
+            let map: Map<String, Value> = entries.into_iter().collect();
+            let (_, len) = measure_object(&map);
+            prop_assert_eq!(len, serde_json::to_string(&map).unwrap().len());
+        }
+    }
+
+    #[test]
+    fn depth_counts_objects_and_arrays() {
+        let m = |v: Value| match v {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        assert_eq!(measure_object(&m(json!({}))).0, 1);
+        assert_eq!(measure_object(&m(json!({"a": 1}))).0, 1);
+        assert_eq!(measure_object(&m(json!({"a": [1]}))).0, 2);
+        assert_eq!(measure_object(&m(json!({"a": {"b": [{"c": 1}]}}))).0, 4);
+    }
+
+    #[test]
+    fn action_rule() {
+        for ok in [
+            "user.login",
+            "project.release",
+            "git.commit",
+            "a.b.c",
+            "user_admin.x-y",
+            "s3.put_object",
+        ] {
+            assert!(check_action(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "login",
+            "User.login",
+            ".a",
+            "a.",
+            "a..b",
+            "1a.b",
+            "a.b!",
+            "",
+            "a b.c",
+        ] {
+            assert!(check_action(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn typos_get_a_suggestion_and_strangers_do_not() {
+        assert_eq!(nearest("acton", &TOP_LEVEL_FIELDS), Some("action"));
+        assert_eq!(
+            nearest("occured_at", &TOP_LEVEL_FIELDS),
+            Some("occurred_at")
+        );
+        assert_eq!(nearest("severity", &TOP_LEVEL_FIELDS), None);
+    }
 }

@@ -156,3 +156,116 @@ fn the_key_lists_agree_with_the_rule() {
         assert!(!looks_secret(k) && !r.is_secret_key(k), "{k}");
     }
 }
+
+fn field_value() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        3 => Just(Value::Null),
+        3 => "[a-z]{1,6}(\\.[a-z_]{1,6}){1,2}".prop_map(Value::String),
+        2 => "[ -~]{0,10}".prop_map(Value::String),
+        1 => "[\\u{0}-\\u{ff}]{0,6}".prop_map(Value::String),
+        2 => any::<i64>().prop_map(|n| json!(n)),
+        1 => (100u64..700).prop_map(|n| json!(n)),
+        1 => Just(json!(1.5)),
+        1 => Just(json!("2026-11-21T10:00:00Z")),
+        1 => Just(json!("192.0.2.1")),
+        1 => Just(json!("a@b.c")),
+        1 => Just(json!("user")),
+        1 => Just(json!("success")),
+        1 => json_strategy(),
+    ]
+}
+
+fn event_strategy() -> impl Strategy<Value = Value> {
+    let actor = prop::collection::btree_map(
+        prop::sample::select(vec!["id", "type", "email", "name", "role"]),
+        field_value(),
+        0..4,
+    );
+    let nested = |keys: Vec<&'static str>| {
+        prop::collection::btree_map(prop::sample::select(keys), field_value(), 0..4)
+    };
+    (
+        prop::collection::btree_map(
+            prop::sample::select(vec![
+                "id",
+                "action",
+                "occurred_at",
+                "outcome",
+                "metadata",
+                "tenant",
+                "acton",
+            ]),
+            field_value(),
+            0..5,
+        ),
+        prop::option::of(actor),
+        prop::option::of(nested(vec![
+            "ip_address",
+            "user_agent",
+            "request_id",
+            "location",
+            "ip",
+        ])),
+        prop::option::of(nested(vec![
+            "operation",
+            "params",
+            "response_code",
+            "latency_ms",
+        ])),
+        prop::option::of(prop::collection::vec(
+            nested(vec!["id", "type", "name", "owner"]),
+            0..3,
+        )),
+    )
+        .prop_map(|(top, actor, context, request, targets)| {
+            let mut event: Map<String, Value> =
+                top.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+            event.entry("action").or_insert(json!("user.login"));
+            let to_obj = |m: std::collections::BTreeMap<&str, Value>| {
+                Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+            };
+            match actor {
+                Some(mut a) => {
+                    a.entry("id").or_insert(json!("u1"));
+                    event.insert("actor".into(), to_obj(a));
+                }
+                None => {
+                    event.insert("actor".into(), json!({"id": "u1"}));
+                }
+            }
+            if let Some(c) = context {
+                event.insert("context".into(), to_obj(c));
+            }
+            if let Some(r) = request {
+                event.insert("request".into(), to_obj(r));
+            }
+            if let Some(t) = targets {
+                event.insert(
+                    "targets".into(),
+                    Value::Array(t.into_iter().map(to_obj).collect()),
+                );
+            }
+            Value::Object(event)
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// The typed fast path never accepts what the walker rejects, and when both accept they
+    /// store the same bytes: single events and batches alike.
+    #[test]
+    fn fast_and_slow_paths_agree(events in prop::collection::vec(event_strategy(), 1..4)) {
+        use auditlog_core::ingest::{parse_body, prepare_items, prepare_request};
+        let limits = Limits::default();
+        let redactor = Redactor::default();
+        let ctx = IngestContext { tenant: "t", received_at: Timestamp(1_795_305_600_000), limits: &limits, redactor: &redactor };
+        let single = serde_json::to_vec(&events[0]).unwrap();
+        let batch = serde_json::to_vec(&json!({ "events": events })).unwrap();
+        for body in [single, batch] {
+            let fast = prepare_request(&body, &ctx, &mut || "GEN".into());
+            let slow = parse_body(&body, &limits).map(|(shape, items)| prepare_items(shape, items, &ctx, &mut || "GEN".into()));
+            prop_assert_eq!(fast, slow);
+        }
+    }
+}

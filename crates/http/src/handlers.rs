@@ -1,7 +1,7 @@
 //! One function per route.
 
 use auditlog_core::cursor::{Position, decode_cursor, encode_cursor};
-use auditlog_core::ingest::{PreparedItem, parse_body, prepare_items};
+use auditlog_core::ingest::{PreparedItem, RequestError, prepare_request};
 use auditlog_core::keys::Scope;
 use auditlog_core::query::parse_query;
 use auditlog_core::store::{AppendStatus, NewEvent, PageRequest};
@@ -182,28 +182,6 @@ async fn ingest(
         ));
     }
     let bytes = read_body(body, limits.max_request_bytes).await?;
-    let (shape, items) = parse_body(&bytes, limits).map_err(|e| {
-        let status = match e {
-            auditlog_core::ingest::RequestError::BodyTooLarge { .. }
-            | auditlog_core::ingest::RequestError::TooManyEvents { .. } => {
-                StatusCode::PAYLOAD_TOO_LARGE
-            }
-            _ => StatusCode::BAD_REQUEST,
-        };
-        let details = match &e {
-            auditlog_core::ingest::RequestError::MalformedJson { line, column, .. } => {
-                Some(json!({"line": line, "column": column}))
-            }
-            auditlog_core::ingest::RequestError::Envelope(fe) => Some(json!([fe])),
-            _ => None,
-        };
-        let err = ApiError::new(status, e.code(), e.to_string());
-        match details {
-            Some(d) => err.with_details(d),
-            None => err,
-        }
-    })?;
-
     let now = (state.clock)();
     let ctx = IngestContext {
         tenant,
@@ -212,7 +190,7 @@ async fn ingest(
         redactor: &state.config.redactor,
     };
     let mut fresh_id = || ulid::Ulid::new().to_string();
-    let prepared = prepare_items(shape, items, &ctx, &mut fresh_id);
+    let prepared = prepare_request(&bytes, &ctx, &mut fresh_id).map_err(request_error)?;
 
     let expires_at = auditlog_core::Timestamp(now.0.saturating_add(state.config.retention_ms));
     let mut to_store = Vec::new();
@@ -306,6 +284,27 @@ async fn ingest(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     Ok((status, Json(summary)).into_response())
+}
+
+fn request_error(e: RequestError) -> ApiError {
+    let status = match e {
+        RequestError::BodyTooLarge { .. } | RequestError::TooManyEvents { .. } => {
+            StatusCode::PAYLOAD_TOO_LARGE
+        }
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let details = match &e {
+        RequestError::MalformedJson { line, column, .. } => {
+            Some(json!({"line": line, "column": column}))
+        }
+        RequestError::Envelope(fe) => Some(json!([fe])),
+        _ => None,
+    };
+    let err = ApiError::new(status, e.code(), e.to_string());
+    match details {
+        Some(d) => err.with_details(d),
+        None => err,
+    }
 }
 
 /// `GET /v1/events`.

@@ -1,0 +1,405 @@
+//! The fast path of ingest: deserialize a request straight into borrowed, typed structs.
+//!
+//! Building a `serde_json::Value` tree for every event (a map node and a `String` per field) is
+//! most of the cost of ingest. Well-formed events are the common case, so this module parses
+//! them into the structs below, which borrow their strings from the request body, applies the
+//! same rules as [`crate::validate`] (the same `check_text` and the same bounds), and builds the
+//! stored [`Event`].
+//!
+//! It only ever *accepts*. When anything at all is off (a type mismatch, an unknown field, a
+//! failed rule, a duplicate key) it gives up, and the caller runs the `Value` walker of
+//! [`crate::validate`] on the same item, which finds and names every problem. So error answers
+//! have exactly one implementation, and this path only has to be at least as strict as the
+//! walker; the `fast_and_slow_paths_agree` tests check that accepted events are identical.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use crate::event::{
+    Actor, ActorType, Context, Event, Outcome, Request, SCHEMA_VERSION, Source, Target,
+};
+use crate::time;
+use crate::validate::{
+    IngestContext, MAX_ACTION_CHARS, MAX_EMAIL_CHARS, MAX_ID_CHARS, MAX_IP_CHARS, MAX_LABEL_CHARS,
+    MAX_REF_CHARS, MAX_USER_AGENT_CHARS, PreparedEvent, Rule, check_text, finish, measure_object,
+};
+
+type Text<'a> = Option<Cow<'a, str>>;
+
+/// `{"events": [...]}` with nothing else: the items stay raw JSON text.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Envelope<'a> {
+    #[serde(borrow)]
+    pub events: Vec<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireEvent<'a> {
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    id: Text<'a>,
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    action: Text<'a>,
+    #[serde(borrow, default)]
+    actor: Option<WireActor<'a>>,
+    #[serde(borrow, default)]
+    occurred_at: Option<WireTime<'a>>,
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    outcome: Text<'a>,
+    #[serde(borrow, default)]
+    targets: Option<Vec<WireTarget<'a>>>,
+    #[serde(borrow, default)]
+    context: Option<WireContext<'a>>,
+    #[serde(borrow, default)]
+    source: Option<WireSource<'a>>,
+    #[serde(borrow, default)]
+    request: Option<WireRequest<'a>>,
+    #[serde(default)]
+    metadata: Option<Map<String, Value>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireActor<'a> {
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    id: Text<'a>,
+    #[serde(borrow, default, rename = "type", deserialize_with = "opt_text")]
+    kind: Text<'a>,
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    email: Text<'a>,
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    name: Text<'a>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireTarget<'a> {
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    id: Text<'a>,
+    #[serde(borrow, default, rename = "type", deserialize_with = "opt_text")]
+    kind: Text<'a>,
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    name: Text<'a>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireContext<'a> {
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    ip_address: Text<'a>,
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    user_agent: Text<'a>,
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    request_id: Text<'a>,
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    session_id: Text<'a>,
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    location: Text<'a>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireSource<'a> {
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    service: Text<'a>,
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    environment: Text<'a>,
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    version: Text<'a>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WireRequest<'a> {
+    #[serde(borrow, default, deserialize_with = "opt_text")]
+    operation: Text<'a>,
+    #[serde(default)]
+    params: Option<Map<String, Value>>,
+    #[serde(default)]
+    response_code: Option<u64>,
+    #[serde(default)]
+    latency_ms: Option<u64>,
+}
+
+/// `occurred_at`: RFC 3339 text or whole epoch milliseconds; anything else fails the parse.
+enum WireTime<'a> {
+    Text(Cow<'a, str>),
+    Millis(i64),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for WireTime<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = WireTime<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an RFC 3339 string or epoch milliseconds")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(WireTime::Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(WireTime::Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                Ok(WireTime::Millis(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                i64::try_from(v)
+                    .map(WireTime::Millis)
+                    .map_err(|_| E::custom("out of range"))
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+/// An optional string that borrows from the body when it has no escapes (serde's own
+/// `Option<Cow<str>>` always copies). JSON `null` is absent, as in the walker.
+fn opt_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
+    struct Visitor;
+    impl<'de> serde::de::Visitor<'de> for Visitor {
+        type Value = Option<Cow<'de, str>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a string or null")
+        }
+        fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Borrowed(v)))
+        }
+        fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(Some(Cow::Owned(v.to_string())))
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(Visitor)
+}
+
+/// A missing or rule-breaking field: the caller falls back to the walker.
+struct GiveUp;
+
+fn text(value: Text<'_>, max_chars: usize, rule: Rule) -> Result<Option<String>, GiveUp> {
+    match value {
+        None => Ok(None),
+        Some(t) => match check_text(&t, max_chars, rule) {
+            Ok(()) => Ok(Some(t.into_owned())),
+            Err(_) => Err(GiveUp),
+        },
+    }
+}
+
+fn required(value: Text<'_>, max_chars: usize, rule: Rule) -> Result<String, GiveUp> {
+    text(value, max_chars, rule)?.ok_or(GiveUp)
+}
+
+fn free_object(
+    value: Option<Map<String, Value>>,
+    ctx: &IngestContext<'_>,
+) -> Result<Option<Map<String, Value>>, GiveUp> {
+    match value {
+        None => Ok(None),
+        Some(map) => {
+            let (depth, size) = measure_object(&map);
+            if depth > ctx.limits.max_nesting_depth || size > ctx.limits.max_free_json_bytes {
+                Err(GiveUp)
+            } else {
+                Ok(Some(map))
+            }
+        }
+    }
+}
+
+/// Tries the fast path on one event's JSON text. `None` means "run the walker".
+pub(crate) fn prepare_fast(
+    raw: &str,
+    base: &str,
+    ctx: &IngestContext<'_>,
+    fresh_id: &mut dyn FnMut() -> String,
+) -> Option<PreparedEvent> {
+    let wire: WireEvent<'_> = serde_json::from_str(raw).ok()?;
+    let event = build(wire, ctx, fresh_id).ok()?;
+    // `finish` errors (stored size) are reported by the walker too, identically.
+    finish(event, base, ctx).ok()
+}
+
+fn build(
+    w: WireEvent<'_>,
+    ctx: &IngestContext<'_>,
+    fresh_id: &mut dyn FnMut() -> String,
+) -> Result<Event, GiveUp> {
+    let id = text(w.id, MAX_ID_CHARS, Rule::IdempotencyKey)?;
+    let action = required(w.action, MAX_ACTION_CHARS, Rule::Action)?;
+    let a = w.actor.ok_or(GiveUp)?;
+    let actor = Actor {
+        id: required(a.id, MAX_REF_CHARS, Rule::Text)?,
+        kind: match a.kind.as_deref() {
+            None => ActorType::User,
+            Some(k) => ActorType::ALL
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, t)| *t)
+                .ok_or(GiveUp)?,
+        },
+        email: text(a.email, MAX_EMAIL_CHARS, Rule::Email)?,
+        name: text(a.name, MAX_REF_CHARS, Rule::Text)?,
+    };
+    let occurred_at = match w.occurred_at {
+        None => ctx.received_at,
+        Some(t) => {
+            let parsed = match t {
+                WireTime::Text(s) => time::parse_rfc3339(&s),
+                WireTime::Millis(ms) => time::from_epoch_millis(ms),
+            }
+            .map_err(|_| GiveUp)?;
+            if parsed.0
+                > ctx
+                    .received_at
+                    .0
+                    .saturating_add(ctx.limits.max_future_skew_ms)
+            {
+                return Err(GiveUp);
+            }
+            parsed
+        }
+    };
+    let outcome = match w.outcome.as_deref() {
+        None => Outcome::Unknown,
+        Some(o) => Outcome::parse(o).ok_or(GiveUp)?,
+    };
+    let mut targets = Vec::new();
+    if let Some(list) = w.targets {
+        if list.len() > ctx.limits.max_targets {
+            return Err(GiveUp);
+        }
+        targets.reserve(list.len());
+        for t in list {
+            targets.push(Target {
+                id: required(t.id, MAX_REF_CHARS, Rule::Text)?,
+                kind: text(t.kind, MAX_LABEL_CHARS, Rule::Text)?,
+                name: text(t.name, MAX_REF_CHARS, Rule::Text)?,
+            });
+        }
+    }
+    let context = match w.context {
+        None => None,
+        Some(c) => Some(Context {
+            ip_address: text(c.ip_address, MAX_IP_CHARS, Rule::IpAddress)?,
+            user_agent: text(c.user_agent, MAX_USER_AGENT_CHARS, Rule::Text)?,
+            request_id: text(c.request_id, MAX_REF_CHARS, Rule::Text)?,
+            session_id: text(c.session_id, MAX_REF_CHARS, Rule::Text)?,
+            location: text(c.location, MAX_REF_CHARS, Rule::Text)?,
+        }),
+    };
+    let source = match w.source {
+        None => None,
+        Some(s) => Some(Source {
+            service: text(s.service, MAX_LABEL_CHARS, Rule::Text)?,
+            environment: text(s.environment, MAX_LABEL_CHARS, Rule::Text)?,
+            version: text(s.version, MAX_LABEL_CHARS, Rule::Text)?,
+        }),
+    };
+    let request = match w.request {
+        None => None,
+        Some(r) => Some(Request {
+            operation: text(r.operation, MAX_REF_CHARS, Rule::Text)?,
+            params: free_object(r.params, ctx)?,
+            response_code: match r.response_code {
+                None => None,
+                Some(code @ 100..=599) => Some(code as u16),
+                Some(_) => return Err(GiveUp),
+            },
+            latency_ms: r.latency_ms,
+        }),
+    };
+    let metadata = free_object(w.metadata, ctx)?;
+    Ok(Event {
+        schema_version: SCHEMA_VERSION,
+        id: id.unwrap_or_else(fresh_id),
+        tenant: ctx.tenant.to_string(),
+        received_at: ctx.received_at,
+        occurred_at,
+        action,
+        actor,
+        outcome,
+        targets,
+        context,
+        source,
+        request,
+        metadata,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redact::Redactor;
+    use crate::time::Timestamp;
+    use crate::validate::Limits;
+
+    /// Without this, a fast path that always gave up would pass every agreement test.
+    #[test]
+    fn the_fast_path_takes_the_valid_fixtures() {
+        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
+        let limits = Limits::default();
+        let redactor = Redactor::default();
+        let ctx = IngestContext {
+            tenant: "acme",
+            received_at: Timestamp(1_795_305_600_000),
+            limits: &limits,
+            redactor: &redactor,
+        };
+        let mut taken = 0;
+        for name in [
+            "valid/minimal.json",
+            "valid/full.json",
+            "valid/set-password.json",
+            "valid/epoch-millis.json",
+            "mapped/logger-record.json",
+        ] {
+            let text = std::fs::read_to_string(dir.join(name)).unwrap();
+            assert!(
+                prepare_fast(&text, "", &ctx, &mut || "GEN".into()).is_some(),
+                "{name}"
+            );
+            taken += 1;
+        }
+        for name in [
+            "mapped/graphql-request-log.ndjson",
+            "mapped/idp-events.ndjson",
+            "mapped/app-platform-events.ndjson",
+        ] {
+            for line in std::fs::read_to_string(dir.join(name)).unwrap().lines() {
+                assert!(
+                    prepare_fast(line, "", &ctx, &mut || "GEN".into()).is_some(),
+                    "{name}: {line}"
+                );
+                taken += 1;
+            }
+        }
+        assert_eq!(taken, 15);
+        // And it gives up on what the walker must explain.
+        assert!(
+            prepare_fast(
+                r#"{"action": "Bad", "actor": {"id": "x"}}"#,
+                "",
+                &ctx,
+                &mut || "GEN".into()
+            )
+            .is_none()
+        );
+        assert!(
+            prepare_fast(
+                r#"{"action": "a.b", "actor": {"id": "x"}, "tenant": "t"}"#,
+                "",
+                &ctx,
+                &mut || "GEN".into()
+            )
+            .is_none()
+        );
+    }
+}
