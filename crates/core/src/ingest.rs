@@ -211,6 +211,51 @@ pub fn prepare_request(
         });
     }
     if let Ok(text) = std::str::from_utf8(body) {
+        // One typed pass over a batch whose items all parse; items whose rules fail (and any
+        // batch with an item that does not parse) go through the raw envelope below.
+        if let Ok(envelope) = serde_json::from_str::<crate::wire::TypedEnvelope<'_>>(text)
+            && !envelope.events.is_empty()
+            && envelope.events.len() <= limits.max_events_per_request
+        {
+            let mut items = Vec::with_capacity(envelope.events.len());
+            let mut retry = Vec::new();
+            for (index, wire) in envelope.events.into_iter().enumerate() {
+                match crate::wire::prepare_wire(wire, "", ctx, fresh_id) {
+                    Some(prepared) => items.push(Some(PreparedItem::Valid(prepared))),
+                    None => {
+                        items.push(None);
+                        retry.push(index);
+                    }
+                }
+            }
+            if !retry.is_empty() {
+                let raw: crate::wire::Envelope<'_> =
+                    serde_json::from_str(text).map_err(|e| RequestError::MalformedJson {
+                        message: describe_json_error(&e),
+                        line: e.line(),
+                        column: e.column(),
+                    })?;
+                for index in retry {
+                    if let Some(item) = raw.events.get(index) {
+                        items[index] =
+                            Some(prepare_raw(Shape::Batch, index, item.get(), ctx, fresh_id));
+                    }
+                }
+            }
+            return Ok(items
+                .into_iter()
+                .enumerate()
+                .map(|(index, item)| {
+                    item.unwrap_or_else(|| PreparedItem::Rejected {
+                        id: None,
+                        errors: vec![FieldError {
+                            pointer: item_base(Shape::Batch, index),
+                            message: "internal error: item lost between passes".into(),
+                        }],
+                    })
+                })
+                .collect());
+        }
         if let Ok(envelope) = serde_json::from_str::<crate::wire::Envelope<'_>>(text) {
             if envelope.events.is_empty() {
                 return Err(RequestError::EmptyBatch);

@@ -37,9 +37,17 @@ pub(crate) struct Envelope<'a> {
     pub events: Vec<&'a RawValue>,
 }
 
+/// `{"events": [...]}` parsed typed in one pass: the common case of a batch of good events.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct WireEvent<'a> {
+pub(crate) struct TypedEnvelope<'a> {
+    #[serde(borrow)]
+    pub events: Vec<WireEvent<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct WireEvent<'a> {
     #[serde(borrow, default, deserialize_with = "opt_text")]
     id: Text<'a>,
     #[serde(borrow, default, deserialize_with = "opt_text")]
@@ -222,6 +230,16 @@ pub(crate) fn prepare_fast(
     fresh_id: &mut dyn FnMut() -> String,
 ) -> Option<PreparedEvent> {
     let wire: WireEvent<'_> = serde_json::from_str(raw).ok()?;
+    prepare_wire(wire, base, ctx, fresh_id)
+}
+
+/// Builds and finishes one typed event. `None` means "run the walker".
+pub(crate) fn prepare_wire(
+    wire: WireEvent<'_>,
+    base: &str,
+    ctx: &IngestContext<'_>,
+    fresh_id: &mut dyn FnMut() -> String,
+) -> Option<PreparedEvent> {
     let event = build(wire, ctx, fresh_id).ok()?;
     // `finish` errors (stored size) are reported by the walker too, identically.
     finish(event, base, ctx).ok()
