@@ -44,6 +44,45 @@ impl Event {
     }
 }
 
+impl Event {
+    /// The event as a client sends it: the stored form without the fields only the server sets
+    /// (`schema_version`, `tenant`, `received_at`), with every default filled in. This is what
+    /// the edge forwards; the API accepts it unchanged and stores the same event.
+    pub fn to_client_json(&self) -> String {
+        #[derive(Serialize)]
+        struct ClientView<'a> {
+            id: &'a str,
+            occurred_at: Timestamp,
+            action: &'a str,
+            actor: &'a Actor,
+            outcome: Outcome,
+            #[serde(skip_serializing_if = "<[Target]>::is_empty")]
+            targets: &'a [Target],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            context: &'a Option<Context>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            source: &'a Option<Source>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            request: &'a Option<Request>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            metadata: &'a Option<Map<String, Value>>,
+        }
+        let view = ClientView {
+            id: &self.id,
+            occurred_at: self.occurred_at,
+            action: &self.action,
+            actor: &self.actor,
+            outcome: self.outcome,
+            targets: &self.targets,
+            context: &self.context,
+            source: &self.source,
+            request: &self.request,
+            metadata: &self.metadata,
+        };
+        serde_json::to_string(&view).unwrap_or_default()
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Actor {

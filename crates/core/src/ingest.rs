@@ -35,6 +35,25 @@ pub enum RequestError {
 }
 
 impl RequestError {
+    /// The HTTP status the API answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            RequestError::BodyTooLarge { .. } | RequestError::TooManyEvents { .. } => 413,
+            _ => 400,
+        }
+    }
+
+    /// Machine-readable details for the error body, where there are any.
+    pub fn details(&self) -> Option<Value> {
+        match self {
+            RequestError::MalformedJson { line, column, .. } => {
+                Some(serde_json::json!({"line": line, "column": column}))
+            }
+            RequestError::Envelope(e) => Some(serde_json::json!([e])),
+            _ => None,
+        }
+    }
+
     /// Stable machine-readable code for the API's error body.
     pub fn code(&self) -> &'static str {
         match self {
@@ -45,6 +64,23 @@ impl RequestError {
             RequestError::TooManyEvents { .. } => "too_many_events",
             RequestError::EmptyBatch => "empty_batch",
         }
+    }
+}
+
+/// Checks a `Content-Type` header value: `application/json`, with any parameters.
+pub fn check_content_type(value: Option<&str>) -> Result<(), String> {
+    let value = value.unwrap_or("");
+    let media_type = value.split(';').next().unwrap_or("").trim();
+    if media_type.eq_ignore_ascii_case("application/json") {
+        return Ok(());
+    }
+    if value.is_empty() {
+        Err("send `Content-Type: application/json`".into())
+    } else {
+        let shown: String = value.chars().take(64).collect();
+        Err(format!(
+            "send `Content-Type: application/json`, not `{shown}`"
+        ))
     }
 }
 

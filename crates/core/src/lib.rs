@@ -12,12 +12,15 @@
 //! - [`redact`]: masking secret-looking values in `request.params` and `metadata`.
 //! - [`query`]: query filters, parsed from a query string; [`cursor`]: signed page cursors.
 //! - [`keys`]: API key format, hashing, scopes, tenant names.
+//! - [`edge`]: the edge flavour of ingest (validate and mask, forward nothing stored), for the
+//!   WebAssembly module in `functions/edge`.
 //! - [`encode`]: NDJSON batch encoding (the body of export objects).
 //! - `wire`: the typed fast path of ingest, falling back to [`validate`] on anything unusual.
 //! - [`store`]: the storage traits, one per operation.
 //! - [`time`]: timestamps as the API speaks them.
 
 pub mod cursor;
+pub mod edge;
 pub mod encode;
 pub mod event;
 pub mod ingest;

@@ -1,7 +1,7 @@
 //! One function per route.
 
 use auditlog_core::cursor::{Position, decode_cursor, encode_cursor};
-use auditlog_core::ingest::{PreparedItem, RequestError, prepare_request};
+use auditlog_core::ingest::{PreparedItem, RequestError, check_content_type, prepare_request};
 use auditlog_core::keys::Scope;
 use auditlog_core::query::parse_query;
 use auditlog_core::store::{AppendStatus, NewEvent, PageRequest};
@@ -116,25 +116,14 @@ async fn read_body(body: Body, max: usize) -> Result<Bytes, ApiError> {
 fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let value = headers
         .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let media_type = value.split(';').next().unwrap_or("").trim();
-    if media_type.eq_ignore_ascii_case("application/json") {
-        Ok(())
-    } else {
-        Err(ApiError::new(
+        .and_then(|v| v.to_str().ok());
+    check_content_type(value).map_err(|message| {
+        ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            format!(
-                "send `Content-Type: application/json`{}",
-                if value.is_empty() {
-                    String::new()
-                } else {
-                    format!(", not `{}`", value.chars().take(64).collect::<String>())
-                }
-            ),
-        ))
-    }
+            message,
+        )
+    })
 }
 
 /// `POST /v1/events`.
@@ -287,21 +276,9 @@ async fn ingest(
 }
 
 fn request_error(e: RequestError) -> ApiError {
-    let status = match e {
-        RequestError::BodyTooLarge { .. } | RequestError::TooManyEvents { .. } => {
-            StatusCode::PAYLOAD_TOO_LARGE
-        }
-        _ => StatusCode::BAD_REQUEST,
-    };
-    let details = match &e {
-        RequestError::MalformedJson { line, column, .. } => {
-            Some(json!({"line": line, "column": column}))
-        }
-        RequestError::Envelope(fe) => Some(json!([fe])),
-        _ => None,
-    };
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let err = ApiError::new(status, e.code(), e.to_string());
-    match details {
+    match e.details() {
         Some(d) => err.with_details(d),
         None => err,
     }
