@@ -55,6 +55,19 @@ fn batch_body(events: &[Value], count: usize) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({ "events": items })).expect("encode")
 }
 
+/// The NDJSON of the valid items, as the store and the exporter would write them.
+fn encode_valid(prepared: &[PreparedItem], size_hint: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(size_hint * 2);
+    encode_stored_ndjson(
+        prepared.iter().filter_map(|p| match p {
+            PreparedItem::Valid(v) => Some(v.json.as_str()),
+            PreparedItem::Rejected { .. } => None,
+        }),
+        &mut out,
+    );
+    out
+}
+
 fn ingest_pipeline(c: &mut Criterion) {
     let events = fixture_events();
     let count = 500;
@@ -62,27 +75,20 @@ fn ingest_pipeline(c: &mut Criterion) {
     let limits = Limits::default();
     let redactor = Redactor::default();
     let mean = body.len() / count;
+    let ctx = IngestContext {
+        tenant: "bench",
+        received_at: Timestamp(1_795_305_600_000),
+        limits: &limits,
+        redactor: &redactor,
+    };
     let mut group = c.benchmark_group(format!("ingest_pipeline/{count}x{mean}B"));
     group.throughput(Throughput::Elements(count as u64));
     group.bench_function("parse+validate+redact+encode", |b| {
         b.iter(|| {
-            let ctx = IngestContext {
-                tenant: "bench",
-                received_at: Timestamp(1_795_305_600_000),
-                limits: &limits,
-                redactor: &redactor,
-            };
             let prepared =
                 prepare_request(&body, &ctx, &mut || String::from("unused")).expect("valid body");
             assert!(prepared.iter().all(|p| matches!(p, PreparedItem::Valid(_))));
-            let mut out = Vec::with_capacity(body.len() * 2);
-            encode_stored_ndjson(
-                prepared.iter().filter_map(|p| match p {
-                    PreparedItem::Valid(v) => Some(v.json.as_str()),
-                    PreparedItem::Rejected { .. } => None,
-                }),
-                &mut out,
-            );
+            let out = encode_valid(&prepared, body.len());
             assert!(out.len() > body.len() / 2);
             out
         })
@@ -93,33 +99,13 @@ fn ingest_pipeline(c: &mut Criterion) {
     group.bench_function("walker_only/parse+validate+redact+encode", |b| {
         b.iter(|| {
             let (shape, items) = parse_body(&body, &limits).expect("valid body");
-            let ctx = IngestContext {
-                tenant: "bench",
-                received_at: Timestamp(1_795_305_600_000),
-                limits: &limits,
-                redactor: &redactor,
-            };
             let prepared = prepare_items(shape, items, &ctx, &mut || String::from("unused"));
-            let mut out = Vec::with_capacity(body.len() * 2);
-            encode_stored_ndjson(
-                prepared.iter().filter_map(|p| match p {
-                    PreparedItem::Valid(v) => Some(v.json.as_str()),
-                    PreparedItem::Rejected { .. } => None,
-                }),
-                &mut out,
-            );
-            out
+            encode_valid(&prepared, body.len())
         })
     });
     group.bench_function("stage/walker_parse+validate+redact", |b| {
         b.iter(|| {
             let (shape, items) = parse_body(&body, &limits).expect("valid body");
-            let ctx = IngestContext {
-                tenant: "bench",
-                received_at: Timestamp(1_795_305_600_000),
-                limits: &limits,
-                redactor: &redactor,
-            };
             prepare_items(shape, items, &ctx, &mut || String::from("unused")).len()
         })
     });

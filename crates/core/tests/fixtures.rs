@@ -33,14 +33,18 @@ fn read_ndjson(path: &str) -> Vec<Value> {
         .collect()
 }
 
-fn prepare_with(value: Value, limits: &Limits) -> Result<PreparedEvent, Vec<FieldError>> {
-    let redactor = Redactor::default();
-    let ctx = IngestContext {
+fn context<'a>(limits: &'a Limits, redactor: &'a Redactor) -> IngestContext<'a> {
+    IngestContext {
         tenant: "acme",
         received_at: NOW,
         limits,
-        redactor: &redactor,
-    };
+        redactor,
+    }
+}
+
+fn prepare_with(value: Value, limits: &Limits) -> Result<PreparedEvent, Vec<FieldError>> {
+    let redactor = Redactor::default();
+    let ctx = context(limits, &redactor);
     prepare_event(value, "", &ctx, &mut || "01GENERATEDID".to_string())
 }
 
@@ -308,16 +312,10 @@ fn envelope_errors_reject_the_whole_request() {
 #[test]
 fn batch_items_are_judged_one_by_one_with_absolute_pointers() {
     let body = br#"{"events": [{"action": "user.login", "actor": {"id": "a"}}, {"action": "nope", "actor": {"id": "b"}, "id": "client-2"}]}"#;
-    let limits = Limits::default();
+    let (limits, redactor) = (Limits::default(), Redactor::default());
     let (shape, items) = parse_body(body, &limits).unwrap();
     assert_eq!(shape, Shape::Batch);
-    let redactor = Redactor::default();
-    let ctx = IngestContext {
-        tenant: "acme",
-        received_at: NOW,
-        limits: &limits,
-        redactor: &redactor,
-    };
+    let ctx = context(&limits, &redactor);
     let mut n = 0;
     let prepared = prepare_items(shape, items, &ctx, &mut || {
         n += 1;
@@ -391,14 +389,8 @@ fn graphql_request_log_maps_field_for_field() {
 /// or not, single or batched.
 #[test]
 fn fast_and_slow_paths_agree_on_every_fixture() {
-    let limits = Limits::default();
-    let redactor = Redactor::default();
-    let ctx = IngestContext {
-        tenant: "acme",
-        received_at: NOW,
-        limits: &limits,
-        redactor: &redactor,
-    };
+    let (limits, redactor) = (Limits::default(), Redactor::default());
+    let ctx = context(&limits, &redactor);
     let mut items: Vec<Value> = valid_payloads().into_iter().map(|(_, v)| v).collect();
     for case in read_json("invalid-events.json").as_array().unwrap() {
         items.push(case["event"].clone());
