@@ -30,13 +30,14 @@ pub const DEFAULT_PATTERNS: [&str; 9] = [
 #[derive(Debug, Clone)]
 pub struct Redactor {
     patterns: Vec<String>,
+    /// Which bytes start some pattern: every key of every event is checked, and most keys
+    /// have few such bytes, so patterns are compared only where one could begin.
+    first_bytes: [bool; 256],
 }
 
 impl Default for Redactor {
     fn default() -> Self {
-        Redactor {
-            patterns: DEFAULT_PATTERNS.iter().map(|p| p.to_string()).collect(),
-        }
+        Redactor::from_patterns(DEFAULT_PATTERNS.iter().map(|p| p.to_string()).collect())
     }
 }
 
@@ -56,14 +57,27 @@ impl Redactor {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut redactor = Redactor::default();
+        let mut patterns: Vec<String> = DEFAULT_PATTERNS.iter().map(|p| p.to_string()).collect();
         for pattern in extra {
             let normalized = normalize_key(pattern.as_ref());
-            if !normalized.is_empty() && !redactor.patterns.contains(&normalized) {
-                redactor.patterns.push(normalized);
+            if !normalized.is_empty() && !patterns.contains(&normalized) {
+                patterns.push(normalized);
             }
         }
-        redactor
+        Redactor::from_patterns(patterns)
+    }
+
+    fn from_patterns(patterns: Vec<String>) -> Self {
+        let mut first_bytes = [false; 256];
+        for p in &patterns {
+            if let Some(b) = p.bytes().next() {
+                first_bytes[usize::from(b)] = true;
+            }
+        }
+        Redactor {
+            patterns,
+            first_bytes,
+        }
     }
 
     pub fn patterns(&self) -> &[String] {
@@ -90,9 +104,14 @@ impl Redactor {
     }
 
     fn matches(&self, normalized: &str) -> bool {
-        self.patterns
-            .iter()
-            .any(|p| normalized.contains(p.as_str()))
+        let bytes = normalized.as_bytes();
+        (0..bytes.len()).any(|i| {
+            self.first_bytes[usize::from(bytes[i])]
+                && self
+                    .patterns
+                    .iter()
+                    .any(|p| bytes[i..].starts_with(p.as_bytes()))
+        })
     }
 
     /// Masks every secret-looking value anywhere inside `map`; returns how many were masked.
