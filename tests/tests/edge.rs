@@ -55,7 +55,12 @@ fn module() -> &'static PathBuf {
 }
 
 fn run_wasm(envelope: &[u8]) -> String {
+    run_wasm_with(envelope, &[])
+}
+
+fn run_wasm_with(envelope: &[u8], env: &[(&str, &str)]) -> String {
     let mut child = Command::new("node")
+        .envs(env.iter().copied())
         .arg("--no-warnings")
         .arg(workspace().join("functions/edge/host/run.mjs"))
         .arg(module())
@@ -249,6 +254,42 @@ fn request_level_errors_match_the_api() {
     let answer: Value =
         serde_json::from_str(&run_native(envelopes().last().unwrap().1.as_slice())).unwrap();
     assert_eq!(answer["error"]["code"], "invalid_edge_envelope");
+}
+
+#[test]
+fn limits_come_from_the_same_variables_as_the_api() {
+    // occurred_at ten minutes ahead of the edge clock.
+    let body = json!({"id": "skew", "action": "a.b", "actor": {"id": "x"}, "occurred_at": NOW_MS + 600_000}).to_string();
+    let bytes = envelope(&body).to_string().into_bytes();
+    let default: Value = serde_json::from_str(&run_wasm(&bytes)).unwrap();
+    assert_eq!(default["status"], 422);
+    assert_eq!(default["items"][0]["errors"][0]["pointer"], "/occurred_at");
+    let widened: Value = serde_json::from_str(&run_wasm_with(
+        &bytes,
+        &[("AUDITLOG_MAX_CLOCK_SKEW", "15m")],
+    ))
+    .unwrap();
+    assert_eq!(widened["status"], 200);
+    let small: Value = serde_json::from_str(&run_wasm_with(
+        &bytes,
+        &[("AUDITLOG_MAX_EVENT_BYTES", "100")],
+    ))
+    .unwrap();
+    assert_eq!(small["status"], 422);
+    assert!(
+        small["items"][0]["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("limit is 100 bytes")
+    );
+    for (name, value) in [
+        ("AUDITLOG_MAX_CLOCK_SKEW", "soon"),
+        ("AUDITLOG_MAX_BATCH_EVENTS", "0"),
+    ] {
+        let broken: Value = serde_json::from_str(&run_wasm_with(&bytes, &[(name, value)])).unwrap();
+        assert_eq!(broken["status"], 500, "{name}");
+        assert_eq!(broken["error"]["code"], "edge_misconfigured");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -37,6 +37,13 @@ fn limits_from_env() -> Result<Limits, String> {
                 .ok_or(format!("{name}=`{text}` is not a positive whole number"))?;
         }
     }
+    if let Ok(text) = std::env::var("AUDITLOG_MAX_CLOCK_SKEW") {
+        let skew = humantime::parse_duration(&text).map_err(|e| {
+            format!("AUDITLOG_MAX_CLOCK_SKEW=`{text}` is not a duration such as 5m: {e}")
+        })?;
+        limits.max_future_skew_ms = i64::try_from(skew.as_millis())
+            .map_err(|_| format!("AUDITLOG_MAX_CLOCK_SKEW=`{text}` is too large"))?;
+    }
     Ok(limits)
 }
 
