@@ -2,6 +2,7 @@
 
 mod client;
 mod keys;
+mod policy;
 mod serve;
 mod settings;
 
@@ -58,6 +59,11 @@ enum Command {
     Send(client::SendArgs),
     /// Query a running service's events.
     Query(client::QueryArgs),
+    /// Print IAM policies for a customer's bucket (bucket policy, or a role's trust policy).
+    Policy {
+        #[command(subcommand)]
+        command: policy::PolicyCommand,
+    },
     /// Delete expired events now (the same pass the schedule runs).
     Purge {
         #[command(flatten)]
@@ -103,6 +109,7 @@ async fn run(command: Command) -> anyhow::Result<bool> {
         }
         Command::Send(args) => client::send(args).await,
         Command::Query(args) => client::query(args).await.map(|()| true),
+        Command::Policy { command } => policy::run(command).map(|()| true),
         Command::Purge { store } => {
             let store = SqliteStore::open(&store.data_dir).context("cannot open the store")?;
             let n = serve::purge_now(&store).await?;

@@ -257,3 +257,56 @@ fn purge_command_runs_one_pass() {
     assert!(ok, "{stderr}");
     assert!(stdout.contains("purged 0 expired events"), "{stdout}");
 }
+
+#[test]
+fn policy_commands_print_valid_iam_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let role = "arn:aws:iam::123456789012:role/auditlog-export";
+    let (ok, stdout, stderr) = auditlog(
+        dir.path(),
+        &[
+            "policy",
+            "bucket",
+            "--bucket",
+            "acme-audit",
+            "--principal",
+            role,
+            "--datasync",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let policy: Value = serde_json::from_str(&stdout).expect("bucket policy is JSON");
+    assert_eq!(policy["Version"], "2012-10-17");
+    assert_eq!(policy["Statement"].as_array().map(Vec::len), Some(3));
+
+    let (ok, stdout, stderr) = auditlog(
+        dir.path(),
+        &[
+            "policy",
+            "trust",
+            "--vendor-role",
+            role,
+            "--external-id",
+            "tenant-42",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let trust: Value = serde_json::from_str(&stdout).expect("trust policy is JSON");
+    assert_eq!(
+        trust["Statement"][0]["Condition"]["StringEquals"]["sts:ExternalId"],
+        "tenant-42"
+    );
+
+    let (ok, _, stderr) = auditlog(
+        dir.path(),
+        &[
+            "policy",
+            "bucket",
+            "--bucket",
+            "Bad_Bucket",
+            "--principal",
+            role,
+        ],
+    );
+    assert!(!ok && stderr.contains("bucket name"), "{stderr}");
+}
