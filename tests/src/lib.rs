@@ -30,6 +30,50 @@ use serde_json::Value;
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync {
     async fn fresh_store(&self) -> (Arc<dyn Store>, Box<dyn std::any::Any + Send>);
+
+    /// Whether `purge_expired` deletes expired events (SQLite), or the database does it on its
+    /// own schedule (DynamoDB TTL). Either way expired events are never returned.
+    fn purges_on_demand(&self) -> bool {
+        true
+    }
+}
+
+/// DynamoDB (DynamoDB Local in tests, at `AWS_ENDPOINT_URL_DYNAMODB`), fresh tables per test.
+pub struct DynamoBackend;
+
+impl DynamoBackend {
+    pub fn config() -> auditlog_aws::DynamoConfig {
+        let run = format!("t{}", rand::random::<u64>());
+        auditlog_aws::DynamoConfig {
+            events_table: format!("{run}-events"),
+            keys_table: format!("{run}-keys"),
+            shards: 4,
+        }
+    }
+
+    pub async fn fresh() -> auditlog_aws::DynamoStore {
+        assert!(
+            std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok()
+                || std::env::var("AWS_ENDPOINT_URL").is_ok(),
+            "set AWS_ENDPOINT_URL_DYNAMODB to a DynamoDB Local (scripts/test starts one)"
+        );
+        let store = auditlog_aws::DynamoStore::connect(Self::config()).await;
+        auditlog_aws::tables::create_tables(store.client(), store.config())
+            .await
+            .expect("create tables");
+        store
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for DynamoBackend {
+    async fn fresh_store(&self) -> (Arc<dyn Store>, Box<dyn std::any::Any + Send>) {
+        (Arc::new(Self::fresh().await), Box::new(()))
+    }
+
+    fn purges_on_demand(&self) -> bool {
+        false
+    }
 }
 
 /// The embedded SQLite store in a temporary directory.
@@ -48,6 +92,7 @@ pub const RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
 
 pub struct TestService {
     pub base: String,
+    pub purges_on_demand: bool,
     pub store: Arc<dyn Store>,
     pub client: reqwest::Client,
     clock_offset: Arc<AtomicI64>,
@@ -75,6 +120,17 @@ pub fn fixture_json(path: &str) -> Value {
 impl TestService {
     pub async fn start(backend: &dyn Backend) -> TestService {
         let (store, keep) = backend.fresh_store().await;
+        let mut service = Self::serve(store, keep).await;
+        service.purges_on_demand = backend.purges_on_demand();
+        service
+    }
+
+    /// Serves an existing store (for store-specific tests that also inspect it directly).
+    pub async fn start_with_store(store: Arc<dyn Store>) -> TestService {
+        Self::serve(store, Box::new(())).await
+    }
+
+    async fn serve(store: Arc<dyn Store>, keep: Box<dyn std::any::Any + Send>) -> TestService {
         let clock_offset = Arc::new(AtomicI64::new(0));
         let offset = clock_offset.clone();
         let state = AppState {
@@ -101,6 +157,7 @@ impl TestService {
         });
         TestService {
             base: format!("http://{addr}"),
+            purges_on_demand: true,
             store,
             client: reqwest::Client::new(),
             clock_offset,

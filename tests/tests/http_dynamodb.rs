@@ -1,0 +1,83 @@
+//! The HTTP behaviour suite against DynamoDB (DynamoDB Local, AWS's own implementation, at
+//! `AWS_ENDPOINT_URL_DYNAMODB`), plus what only DynamoDB has: TTL on the table and on every item.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use auditlog_tests::{DynamoBackend, RETENTION_MS, TestService};
+use aws_sdk_dynamodb::types::{AttributeValue, TimeToLiveStatus};
+use serde_json::json;
+
+auditlog_tests::suite_tests!(auditlog_tests::DynamoBackend;
+    health_needs_no_key,
+    single_event_is_stored_and_read_back,
+    generated_ids_are_returned_and_usable,
+    set_password_is_stored_masked,
+    mixed_batch_stores_the_valid_items_and_names_every_rejected_field,
+    batch_with_nothing_valid_is_422,
+    resent_ids_never_make_a_second_event,
+    concurrent_requests_with_the_same_ids_store_each_event_once,
+    tenants_never_see_or_touch_each_other,
+    keys_need_the_right_scope_and_must_be_live,
+    bad_requests_get_json_errors_with_stable_codes,
+    tampered_or_mismatched_cursors_are_refused,
+    filters_select_exactly_the_matching_events,
+    pagination_over_ten_thousand_events_while_writes_continue,
+    expired_events_are_never_returned_and_are_purged,
+    responses_carry_a_request_id,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ttl_is_enabled_and_on_every_item() {
+    let service = TestService::start(&DynamoBackend).await;
+    // The suite's store is behind a trait; inspect a second store on fresh tables directly.
+    let store = DynamoBackend::fresh().await;
+    let ttl = store
+        .client()
+        .describe_time_to_live()
+        .table_name(&store.config().events_table)
+        .send()
+        .await
+        .unwrap();
+    let description = ttl.time_to_live_description().unwrap();
+    assert_eq!(description.attribute_name(), Some("expires_at"));
+    assert_eq!(
+        description.time_to_live_status(),
+        Some(&TimeToLiveStatus::Enabled)
+    );
+    drop(service);
+
+    let service = TestService::start_with_store(std::sync::Arc::new(store.clone())).await;
+    let key = service.key("acme", "write,read").await;
+    let events: Vec<_> = (0..30)
+        .map(|i| json!({"id": format!("ttl-{i}"), "action": "a.b", "actor": {"id": "x"}}))
+        .collect();
+    let (status, _) = service
+        .post_events(&key, &json!({ "events": events }))
+        .await;
+    assert_eq!(status, 201);
+    for i in 0..30 {
+        let item = store
+            .client()
+            .get_item()
+            .table_name(&store.config().events_table)
+            .key("pk", AttributeValue::S(format!("E#acme#ttl-{i}")))
+            .key("sk", AttributeValue::S("E".into()))
+            .send()
+            .await
+            .unwrap();
+        let item = item.item().expect("stored");
+        let received: i64 = match item.get("received_at") {
+            Some(AttributeValue::N(n)) => n.parse().unwrap(),
+            other => panic!("{other:?}"),
+        };
+        let expires: i64 = match item.get("expires_at") {
+            Some(AttributeValue::N(n)) => n.parse().unwrap(),
+            other => panic!("TTL attribute missing: {other:?}"),
+        };
+        let expected = (received + RETENTION_MS + 999) / 1000;
+        assert_eq!(
+            expires, expected,
+            "epoch seconds of received_at + retention"
+        );
+    }
+}
