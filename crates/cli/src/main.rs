@@ -9,7 +9,6 @@ mod settings;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use auditlog_local::SqliteStore;
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
@@ -104,15 +103,17 @@ async fn run(command: Command) -> anyhow::Result<bool> {
     match command {
         Command::Serve(args) => serve::run(args).await.map(|()| true),
         Command::Keys { store, command } => {
-            let store = SqliteStore::open(&store.data_dir)?;
-            keys::run(&store, command).await.map(|()| true)
+            let opened = store.open().await?;
+            keys::run(opened.store.as_ref(), command)
+                .await
+                .map(|()| true)
         }
         Command::Send(args) => client::send(args).await,
         Command::Query(args) => client::query(args).await.map(|()| true),
         Command::Policy { command } => policy::run(command).map(|()| true),
         Command::Purge { store } => {
-            let store = SqliteStore::open(&store.data_dir).context("cannot open the store")?;
-            let n = serve::purge_now(&store).await?;
+            let opened = store.open().await.context("cannot open the store")?;
+            let n = serve::purge_now(opened.store.as_ref()).await?;
             println!("purged {n} expired events");
             Ok(true)
         }

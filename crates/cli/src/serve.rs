@@ -7,9 +7,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use auditlog_core::Timestamp;
 use auditlog_core::cursor::CursorKey;
-use auditlog_core::store::{ApiKeyStore, PurgeExpired};
+use auditlog_core::store::{PurgeExpired, Store};
 use auditlog_http::{ApiConfig, AppState, router, system_clock};
-use auditlog_local::SqliteStore;
 use clap::Args;
 use croner::Cron;
 
@@ -36,13 +35,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             args.purge_schedule
         )
     })?;
-    let store = SqliteStore::open(&args.store.data_dir)?;
+    let opened = args.store.open().await?;
     let config = ApiConfig {
         limits: args.api.limits()?,
         redactor: args.api.redactor(),
         retention_ms: args.api.retention_ms()?,
-        cursor_key: CursorKey::new(store.cursor_secret()?),
+        cursor_key: CursorKey::new(opened.cursor_secret),
     };
+    let store = opened.store.clone();
     if store
         .list_keys(None)
         .await
@@ -54,7 +54,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             args.store.data_dir.display()
         );
     }
-    let store = Arc::new(store);
     let state = AppState {
         store: store.clone(),
         config: Arc::new(config),
@@ -72,7 +71,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let local = listener.local_addr()?;
     tracing::info!(
         address = %local,
-        data_dir = %args.store.data_dir.display(),
+        store = %opened.description,
         retention_s = args.api.retention.as_secs(),
         "auditlog listening on http://{local}"
     );
@@ -108,7 +107,7 @@ async fn shutdown_signal() {
     }
 }
 
-async fn purge_on_schedule(store: Arc<SqliteStore>, schedule: Cron, expression: String) {
+async fn purge_on_schedule(store: Arc<dyn Store>, schedule: Cron, expression: String) {
     loop {
         let now = chrono::Utc::now();
         let next = match schedule.find_next_occurrence(&now, false) {
