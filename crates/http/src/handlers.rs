@@ -182,7 +182,9 @@ async fn ingest(
     let prepared = prepare_request(&bytes, &ctx, &mut fresh_id).map_err(request_error)?;
 
     let expires_at = auditlog_core::Timestamp(now.0.saturating_add(state.config.retention_ms));
-    let mut to_store = Vec::new();
+    // Valid events and, beside them, their positions in the request (for the answer).
+    let mut events = Vec::new();
+    let mut positions = Vec::new();
     let mut summary = IngestSummary {
         request_id: rid.to_string(),
         ..IngestSummary::default()
@@ -198,14 +200,12 @@ async fn ingest(
                     errors: Vec::new(),
                     message: None,
                 });
-                to_store.push((
-                    index,
-                    NewEvent {
-                        event: p.event,
-                        json: p.json,
-                        expires_at,
-                    },
-                ));
+                positions.push(index);
+                events.push(NewEvent {
+                    event: p.event,
+                    json: p.json,
+                    expires_at,
+                });
             }
             PreparedItem::Rejected { id, errors } => {
                 summary.rejected += 1;
@@ -221,8 +221,7 @@ async fn ingest(
         }
     }
 
-    if !to_store.is_empty() {
-        let events: Vec<NewEvent> = to_store.iter().map(|(_, e)| e.clone()).collect();
+    if !events.is_empty() {
         let statuses = match state.store.append_events(tenant, &events, now).await {
             Ok(s) if s.len() == events.len() => s,
             Ok(_) => {
@@ -240,8 +239,8 @@ async fn ingest(
                 ]
             }
         };
-        for ((index, _), status) in to_store.iter().zip(statuses) {
-            let item = &mut summary.items[*index];
+        for (index, status) in positions.into_iter().zip(statuses) {
+            let item = &mut summary.items[index];
             match status {
                 AppendStatus::Stored => {
                     summary.accepted += 1;

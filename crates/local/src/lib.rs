@@ -91,9 +91,7 @@ impl SqliteStore {
     /// The secret that signs page cursors; made on first use and kept in the database so that
     /// cursors survive restarts.
     pub fn cursor_secret(&self) -> Result<[u8; 32], LocalError> {
-        let conn = lock(&self.conn).map_err(|e| {
-            LocalError::Sqlite(rusqlite::Error::InvalidParameterName(e.to_string()))
-        })?;
+        let conn = lock(&self.conn);
         let existing: Option<Vec<u8>> = conn
             .query_row(
                 "SELECT value FROM meta WHERE name = 'cursor_secret'",
@@ -122,7 +120,7 @@ impl SqliteStore {
     {
         let conn = Arc::clone(&self.conn);
         tokio::task::spawn_blocking(move || {
-            let mut guard = lock(&conn).map_err(unavailable)?;
+            let mut guard = lock(&conn);
             f(&mut guard)
         })
         .await
@@ -130,10 +128,10 @@ impl SqliteStore {
     }
 }
 
-fn lock(conn: &Mutex<Connection>) -> Result<MutexGuard<'_, Connection>, String> {
+fn lock(conn: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
     // A panic while holding the lock cannot leave a transaction half-applied (SQLite rolls it
     // back), so a poisoned lock is safe to reuse.
-    Ok(conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[async_trait]
