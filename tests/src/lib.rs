@@ -89,6 +89,8 @@ impl Backend for LocalBackend {
 }
 
 pub const RETENTION_MS: i64 = 7 * 24 * 3600 * 1000;
+/// The suite's response budget: small enough that paging by size is exercised.
+pub const MAX_RESPONSE_BYTES: usize = 512 * 1024;
 
 pub struct TestService {
     pub base: String,
@@ -117,6 +119,63 @@ pub fn fixture_json(path: &str) -> Value {
     serde_json::from_str(&text).expect("fixture json")
 }
 
+/// The API state the suite serves: default limits, the suite's retention and response budget,
+/// and a clock that tests can move forward by `clock_offset` milliseconds.
+pub fn test_state(store: Arc<dyn Store>, clock_offset: Arc<AtomicI64>) -> AppState {
+    AppState {
+        store,
+        config: Arc::new(ApiConfig {
+            limits: Limits::default(),
+            redactor: Redactor::default(),
+            retention_ms: RETENTION_MS,
+            cursor_key: CursorKey::new(rand_bytes()),
+            max_response_bytes: MAX_RESPONSE_BYTES,
+        }),
+        clock: Arc::new(move || Timestamp(chrono_now_ms() + clock_offset.load(Ordering::SeqCst))),
+    }
+}
+
+/// The text of a sample Lambda event in `events/`.
+pub fn lambda_event(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../events")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The API key the sample events carry (a published sample, never a real secret).
+pub fn sample_key() -> String {
+    let event: Value = serde_json::from_str(&lambda_event("ingest-single.json")).expect("json");
+    event["headers"]["authorization"]
+        .as_str()
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .expect("the sample event carries a bearer key")
+        .to_string()
+}
+
+/// Registers the sample key (tenant `demo`, write and read) in a store, as an operator would
+/// with `auditlog keys create`.
+pub async fn register_sample_key(store: &dyn Store) {
+    let key = sample_key();
+    let key_id = auditlog_core::keys::key_id_of(&key)
+        .expect("sample key shape")
+        .to_string();
+    store
+        .create_key(&KeyRecord {
+            key_id,
+            tenant: SAMPLE_TENANT.into(),
+            scopes: parse_scopes("write,read").expect("scopes"),
+            hash: auditlog_core::keys::hash_key(&key),
+            label: Some("sample events".into()),
+            created_at: Timestamp(chrono_now_ms()),
+            revoked_at: None,
+        })
+        .await
+        .expect("create sample key");
+}
+
+pub const SAMPLE_TENANT: &str = "demo";
+
 impl TestService {
     pub async fn start(backend: &dyn Backend) -> TestService {
         let (store, keep) = backend.fresh_store().await;
@@ -132,17 +191,7 @@ impl TestService {
 
     async fn serve(store: Arc<dyn Store>, keep: Box<dyn std::any::Any + Send>) -> TestService {
         let clock_offset = Arc::new(AtomicI64::new(0));
-        let offset = clock_offset.clone();
-        let state = AppState {
-            store: store.clone(),
-            config: Arc::new(ApiConfig {
-                limits: Limits::default(),
-                redactor: Redactor::default(),
-                retention_ms: RETENTION_MS,
-                cursor_key: CursorKey::new(rand_bytes()),
-            }),
-            clock: Arc::new(move || Timestamp(chrono_now_ms() + offset.load(Ordering::SeqCst))),
-        };
+        let state = test_state(store.clone(), clock_offset.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
@@ -284,6 +333,7 @@ macro_rules! suite_tests {
             pagination_over_ten_thousand_events_while_writes_continue,
             expired_events_are_never_returned_and_are_purged,
             responses_carry_a_request_id,
+            pages_stop_at_the_response_byte_budget,
         );
     };
     ($backend:expr; $($name:ident),* $(,)?) => {

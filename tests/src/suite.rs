@@ -616,3 +616,63 @@ pub async fn responses_carry_a_request_id(s: &TestService) {
         .to_string();
     assert_eq!(id.len(), 26, "a fresh ULID replaces an unsafe id: {id}");
 }
+
+/// A page stops at the response byte budget (Lambda refuses answers over 6 MB) and carries a
+/// cursor instead: 160 events of about 10 KB each, asked for 1,000 at a time, come back over
+/// several pages, each within the budget, every event exactly once and in order.
+pub async fn pages_stop_at_the_response_byte_budget(s: &TestService) {
+    let key = s.key("acme", "write,read").await;
+    let padding = "x".repeat(10_000);
+    for batch in 0..4 {
+        let events: Vec<Value> = (0..40)
+            .map(|i| {
+                let mut e = event(&format!("big{:03}", batch * 40 + i), "file.upload");
+                e["metadata"] = json!({ "note": padding });
+                e
+            })
+            .collect();
+        let (status, answer) = s.post_events(&key, &json!({ "events": events })).await;
+        assert_eq!(status, 201, "{answer}");
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut path = "/v1/events?limit=1000&order=asc".to_string();
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let response = s
+            .client
+            .get(s.url(&path))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status().as_u16(), 200);
+        let text = response.text().await.expect("body");
+        assert!(
+            text.len() <= crate::MAX_RESPONSE_BYTES,
+            "a page of {} bytes is over the {}-byte budget",
+            text.len(),
+            crate::MAX_RESPONSE_BYTES
+        );
+        let body: Value = serde_json::from_str(&text).expect("json");
+        let events = body["events"].as_array().expect("events");
+        assert!(!events.is_empty(), "a page with a cursor holds events");
+        seen.extend(ids(events));
+        pages += 1;
+        match body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..160).map(|i| format!("big{i:03}")).collect();
+    let mut sorted = seen.clone();
+    sorted.sort();
+    assert_eq!(sorted, expected, "every event exactly once");
+    assert!(
+        pages >= 4,
+        "1.6 MB cannot fit in fewer than 4 pages of 512 KB, got {pages}"
+    );
+}

@@ -64,3 +64,52 @@ async fn ttl_is_enabled_and_on_every_item() {
         );
     }
 }
+
+/// DynamoDB refuses items over 400 KB (DynamoDB Local too, but with an error that says nothing
+/// useful to a sender). The store checks the size itself and names the limit and the setting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_over_the_item_limit_is_refused_by_us_with_the_reason() {
+    use auditlog_core::Timestamp;
+    use auditlog_core::redact::Redactor;
+    use auditlog_core::store::{AppendEvents, AppendStatus, NewEvent};
+    use auditlog_core::validate::{IngestContext, Limits, prepare_event};
+    let store = DynamoBackend::fresh().await;
+    let limits = Limits {
+        max_event_bytes: 1024 * 1024,
+        max_free_json_bytes: 1024 * 1024,
+        ..Limits::default()
+    };
+    let redactor = Redactor::default();
+    let ctx = IngestContext {
+        tenant: "acme",
+        received_at: Timestamp(1_800_000_000_000),
+        limits: &limits,
+        redactor: &redactor,
+    };
+    let prepare = |id: &str, pad: usize| {
+        let event = json!({"id": id, "action": "a.b", "actor": {"id": "x"}, "metadata": {"pad": "p".repeat(pad)}});
+        let prepared = prepare_event(event, "", &ctx, &mut || unreachable!()).unwrap();
+        NewEvent {
+            event: prepared.event,
+            json: prepared.json,
+            expires_at: Timestamp(1_900_000_000_000),
+        }
+    };
+    let events = [prepare("too-big", 410 * 1024), prepare("fits", 100 * 1024)];
+    let statuses = store
+        .append_events("acme", &events, Timestamp(1_800_000_000_000))
+        .await
+        .unwrap();
+    match &statuses[0] {
+        AppendStatus::Failed(reason) => {
+            assert!(reason.contains("409600-byte item limit"), "{reason}");
+            assert!(reason.contains("AUDITLOG_MAX_EVENT_BYTES"), "{reason}");
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(
+        statuses[1],
+        AppendStatus::Stored,
+        "the other event is unaffected"
+    );
+}

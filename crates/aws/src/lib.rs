@@ -6,10 +6,12 @@
 //!   of shard pages. No SDK calls, unit-tested.
 //! - [`DynamoStore`]: the adapter: one conditional `PutItem` per event, `Query` on the `by_time`
 //!   index per shard, `GetItem` by id; API keys in their own table.
+//! - [`limits`]: DynamoDB's hard limits (item size, batch and page sizes), checked before sending.
 //! - [`tables`]: creating the tables (TTL on) for local runs and tests; deployments get them
 //!   from `template.yaml`.
 
 pub mod layout;
+pub mod limits;
 pub mod tables;
 
 use std::collections::HashMap;
@@ -392,7 +394,9 @@ impl DynamoStore {
                 .set_expression_attribute_names(Some(names.clone()))
                 .set_expression_attribute_values(Some(values.clone()))
                 .scan_index_forward(q.order == Order::Asc)
-                .limit(i32::try_from(want.clamp(1, 1000)).unwrap_or(1000))
+                .limit(i32::try_from(want).map_or(limits::MAX_QUERY_LIMIT, |w| {
+                    w.clamp(1, limits::MAX_QUERY_LIMIT)
+                }))
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
@@ -441,6 +445,16 @@ impl AppendEvents for DynamoStore {
         for item in items {
             writes.push(async move {
                 match item {
+                    Some(item) if limits::item_size(&item) > limits::MAX_ITEM_BYTES => {
+                        // DynamoDB would refuse it on every retry: say so, and why.
+                        AppendStatus::Failed(format!(
+                            "not stored: as a DynamoDB item the event is {} bytes, over DynamoDB's \
+                             {}-byte item limit; AUDITLOG_MAX_EVENT_BYTES must be at most {}",
+                            limits::item_size(&item),
+                            limits::MAX_ITEM_BYTES,
+                            limits::MAX_EVENT_BYTES
+                        ))
+                    }
                     Some(item) => self.put_event(item, now).await,
                     None => AppendStatus::Duplicate,
                 }
@@ -635,5 +649,70 @@ mod tests {
         }
         assert!(is_throttle(Some("ThrottlingException")));
         assert!(!is_throttle(Some("ValidationException")));
+    }
+
+    /// The worst case validation allows at `AUDITLOG_MAX_EVENT_BYTES` = `limits::MAX_EVENT_BYTES`
+    /// (the most targets, the longest ids in 4-byte characters, padding up to the event limit)
+    /// still fits in one DynamoDB item.
+    #[test]
+    fn the_largest_valid_event_fits_in_an_item() {
+        use auditlog_core::redact::Redactor;
+        use auditlog_core::validate::{IngestContext, Limits, prepare_event};
+        let limits = Limits {
+            max_event_bytes: limits::MAX_EVENT_BYTES,
+            max_request_bytes: 4 * 1024 * 1024,
+            max_free_json_bytes: limits::MAX_EVENT_BYTES,
+            ..Limits::default()
+        };
+        let wide = |n: usize| "\u{1D11E}".repeat(n);
+        let targets: Vec<serde_json::Value> = (0..limits.max_targets)
+            .map(|i| serde_json::json!({"type": "t", "id": format!("{i:02}{}", wide(254))}))
+            .collect();
+        let mut event = serde_json::json!({
+            "id": "i".repeat(128), "action": format!("a.{}", "b".repeat(126)), "actor": {"id": wide(128), "email": "a@b.c"},
+            "targets": targets, "source": {"service": wide(128)}, "metadata": {"pad": ""}
+        });
+        let base = serde_json::to_string(&event).unwrap_or_default().len();
+        event["metadata"]["pad"] =
+            serde_json::Value::String("p".repeat(limits::MAX_EVENT_BYTES - base - 1000));
+        let redactor = Redactor::default();
+        let ctx = IngestContext {
+            tenant: &"t".repeat(64),
+            received_at: Timestamp(1),
+            limits: &limits,
+            redactor: &redactor,
+        };
+        let prepared = match prepare_event(event, "", &ctx, &mut || "x".into()) {
+            Ok(p) => p,
+            Err(errors) => panic!("{errors:?}"),
+        };
+        assert!(
+            prepared.json.len() > limits::MAX_EVENT_BYTES - 1024,
+            "{}",
+            prepared.json.len()
+        );
+        let client = Client::from_conf(
+            aws_sdk_dynamodb::Config::builder()
+                .behavior_version_latest()
+                .build(),
+        );
+        let store = DynamoStore::new(
+            client,
+            DynamoConfig {
+                events_table: "e".into(),
+                keys_table: "k".into(),
+                shards: 4,
+            },
+        );
+        let item = store.event_item(
+            &"t".repeat(64),
+            &NewEvent {
+                event: prepared.event,
+                json: prepared.json,
+                expires_at: Timestamp(i64::MAX / 2),
+            },
+        );
+        let size = limits::item_size(&item);
+        assert!(size <= limits::MAX_ITEM_BYTES, "{size} bytes");
     }
 }

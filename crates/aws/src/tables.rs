@@ -2,9 +2,10 @@
 //! the same tables from `template.yaml`.
 
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
+    ProjectionType, ScalarAttributeType, TimeToLiveSpecification, TimeToLiveStatus,
 };
 
 use crate::DynamoConfig;
@@ -26,8 +27,53 @@ fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, String> {
         .map_err(|e| e.to_string())
 }
 
-/// Creates the events table (with the `by_time` index and TTL on) and the keys table.
+/// Whether a table exists (any status).
+async fn table_exists(client: &Client, table: &str) -> Result<bool, String> {
+    match client.describe_table().table_name(table).send().await {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(format!("describe {table}: {}", DisplayErrorContext(&e))),
+    }
+}
+
+/// Creates the events table (with the `by_time` index and TTL on) and the keys table. Tables
+/// that exist already are left as they are, and TTL is switched on if it is off, so running it
+/// twice is harmless.
 pub async fn create_tables(client: &Client, config: &DynamoConfig) -> Result<(), String> {
+    if !table_exists(client, &config.events_table).await? {
+        create_events_table(client, config).await?;
+    }
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(&config.events_table)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "describe TTL of {}: {}",
+                config.events_table,
+                DisplayErrorContext(&e)
+            )
+        })?;
+    let ttl_on = ttl
+        .time_to_live_description()
+        .and_then(|d| d.time_to_live_status())
+        .is_some_and(|s| matches!(s, TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling));
+    if !ttl_on {
+        enable_ttl(client, config).await?;
+    }
+    if !table_exists(client, &config.keys_table).await? {
+        create_keys_table(client, config).await?;
+    }
+    Ok(())
+}
+
+async fn create_events_table(client: &Client, config: &DynamoConfig) -> Result<(), String> {
     let index = GlobalSecondaryIndex::builder()
         .index_name(TIME_INDEX)
         .key_schema(key("tpk", KeyType::Hash)?)
@@ -53,6 +99,10 @@ pub async fn create_tables(client: &Client, config: &DynamoConfig) -> Result<(),
         .send()
         .await
         .map_err(|e| format!("create {}: {e:?}", config.events_table))?;
+    Ok(())
+}
+
+async fn enable_ttl(client: &Client, config: &DynamoConfig) -> Result<(), String> {
     client
         .update_time_to_live()
         .table_name(&config.events_table)
@@ -66,6 +116,10 @@ pub async fn create_tables(client: &Client, config: &DynamoConfig) -> Result<(),
         .send()
         .await
         .map_err(|e| format!("enable TTL on {}: {e:?}", config.events_table))?;
+    Ok(())
+}
+
+async fn create_keys_table(client: &Client, config: &DynamoConfig) -> Result<(), String> {
     client
         .create_table()
         .table_name(&config.keys_table)

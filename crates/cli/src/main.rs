@@ -63,11 +63,24 @@ enum Command {
         #[command(subcommand)]
         command: policy::PolicyCommand,
     },
+    /// Create the DynamoDB tables (events with its index and TTL, keys) named by
+    /// AUDITLOG_EVENTS_TABLE and AUDITLOG_KEYS_TABLE, for DynamoDB Local or a hand-made setup;
+    /// deployed stacks get them from template.yaml. Existing tables are left as they are.
+    Tables {
+        #[command(subcommand)]
+        command: TablesCommand,
+    },
     /// Delete expired events now (the same pass the schedule runs).
     Purge {
         #[command(flatten)]
         store: settings::StoreArgs,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum TablesCommand {
+    /// Create any missing table, and switch TTL on.
+    Create,
 }
 
 fn init_logging(format: LogFormat) {
@@ -111,6 +124,23 @@ async fn run(command: Command) -> anyhow::Result<bool> {
         Command::Send(args) => client::send(args).await,
         Command::Query(args) => client::query(args).await.map(|()| true),
         Command::Policy { command } => policy::run(command).map(|()| true),
+        Command::Tables {
+            command: TablesCommand::Create,
+        } => {
+            let store = auditlog_aws::DynamoStore::from_env()
+                .await
+                .map_err(anyhow::Error::msg)?;
+            auditlog_aws::tables::create_tables(store.client(), store.config())
+                .await
+                .map_err(anyhow::Error::msg)?;
+            println!(
+                "tables ready: {} (TTL on {}), {}",
+                store.config().events_table,
+                auditlog_aws::layout::TTL_ATTRIBUTE,
+                store.config().keys_table
+            );
+            Ok(true)
+        }
         Command::Purge { store } => {
             let opened = store.open().await.context("cannot open the store")?;
             let n = serve::purge_now(opened.store.as_ref()).await?;

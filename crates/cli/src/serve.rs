@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use auditlog_core::Timestamp;
-use auditlog_core::cursor::CursorKey;
 use auditlog_core::store::{PurgeExpired, Store};
-use auditlog_http::{ApiConfig, AppState, router, system_clock};
+use auditlog_http::{AppState, router, system_clock};
 use clap::Args;
 use croner::Cron;
 
@@ -36,12 +35,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         )
     })?;
     let opened = args.store.open().await?;
-    let config = ApiConfig {
-        limits: args.api.limits()?,
-        redactor: args.api.redactor(),
-        retention_ms: args.api.retention_ms()?,
-        cursor_key: CursorKey::new(opened.cursor_secret),
-    };
+    let config = args.api.api_config(opened.cursor_secret)?;
     let store = opened.store.clone();
     if store
         .list_keys(None)

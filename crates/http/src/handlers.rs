@@ -332,8 +332,20 @@ async fn list(state: &AppState, tenant: &str, raw: &str) -> Result<Response, Api
         })
         .await
         .map_err(store_unavailable)?;
-    let has_more = rows.len() > query.limit;
-    rows.truncate(query.limit);
+    // A page holds at most `limit` events and at most `max_response_bytes` (the envelope and
+    // cursor take well under 1 KB); it always holds one event, which is far smaller than that.
+    let budget = state.config.max_response_bytes.saturating_sub(1024);
+    let mut page_bytes = 0;
+    let mut keep = 0;
+    for row in rows.iter().take(query.limit) {
+        if keep > 0 && page_bytes + row.json.len() + 1 > budget {
+            break;
+        }
+        page_bytes += row.json.len() + 1;
+        keep += 1;
+    }
+    let has_more = rows.len() > keep;
+    rows.truncate(keep);
     let next_cursor = match (has_more, rows.last()) {
         (true, Some(last)) => Some(encode_cursor(
             &state.config.cursor_key,

@@ -36,6 +36,9 @@ pub struct ApiConfig {
     /// How long an event is kept after it is received.
     pub retention_ms: i64,
     pub cursor_key: CursorKey,
+    /// Largest `GET /v1/events` answer: a page ends early (with a cursor) rather than exceed it.
+    /// Lambda refuses responses over 6 MB, so the functions keep it below that.
+    pub max_response_bytes: usize,
 }
 
 /// Where "now" comes from; tests substitute a controllable clock.
