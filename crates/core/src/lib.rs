@@ -15,6 +15,7 @@
 //! - [`edge`]: the edge flavour of ingest (validate and mask, forward nothing stored), for the
 //!   WebAssembly module in `functions/edge`.
 //! - [`encode`]: NDJSON batch encoding (the body of export objects).
+//! - [`export`]: destinations, export windows, object names, the exactly-once export state.
 //! - `wire`: the typed fast path of ingest, falling back to [`validate`] on anything unusual.
 //! - [`store`]: the storage traits, one per operation.
 //! - [`time`]: timestamps as the API speaks them.
@@ -23,6 +24,7 @@ pub mod cursor;
 pub mod edge;
 pub mod encode;
 pub mod event;
+pub mod export;
 pub mod ingest;
 pub mod keys;
 pub mod query;

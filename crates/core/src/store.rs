@@ -5,6 +5,7 @@ use async_trait::async_trait;
 
 use crate::cursor::Position;
 use crate::event::Event;
+use crate::export::{Destination, ExportState};
 use crate::keys::KeyRecord;
 use crate::query::EventQuery;
 use crate::time::Timestamp;
@@ -108,3 +109,32 @@ pub trait PurgeExpired: Send + Sync {
 pub trait Store: AppendEvents + QueryEvents + GetEvent + ApiKeyStore + PurgeExpired {}
 
 impl<T: AppendEvents + QueryEvents + GetEvent + ApiKeyStore + PurgeExpired> Store for T {}
+
+/// A tenant's export destinations.
+#[async_trait]
+pub trait DestinationStore: Send + Sync {
+    async fn add_destination(&self, destination: &Destination) -> Result<(), StoreError>;
+    async fn list_destinations(&self, tenant: Option<&str>)
+    -> Result<Vec<Destination>, StoreError>;
+    /// `false` when no such destination exists. Its export state stays (for the record).
+    async fn remove_destination(&self, id: &str) -> Result<bool, StoreError>;
+}
+
+/// The export state of each destination, changed only by compare-and-set on its version.
+#[async_trait]
+pub trait ExportStateStore: Send + Sync {
+    /// The stored state, or a fresh one (version 0) for a destination never exported.
+    async fn export_state(&self, destination_id: &str) -> Result<ExportState, StoreError>;
+    /// Stores `next` if the stored version is still `expected_version` (0: nothing stored yet);
+    /// `next.version` must be `expected_version + 1`. `false` when someone else got there first.
+    async fn save_export_state(
+        &self,
+        next: &ExportState,
+        expected_version: u64,
+    ) -> Result<bool, StoreError>;
+}
+
+/// Everything the exporter needs from a store.
+pub trait ExportStore: QueryEvents + DestinationStore + ExportStateStore {}
+
+impl<T: QueryEvents + DestinationStore + ExportStateStore> ExportStore for T {}

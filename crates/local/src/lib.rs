@@ -19,11 +19,12 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use async_trait::async_trait;
 use auditlog_core::Timestamp;
 use auditlog_core::cursor::Position;
+use auditlog_core::export::{Destination, ExportState};
 use auditlog_core::keys::{KeyRecord, format_scopes, parse_scopes};
 use auditlog_core::query::{ActionFilter, Order};
 use auditlog_core::store::{
-    ApiKeyStore, AppendEvents, AppendStatus, GetEvent, NewEvent, PageRequest, PurgeExpired,
-    QueryEvents, StoreError, StoredEvent,
+    ApiKeyStore, AppendEvents, AppendStatus, DestinationStore, ExportStateStore, GetEvent,
+    NewEvent, PageRequest, PurgeExpired, QueryEvents, StoreError, StoredEvent,
 };
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -459,6 +460,121 @@ impl PurgeExpired for SqliteStore {
                 .map_err(unavailable)?;
             tx.commit().map_err(unavailable)?;
             Ok(n as u64)
+        })
+        .await
+    }
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+#[async_trait]
+impl DestinationStore for SqliteStore {
+    async fn add_destination(&self, destination: &Destination) -> Result<(), StoreError> {
+        let body = to_json(destination).map_err(unavailable)?;
+        let d = destination.clone();
+        self.with_conn(move |conn| {
+            let inserted = conn.execute(
+                "INSERT OR IGNORE INTO destinations (id, tenant, created_at, body) VALUES (?1, ?2, ?3, ?4)",
+                params![d.id, d.tenant, d.created_at.0, body],
+            ).map_err(unavailable)?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict(format!("destination {}", d.id)));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_destinations(
+        &self,
+        tenant: Option<&str>,
+    ) -> Result<Vec<Destination>, StoreError> {
+        let tenant = tenant.map(str::to_string);
+        self.with_conn(move |conn| {
+            let mut statement = conn.prepare(
+                "SELECT body FROM destinations WHERE ?1 IS NULL OR tenant = ?1 ORDER BY tenant, created_at, id",
+            ).map_err(unavailable)?;
+            let bodies = statement
+                .query_map(params![tenant], |row| row.get::<_, String>(0))
+                .map_err(unavailable)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(unavailable)?;
+            bodies.iter().map(|b| from_json(b)).collect()
+        })
+        .await
+    }
+
+    async fn remove_destination(&self, id: &str) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        self.with_conn(move |conn| {
+            Ok(conn
+                .execute("DELETE FROM destinations WHERE id = ?1", params![id])
+                .map_err(unavailable)?
+                == 1)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ExportStateStore for SqliteStore {
+    async fn export_state(&self, destination_id: &str) -> Result<ExportState, StoreError> {
+        let id = destination_id.to_string();
+        self.with_conn(move |conn| {
+            let body: Option<String> = conn
+                .query_row(
+                    "SELECT body FROM export_state WHERE destination_id = ?1",
+                    params![id],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(unavailable)?;
+            match body {
+                Some(body) => from_json(&body),
+                None => Ok(ExportState::new(&id)),
+            }
+        })
+        .await
+    }
+
+    async fn save_export_state(
+        &self,
+        next: &ExportState,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
+        if next.version != expected_version + 1 {
+            return Err(StoreError::Corrupt(format!(
+                "export state version {} does not follow {expected_version}",
+                next.version
+            )));
+        }
+        let body = to_json(next).map_err(unavailable)?;
+        let id = next.destination_id.clone();
+        let version = i64::try_from(next.version)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))
+            .map_err(unavailable)?;
+        self.with_conn(move |conn| {
+            // One statement either way, so the check and the write cannot be separated.
+            let changed = if expected_version == 0 {
+                conn.execute(
+                    "INSERT OR IGNORE INTO export_state (destination_id, version, body) VALUES (?1, ?2, ?3)",
+                    params![id, version, body],
+                )
+                .map_err(unavailable)?
+            } else {
+                conn.execute(
+                    "UPDATE export_state SET version = ?2, body = ?3 WHERE destination_id = ?1 AND version = ?4",
+                    params![id, version, body, version - 1],
+                )
+                .map_err(unavailable)?
+            };
+            Ok(changed == 1)
         })
         .await
     }

@@ -47,6 +47,18 @@ pub fn prepare(conn: &Connection) -> rusqlite::Result<()> {
             created_at INTEGER NOT NULL,
             revoked_at INTEGER
         );
+        -- Export destinations and their state; `body` is the domain type as JSON.
+        CREATE TABLE IF NOT EXISTS destinations (
+            id         TEXT PRIMARY KEY,
+            tenant     TEXT    NOT NULL,
+            created_at INTEGER NOT NULL,
+            body       TEXT    NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS export_state (
+            destination_id TEXT PRIMARY KEY,
+            version        INTEGER NOT NULL,
+            body           TEXT    NOT NULL
+        );
         ",
     )
 }

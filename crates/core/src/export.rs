@@ -1,0 +1,227 @@
+//! Export, the pure part: destinations, windows, object names, and the per-destination state
+//! that makes delivery exactly-once. The exporter (`auditlog-export`) does the I/O.
+//!
+//! Windows are aligned slices of receive time (`[start, end)`, `start` a multiple of the window
+//! length since the epoch). A window is closed, and may be exported, once `end + grace` has
+//! passed: the grace covers writes still in flight when the window ends (a request's events
+//! carry the time the request arrived) and index propagation. Every event therefore belongs to
+//! exactly one window, fixed when it is stored, and every window is written once.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Timestamp;
+
+/// The default key prefix in a customer's bucket.
+pub const DEFAULT_PREFIX: &str = "user-events-audit/";
+
+/// Where a tenant's events go.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Destination {
+    /// `dst_` + a ULID, made when the destination is added.
+    pub id: String,
+    pub tenant: String,
+    pub target: Target,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Target {
+    S3(S3Target),
+    /// A local directory (local mode and on-prem): the same layout under `path`.
+    Directory {
+        path: String,
+        prefix: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct S3Target {
+    pub bucket: String,
+    pub region: Option<String>,
+    pub prefix: String,
+    /// Assumed through STS, with `external_id`, when set; else the exporter's own role writes.
+    pub role_arn: Option<String>,
+    pub external_id: Option<String>,
+    /// SSE-KMS with this key when set; else the bucket's default encryption applies.
+    pub kms_key_id: Option<String>,
+    /// Sent as the expected bucket owner, so a bucket re-created by someone else is refused.
+    pub expected_bucket_owner: Option<String>,
+}
+
+impl Target {
+    pub fn prefix(&self) -> &str {
+        match self {
+            Target::S3(s3) => &s3.prefix,
+            Target::Directory { prefix, .. } => prefix,
+        }
+    }
+}
+
+/// A prefix as stored: empty, or ending in `/`, never starting with `/`, no `..` segments.
+pub fn normalize_prefix(prefix: &str) -> Result<String, String> {
+    let trimmed = prefix.trim_start_matches('/');
+    if trimmed.split('/').any(|segment| segment == "..") {
+        return Err(format!("prefix `{prefix}` may not contain `..`"));
+    }
+    if trimmed.len() > 512 || trimmed.chars().any(|c| c.is_control()) {
+        return Err(format!(
+            "prefix `{prefix}` is too long or has control characters"
+        ));
+    }
+    Ok(if trimmed.is_empty() || trimmed.ends_with('/') {
+        trimmed.to_string()
+    } else {
+        format!("{trimmed}/")
+    })
+}
+
+/// `[start, end)` in receive time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Window {
+    pub start: Timestamp,
+    pub end: Timestamp,
+}
+
+/// The window holding instant `at`.
+pub fn window_containing(at: Timestamp, window_ms: i64) -> Window {
+    let len = window_ms.max(1);
+    let start = at.0.div_euclid(len) * len;
+    Window {
+        start: Timestamp(start),
+        end: Timestamp(start + len),
+    }
+}
+
+/// Whether a window may be exported at `now`.
+pub fn is_closed(window: Window, now: Timestamp, grace_ms: i64) -> bool {
+    window.end.0.saturating_add(grace_ms) <= now.0
+}
+
+/// `20261121T101500Z`: sortable, and free of characters that need escaping in keys.
+pub fn compact_time(t: Timestamp) -> String {
+    let secs = t.0.div_euclid(1000);
+    match chrono::DateTime::from_timestamp(secs, 0) {
+        Some(dt) => dt.format("%Y%m%dT%H%M%SZ").to_string(),
+        None => format!("{}", t.0),
+    }
+}
+
+/// The object key of one part of one window: a pure function of its inputs, so a retry writes
+/// the same name. Hive-style partitions (by the window's start, UTC) let Athena prune by date
+/// without a crawler.
+pub fn object_key(prefix: &str, tenant: &str, window: Window, part: u32) -> String {
+    let start = compact_time(window.start);
+    let end = compact_time(window.end);
+    format!(
+        "{prefix}tenant={tenant}/year={}/month={}/day={}/hour={}/{tenant}_{start}_{end}_{part:04}.ndjson.gz",
+        &start[0..4],
+        &start[4..6],
+        &start[6..8],
+        &start[9..11],
+    )
+}
+
+/// The key of a verification object (`destinations verify`).
+pub fn verify_key(prefix: &str, at: Timestamp) -> String {
+    format!(
+        "{prefix}_verify/auditlog-verify-test-{}.json",
+        compact_time(at)
+    )
+}
+
+/// What the exporter knows about one destination. Updated only by a conditional write on
+/// `version`, so two exporters can never both advance it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ExportState {
+    pub destination_id: String,
+    /// Every event received before this instant has been delivered (a window boundary).
+    /// `None`: nothing delivered yet; the first pass starts at the oldest retained event.
+    pub exported_through: Option<Timestamp>,
+    pub version: u64,
+    pub objects_delivered: u64,
+    pub events_delivered: u64,
+    pub last_success_at: Option<Timestamp>,
+    pub last_error: Option<ExportError>,
+    /// Who holds the right to export this destination, and until when.
+    pub lease_owner: Option<String>,
+    pub lease_until: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportError {
+    pub at: Timestamp,
+    pub message: String,
+}
+
+impl ExportState {
+    pub fn new(destination_id: &str) -> Self {
+        ExportState {
+            destination_id: destination_id.to_string(),
+            ..ExportState::default()
+        }
+    }
+
+    /// Whether `owner` may take the lease at `now`: it is free, expired, or already `owner`'s.
+    pub fn lease_available(&self, owner: &str, now: Timestamp) -> bool {
+        match (&self.lease_owner, self.lease_until) {
+            (Some(holder), Some(until)) => holder == owner || until <= now,
+            _ => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn windows_are_aligned_and_half_open() {
+        let w = window_containing(Timestamp(1_795_256_123_456), 300_000);
+        assert_eq!(w.start.0 % 300_000, 0);
+        assert_eq!(w.end.0 - w.start.0, 300_000);
+        assert!(w.start.0 <= 1_795_256_123_456 && 1_795_256_123_456 < w.end.0);
+        let next = window_containing(w.end, 300_000);
+        assert_eq!(next.start, w.end, "the end belongs to the next window");
+    }
+
+    #[test]
+    fn a_window_closes_after_its_grace() {
+        let w = window_containing(Timestamp(1_000), 1_000);
+        assert!(!is_closed(w, Timestamp(2_999), 1_000));
+        assert!(is_closed(w, Timestamp(3_000), 1_000));
+    }
+
+    #[test]
+    fn object_keys_are_hive_partitioned_and_deterministic() {
+        // 2026-11-21T10:15:00Z
+        let w = window_containing(Timestamp(1_795_256_100_000), 300_000);
+        let key = object_key("user-events-audit/", "acme", w, 0);
+        assert_eq!(
+            key,
+            "user-events-audit/tenant=acme/year=2026/month=11/day=21/hour=10/acme_20261121T101500Z_20261121T102000Z_0000.ndjson.gz"
+        );
+        assert_eq!(key, object_key("user-events-audit/", "acme", w, 0));
+        assert_ne!(key, object_key("user-events-audit/", "acme", w, 1));
+    }
+
+    #[test]
+    fn prefixes_are_normalized_and_checked() {
+        assert_eq!(normalize_prefix("logs").unwrap(), "logs/");
+        assert_eq!(normalize_prefix("/a/b/").unwrap(), "a/b/");
+        assert_eq!(normalize_prefix("").unwrap(), "");
+        assert!(normalize_prefix("a/../b").is_err());
+    }
+
+    #[test]
+    fn leases_go_to_one_owner_until_they_expire() {
+        let mut state = ExportState::new("d");
+        assert!(state.lease_available("a", Timestamp(0)));
+        state.lease_owner = Some("a".into());
+        state.lease_until = Some(Timestamp(100));
+        assert!(state.lease_available("a", Timestamp(50)));
+        assert!(!state.lease_available("b", Timestamp(50)));
+        assert!(state.lease_available("b", Timestamp(100)));
+    }
+}

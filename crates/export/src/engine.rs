@@ -1,0 +1,425 @@
+//! One export pass. For each destination: take its lease (a compare-and-set on its state), then
+//! for each closed window after the checkpoint, in order: stream the window's events into
+//! parts, create each part's object if absent, and only then advance the checkpoint (again a
+//! compare-and-set). A crash anywhere leaves the checkpoint at the last window fully written;
+//! the retry writes the same names with the same bytes, which the sink accepts as present.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use auditlog_core::Timestamp;
+use auditlog_core::cursor::Position;
+use auditlog_core::export::{
+    Destination, ExportError, ExportState, Window, is_closed, object_key, window_containing,
+};
+use auditlog_core::query::{EventQuery, Order};
+use auditlog_core::store::{ExportStore, PageRequest, StoreError};
+use futures::StreamExt as _;
+
+use crate::parts::{Part, PartEncoder};
+use crate::sink::{ObjectSink, PutOutcome, SinkError};
+
+/// Events read per store page while streaming a window.
+const PAGE: usize = 1000;
+/// Backlog counts stop here ("10000 or more").
+pub const BACKLOG_COUNT_CAP: u64 = 10_000;
+
+#[derive(Debug, Clone)]
+pub struct ExportConfig {
+    /// Window length (`AUDITLOG_EXPORT_WINDOW`), milliseconds.
+    pub window_ms: i64,
+    /// How long after a window's end it is closed (`AUDITLOG_EXPORT_GRACE`), milliseconds.
+    pub grace_ms: i64,
+    /// A part ends before its uncompressed NDJSON passes this size.
+    pub max_object_bytes: usize,
+    /// How long a destination's lease lasts; renewed at every window.
+    pub lease_ms: i64,
+    /// This exporter's name in leases (unique per process or invocation).
+    pub owner: String,
+    /// Destinations exported at once.
+    pub concurrency: usize,
+    /// Most windows one destination exports in one pass (the rest wait for the next pass).
+    pub max_windows_per_pass: usize,
+}
+
+/// Makes the sink of a destination (for S3, with its credentials).
+#[async_trait]
+pub trait SinkFactory: Send + Sync {
+    async fn sink_for(&self, destination: &Destination) -> Result<Arc<dyn ObjectSink>, SinkError>;
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DestinationReport {
+    pub destination_id: String,
+    pub tenant: String,
+    pub windows: u64,
+    pub objects_created: u64,
+    pub objects_already_present: u64,
+    pub events: u64,
+    pub exported_through: Option<Timestamp>,
+    /// Another exporter holds this destination's lease; nothing was done.
+    pub skipped: bool,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct PassReport {
+    pub destinations: Vec<DestinationReport>,
+}
+
+impl PassReport {
+    pub fn failed(&self) -> usize {
+        self.destinations
+            .iter()
+            .filter(|d| d.error.is_some())
+            .count()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum WindowError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+}
+
+/// Exports every destination of every tenant; one failing destination does not hold back the
+/// others (each has its own lease, state and error).
+pub async fn export_pass(
+    store: &dyn ExportStore,
+    sinks: &dyn SinkFactory,
+    config: &ExportConfig,
+    now: Timestamp,
+) -> Result<PassReport, StoreError> {
+    let destinations = store.list_destinations(None).await?;
+    let exports: Vec<_> = destinations
+        .iter()
+        .map(|destination| export_one(store, sinks, destination, config, now))
+        .collect();
+    let reports = futures::stream::iter(exports)
+        .buffer_unordered(config.concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await;
+    Ok(PassReport {
+        destinations: reports,
+    })
+}
+
+async fn export_one(
+    store: &dyn ExportStore,
+    sinks: &dyn SinkFactory,
+    destination: &Destination,
+    config: &ExportConfig,
+    now: Timestamp,
+) -> DestinationReport {
+    match sinks.sink_for(destination).await {
+        Ok(sink) => export_destination(store, sink.as_ref(), destination, config, now).await,
+        Err(e) => {
+            let mut report = report_for(destination);
+            let message = e.to_string();
+            record_error(store, destination, &message, now).await;
+            report.error = Some(message);
+            report
+        }
+    }
+}
+
+fn report_for(destination: &Destination) -> DestinationReport {
+    DestinationReport {
+        destination_id: destination.id.clone(),
+        tenant: destination.tenant.clone(),
+        ..DestinationReport::default()
+    }
+}
+
+/// Notes a failure in the destination's state (for `status`) without touching its checkpoint.
+async fn record_error(
+    store: &dyn ExportStore,
+    destination: &Destination,
+    message: &str,
+    now: Timestamp,
+) {
+    for _ in 0..3 {
+        let Ok(state) = store.export_state(&destination.id).await else {
+            return;
+        };
+        let mut next = state.clone();
+        next.version += 1;
+        next.last_error = Some(ExportError {
+            at: now,
+            message: message.to_string(),
+        });
+        if let Ok(true) = store.save_export_state(&next, state.version).await {
+            return;
+        }
+    }
+}
+
+/// Exports one destination's closed windows after its checkpoint.
+pub async fn export_destination(
+    store: &dyn ExportStore,
+    sink: &dyn ObjectSink,
+    destination: &Destination,
+    config: &ExportConfig,
+    now: Timestamp,
+) -> DestinationReport {
+    let mut report = report_for(destination);
+    // Take the lease.
+    let mut state = match store.export_state(&destination.id).await {
+        Ok(state) => state,
+        Err(e) => {
+            report.error = Some(e.to_string());
+            return report;
+        }
+    };
+    if !state.lease_available(&config.owner, now) {
+        report.skipped = true;
+        report.exported_through = state.exported_through;
+        return report;
+    }
+    let mut leased = state.clone();
+    leased.version += 1;
+    leased.lease_owner = Some(config.owner.clone());
+    leased.lease_until = Some(Timestamp(now.0 + config.lease_ms));
+    match store.save_export_state(&leased, state.version).await {
+        Ok(true) => state = leased,
+        Ok(false) => {
+            report.skipped = true;
+            return report;
+        }
+        Err(e) => {
+            report.error = Some(e.to_string());
+            return report;
+        }
+    }
+
+    let mut failure: Option<String> = None;
+    for _ in 0..config.max_windows_per_pass {
+        let window = match next_window(store, destination, &state, config, now).await {
+            Ok(Some(window)) => window,
+            Ok(None) => break,
+            Err(e) => {
+                failure = Some(e.to_string());
+                break;
+            }
+        };
+        match export_window(store, sink, destination, window, config, now).await {
+            Ok((created, present, events)) => {
+                let mut next = state.clone();
+                next.version += 1;
+                next.exported_through = Some(window.end);
+                next.objects_delivered += created + present;
+                next.events_delivered += events;
+                next.last_success_at = Some(now);
+                next.last_error = None;
+                next.lease_until = Some(Timestamp(now.0 + config.lease_ms));
+                match store.save_export_state(&next, state.version).await {
+                    Ok(true) => state = next,
+                    Ok(false) => {
+                        failure =
+                            Some("lost the lease while exporting; the next pass resumes".into());
+                        break;
+                    }
+                    Err(e) => {
+                        failure = Some(e.to_string());
+                        break;
+                    }
+                }
+                report.windows += 1;
+                report.objects_created += created;
+                report.objects_already_present += present;
+                report.events += events;
+            }
+            Err(e) => {
+                failure = Some(e.to_string());
+                break;
+            }
+        }
+    }
+
+    // Release the lease, and keep the error (if any) for `status`.
+    let mut released = state.clone();
+    released.version += 1;
+    released.lease_owner = None;
+    released.lease_until = None;
+    if let Some(message) = &failure {
+        tracing::warn!(destination = %destination.id, tenant = %destination.tenant, sink = %sink.describe(), error = %message, "export failed; the checkpoint stays at the last window written");
+        released.last_error = Some(ExportError {
+            at: now,
+            message: message.clone(),
+        });
+    }
+    if let Ok(true) = store.save_export_state(&released, state.version).await {
+        state = released;
+    }
+    report.exported_through = state.exported_through;
+    report.error = failure;
+    report
+}
+
+/// The first window after the checkpoint that holds an event, if it is closed. Empty windows in
+/// between are skipped without a read each: the next event says where to go.
+async fn next_window(
+    store: &dyn ExportStore,
+    destination: &Destination,
+    state: &ExportState,
+    config: &ExportConfig,
+    now: Timestamp,
+) -> Result<Option<Window>, StoreError> {
+    let Some(first) =
+        first_event_at_or_after(store, &destination.tenant, state.exported_through, now).await?
+    else {
+        return Ok(None);
+    };
+    let window = window_containing(first.received_at, config.window_ms);
+    Ok(is_closed(window, now, config.grace_ms).then_some(window))
+}
+
+async fn first_event_at_or_after(
+    store: &dyn ExportStore,
+    tenant: &str,
+    from: Option<Timestamp>,
+    now: Timestamp,
+) -> Result<Option<Position>, StoreError> {
+    let query = EventQuery {
+        from,
+        limit: 1,
+        order: Order::Asc,
+        ..EventQuery::default()
+    };
+    let rows = store
+        .query_events(PageRequest {
+            tenant,
+            query: &query,
+            after: None,
+            now,
+        })
+        .await?;
+    Ok(rows.into_iter().next().map(|row| row.position))
+}
+
+/// Streams one window into parts and writes each; returns (created, already present, events).
+async fn export_window(
+    store: &dyn ExportStore,
+    sink: &dyn ObjectSink,
+    destination: &Destination,
+    window: Window,
+    config: &ExportConfig,
+    now: Timestamp,
+) -> Result<(u64, u64, u64), WindowError> {
+    let prefix = destination.target.prefix();
+    let query = EventQuery {
+        from: Some(window.start),
+        to: Some(window.end),
+        limit: PAGE,
+        order: Order::Asc,
+        ..EventQuery::default()
+    };
+    let mut encoder = PartEncoder::new(config.max_object_bytes);
+    let mut after: Option<Position> = None;
+    let mut tally = Tally::default();
+    loop {
+        let rows = store
+            .query_events(PageRequest {
+                tenant: &destination.tenant,
+                query: &query,
+                after: after.as_ref(),
+                now,
+            })
+            .await?;
+        let done = rows.len() < PAGE;
+        for row in &rows {
+            if let Some(part) = encoder.push(&row.json) {
+                tally.add(sink, prefix, destination, window, part).await?;
+            }
+        }
+        after = rows.last().map(|r| r.position.clone());
+        if done || after.is_none() {
+            break;
+        }
+    }
+    if let Some(part) = encoder.finish() {
+        tally.add(sink, prefix, destination, window, part).await?;
+    }
+    Ok((tally.created, tally.present, tally.events))
+}
+
+/// The parts of one window written so far.
+#[derive(Default)]
+struct Tally {
+    next_part: u32,
+    created: u64,
+    present: u64,
+    events: u64,
+}
+
+impl Tally {
+    async fn add(
+        &mut self,
+        sink: &dyn ObjectSink,
+        prefix: &str,
+        destination: &Destination,
+        window: Window,
+        part: Part,
+    ) -> Result<(), WindowError> {
+        let key = object_key(prefix, &destination.tenant, window, self.next_part);
+        let events = part.events;
+        match sink.put_if_absent(&key, part.body, part.sha256).await? {
+            PutOutcome::Created => self.created += 1,
+            PutOutcome::AlreadyPresent => self.present += 1,
+        }
+        self.events += events;
+        self.next_part += 1;
+        Ok(())
+    }
+}
+
+/// What `status` reports beside the stored state: how much is waiting, and since when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backlog {
+    /// Events not yet exported, counted up to [`BACKLOG_COUNT_CAP`].
+    pub events: u64,
+    pub capped: bool,
+    /// Receive time of the oldest event not yet exported.
+    pub oldest_unexported: Option<Timestamp>,
+}
+
+pub async fn backlog(
+    store: &dyn ExportStore,
+    destination: &Destination,
+    state: &ExportState,
+    now: Timestamp,
+) -> Result<Backlog, StoreError> {
+    let query = EventQuery {
+        from: state.exported_through,
+        limit: PAGE,
+        order: Order::Asc,
+        ..EventQuery::default()
+    };
+    let mut after: Option<Position> = None;
+    let mut oldest = None;
+    let mut events = 0u64;
+    loop {
+        let rows = store
+            .query_events(PageRequest {
+                tenant: &destination.tenant,
+                query: &query,
+                after: after.as_ref(),
+                now,
+            })
+            .await?;
+        if oldest.is_none() {
+            oldest = rows.first().map(|r| r.position.received_at);
+        }
+        events += rows.len() as u64;
+        if rows.len() < PAGE || events >= BACKLOG_COUNT_CAP {
+            return Ok(Backlog {
+                events: events.min(BACKLOG_COUNT_CAP),
+                capped: events >= BACKLOG_COUNT_CAP,
+                oldest_unexported: oldest,
+            });
+        }
+        after = rows.last().map(|r| r.position.clone());
+    }
+}
