@@ -6,4 +6,6 @@ cd "$(dirname "$0")/.."
 if [ -z "${AWS_ENDPOINT_URL_DYNAMODB:-}" ]; then
   source scripts/dynamodb-local.sh
 fi
-cargo run --locked --release -p auditlog-tests --example store_throughput -- "$@"
+# Debug profile by default: dependencies are built at opt-level 2 (see Cargo.toml) and the ratio is
+# dominated by store round trips. BENCH_PROFILE=release for a fully optimised build.
+cargo run --locked --profile "${BENCH_PROFILE:-dev}" -p auditlog-tests --example store_throughput -- "$@"

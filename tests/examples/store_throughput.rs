@@ -2,7 +2,7 @@
 //! Local in development): the same router, the same requests, one store at a time. DynamoDB Local
 //! is an emulator, so its absolute figure means little; the ratio to SQLite is what is reported.
 //!
-//! `scripts/bench-stores.sh` starts DynamoDB Local and runs this in release mode.
+//! `scripts/bench-stores.sh` starts DynamoDB Local and runs this.
 //! Arguments: `[events] [batch] [concurrent requests]`, default 20000 500 4.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark harness: a panic is a failure

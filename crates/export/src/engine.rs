@@ -13,7 +13,7 @@ use auditlog_core::export::{
     Destination, ExportError, ExportState, Window, is_closed, object_key, window_containing,
 };
 use auditlog_core::query::{EventQuery, Order};
-use auditlog_core::store::{ExportStore, PageRequest, StoreError};
+use auditlog_core::store::{ExportStore, PageRequest, StoreError, StoredEvent};
 use futures::StreamExt as _;
 
 use crate::parts::{Part, PartEncoder};
@@ -288,14 +288,7 @@ async fn first_event_at_or_after(
         order: Order::Asc,
         ..EventQuery::default()
     };
-    let rows = store
-        .query_events(PageRequest {
-            tenant,
-            query: &query,
-            after: None,
-            now,
-        })
-        .await?;
+    let rows = page(store, tenant, &query, None, now).await?;
     Ok(rows.into_iter().next().map(|row| row.position))
 }
 
@@ -320,14 +313,7 @@ async fn export_window(
     let mut after: Option<Position> = None;
     let mut tally = Tally::default();
     loop {
-        let rows = store
-            .query_events(PageRequest {
-                tenant: &destination.tenant,
-                query: &query,
-                after: after.as_ref(),
-                now,
-            })
-            .await?;
+        let rows = page(store, &destination.tenant, &query, after.as_ref(), now).await?;
         let done = rows.len() < PAGE;
         for row in &rows {
             if let Some(part) = encoder.push(&row.json) {
@@ -375,6 +361,24 @@ impl Tally {
     }
 }
 
+/// One page of a tenant's events in receive order, after `after`.
+async fn page(
+    store: &dyn ExportStore,
+    tenant: &str,
+    query: &EventQuery,
+    after: Option<&Position>,
+    now: Timestamp,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    store
+        .query_events(PageRequest {
+            tenant,
+            query,
+            after,
+            now,
+        })
+        .await
+}
+
 /// What `status` reports beside the stored state: how much is waiting, and since when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backlog {
@@ -401,14 +405,7 @@ pub async fn backlog(
     let mut oldest = None;
     let mut events = 0u64;
     loop {
-        let rows = store
-            .query_events(PageRequest {
-                tenant: &destination.tenant,
-                query: &query,
-                after: after.as_ref(),
-                now,
-            })
-            .await?;
+        let rows = page(store, &destination.tenant, &query, after.as_ref(), now).await?;
         if oldest.is_none() {
             oldest = rows.first().map(|r| r.position.received_at);
         }
