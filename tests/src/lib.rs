@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use auditlog_core::Timestamp;
 use auditlog_core::cursor::CursorKey;
-use auditlog_core::keys::{KeyRecord, issue_key, parse_scopes};
+use auditlog_core::keys::{KeyRecord, hash_key, issue_key, key_id_of, parse_scopes};
 use auditlog_core::redact::Redactor;
 use auditlog_core::store::Store;
 use auditlog_core::validate::Limits;
@@ -131,7 +131,7 @@ pub fn test_state(store: Arc<dyn Store>, clock_offset: Arc<AtomicI64>) -> AppSta
             cursor_key: CursorKey::new(rand_bytes()),
             max_response_bytes: MAX_RESPONSE_BYTES,
         }),
-        clock: Arc::new(move || Timestamp(chrono_now_ms() + clock_offset.load(Ordering::SeqCst))),
+        clock: Arc::new(move || Timestamp(now_ms() + clock_offset.load(Ordering::SeqCst))),
     }
 }
 
@@ -156,22 +156,23 @@ pub fn sample_key() -> String {
 /// Registers the sample key (tenant `demo`, write and read) in a store, as an operator would
 /// with `auditlog keys create`.
 pub async fn register_sample_key(store: &dyn Store) {
-    let key = sample_key();
-    let key_id = auditlog_core::keys::key_id_of(&key)
-        .expect("sample key shape")
-        .to_string();
+    store_key(store, &sample_key(), SAMPLE_TENANT, "write,read", now_ms()).await;
+}
+
+/// Stores the record of `key` (its hash, never the key) for `tenant` with `scopes`.
+pub async fn store_key(store: &dyn Store, key: &str, tenant: &str, scopes: &str, at: i64) {
     store
         .create_key(&KeyRecord {
-            key_id,
-            tenant: SAMPLE_TENANT.into(),
-            scopes: parse_scopes("write,read").expect("scopes"),
-            hash: auditlog_core::keys::hash_key(&key),
-            label: Some("sample events".into()),
-            created_at: Timestamp(chrono_now_ms()),
+            key_id: key_id_of(key).expect("key shape").to_string(),
+            tenant: tenant.to_string(),
+            scopes: parse_scopes(scopes).expect("scopes"),
+            hash: hash_key(key),
+            label: None,
+            created_at: Timestamp(at),
             revoked_at: None,
         })
         .await
-        .expect("create sample key");
+        .expect("create key");
 }
 
 pub const SAMPLE_TENANT: &str = "demo";
@@ -221,24 +222,20 @@ impl TestService {
     }
 
     pub fn now(&self) -> Timestamp {
-        Timestamp(chrono_now_ms() + self.clock_offset.load(Ordering::SeqCst))
+        Timestamp(now_ms() + self.clock_offset.load(Ordering::SeqCst))
     }
 
     /// Creates a key straight in the store, as `auditlog keys create` does.
     pub async fn key(&self, tenant: &str, scopes: &str) -> String {
         let issued = issue_key(rand_bytes(), rand_bytes());
-        self.store
-            .create_key(&KeyRecord {
-                key_id: issued.key_id.clone(),
-                tenant: tenant.to_string(),
-                scopes: parse_scopes(scopes).expect("scopes"),
-                hash: issued.hash.clone(),
-                label: None,
-                created_at: self.now(),
-                revoked_at: None,
-            })
-            .await
-            .expect("create key");
+        store_key(
+            self.store.as_ref(),
+            &issued.key,
+            tenant,
+            scopes,
+            self.now().0,
+        )
+        .await;
         issued.key
     }
 
@@ -300,7 +297,8 @@ async fn answer(response: reqwest::Response) -> (u16, Value) {
     (status, value)
 }
 
-fn chrono_now_ms() -> i64 {
+/// Wall-clock time in epoch milliseconds.
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)

@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use auditlog_aws::{DynamoConfig, DynamoStore};
+use auditlog_aws::DynamoStore;
 use auditlog_tests::{SAMPLE_TENANT, register_sample_key};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
@@ -54,8 +54,8 @@ async fn sample_events_through_the_lambda_runtime() {
         .expect("AUDITLOG_LAMBDA_INVOKE_PORT names the watcher's port");
     // The same tables the watched function reads (the script made them with
     // `auditlog tables create` before the function started).
-    let config = DynamoConfig::from_env().unwrap();
-    let store = DynamoStore::connect(config.clone()).await;
+    let store = DynamoStore::from_env().await.unwrap();
+    let config = store.config().clone();
     register_sample_key(&store).await;
 
     let (status, body, headers) = invoke(&port, "ingest-single.json");

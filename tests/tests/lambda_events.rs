@@ -9,7 +9,7 @@ use std::sync::atomic::AtomicI64;
 
 use auditlog_core::store::Store;
 use auditlog_tests::{
-    Backend, DynamoBackend, LocalBackend, SAMPLE_TENANT, lambda_event, register_sample_key,
+    Backend, DynamoBackend, LocalBackend, SAMPLE_TENANT, lambda_event, now_ms, register_sample_key,
     sample_key, test_state,
 };
 use lambda_http::Body;
@@ -67,7 +67,7 @@ async fn every_sample_event_gets_its_answer(backend: &dyn Backend) {
     assert_eq!(body["error"]["code"], "missing_credentials", "{body}");
 
     // What the store holds: the masked event, once; nothing from the refused requests.
-    let now = auditlog_core::Timestamp(chrono_like_now());
+    let now = auditlog_core::Timestamp(now_ms());
     let stored = store
         .get_event(SAMPLE_TENANT, "evt-sample-0001", now)
         .await
@@ -100,11 +100,4 @@ async fn sample_events_on_dynamodb() {
 #[test]
 fn the_sample_key_is_shaped_like_a_key() {
     assert!(auditlog_core::keys::key_id_of(&sample_key()).is_some());
-}
-
-fn chrono_like_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }

@@ -445,17 +445,10 @@ impl AppendEvents for DynamoStore {
         for item in items {
             writes.push(async move {
                 match item {
-                    Some(item) if limits::item_size(&item) > limits::MAX_ITEM_BYTES => {
-                        // DynamoDB would refuse it on every retry: say so, and why.
-                        AppendStatus::Failed(format!(
-                            "not stored: as a DynamoDB item the event is {} bytes, over DynamoDB's \
-                             {}-byte item limit; AUDITLOG_MAX_EVENT_BYTES must be at most {}",
-                            limits::item_size(&item),
-                            limits::MAX_ITEM_BYTES,
-                            limits::MAX_EVENT_BYTES
-                        ))
-                    }
-                    Some(item) => self.put_event(item, now).await,
+                    Some(item) => match limits::check_item_size(&item) {
+                        Ok(()) => self.put_event(item, now).await,
+                        Err(reason) => AppendStatus::Failed(reason),
+                    },
                     None => AppendStatus::Duplicate,
                 }
             });

@@ -18,13 +18,20 @@ pub const ITEM_OVERHEAD_BYTES: usize = 72 * 1024;
 pub const MAX_EVENT_BYTES: usize = MAX_ITEM_BYTES - ITEM_OVERHEAD_BYTES;
 const _: () = assert!(MAX_EVENT_BYTES == 328 * 1024);
 
-/// Most items DynamoDB accepts in one `BatchWriteItem` / `TransactWriteItems` request. The event
-/// writes use single `PutItem`s (a condition per event), so this bounds the exporter's batched
-/// bookkeeping writes only.
-pub const MAX_BATCH_WRITE_ITEMS: usize = 25;
-
 /// Most items a `Query` page may ask for before the 1 MB page limit applies anyway.
 pub const MAX_QUERY_LIMIT: i32 = 1000;
+
+/// Refuses an item DynamoDB would refuse on every retry, saying why and which setting to lower.
+pub fn check_item_size(item: &HashMap<String, AttributeValue>) -> Result<(), String> {
+    let size = item_size(item);
+    if size > MAX_ITEM_BYTES {
+        return Err(format!(
+            "not stored: as a DynamoDB item the event is {size} bytes, over DynamoDB's \
+             {MAX_ITEM_BYTES}-byte item limit; AUDITLOG_MAX_EVENT_BYTES must be at most {MAX_EVENT_BYTES}"
+        ));
+    }
+    Ok(())
+}
 
 /// An item's size as DynamoDB counts it: the UTF-8 length of every attribute name plus its
 /// value (strings by UTF-8 length, binaries by length, numbers by at most 21 bytes, sets and
