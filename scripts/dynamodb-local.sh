@@ -16,7 +16,8 @@ ddb_port="${AUDITLOG_DDB_LOCAL_PORT:-$(python3 -c 'import socket; s=socket.socke
 (cd "$ddb_dir" && exec java -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
   -inMemory -sharedDb -port "$ddb_port" >"$ddb_root/dynamodb-local.log" 2>&1) &
 ddb_pid=$!
-trap 'kill "$ddb_pid" 2>/dev/null || true' EXIT
+auditlog_emulator_pids+=("$ddb_pid")
+trap 'kill "${auditlog_emulator_pids[@]}" 2>/dev/null || true' EXIT
 for _ in $(seq 1 120); do
   if curl -s "http://127.0.0.1:${ddb_port}" >/dev/null 2>&1; then break; fi
   if ! kill -0 "$ddb_pid" 2>/dev/null; then

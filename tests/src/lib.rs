@@ -11,6 +11,7 @@
 // Test harness code: a failed unwrap is a failed test, which is what it should be.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod export_suite;
 pub mod suite;
 
 use std::path::PathBuf;
@@ -21,7 +22,7 @@ use auditlog_core::Timestamp;
 use auditlog_core::cursor::CursorKey;
 use auditlog_core::keys::{KeyRecord, hash_key, issue_key, key_id_of, parse_scopes};
 use auditlog_core::redact::Redactor;
-use auditlog_core::store::Store;
+use auditlog_core::store::{ServiceStore, Store};
 use auditlog_core::validate::Limits;
 use auditlog_http::{ApiConfig, AppState, router};
 use serde_json::Value;
@@ -29,7 +30,7 @@ use serde_json::Value;
 /// Makes a fresh, empty store for one test.
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync {
-    async fn fresh_store(&self) -> (Arc<dyn Store>, Box<dyn std::any::Any + Send>);
+    async fn fresh_store(&self) -> (Arc<dyn ServiceStore>, Box<dyn std::any::Any + Send>);
 
     /// Whether `purge_expired` deletes expired events (SQLite), or the database does it on its
     /// own schedule (DynamoDB TTL). Either way expired events are never returned.
@@ -47,6 +48,7 @@ impl DynamoBackend {
         auditlog_aws::DynamoConfig {
             events_table: format!("{run}-events"),
             keys_table: format!("{run}-keys"),
+            exports_table: format!("{run}-exports"),
             shards: 4,
         }
     }
@@ -67,7 +69,7 @@ impl DynamoBackend {
 
 #[async_trait::async_trait]
 impl Backend for DynamoBackend {
-    async fn fresh_store(&self) -> (Arc<dyn Store>, Box<dyn std::any::Any + Send>) {
+    async fn fresh_store(&self) -> (Arc<dyn ServiceStore>, Box<dyn std::any::Any + Send>) {
         (Arc::new(Self::fresh().await), Box::new(()))
     }
 
@@ -81,7 +83,7 @@ pub struct LocalBackend;
 
 #[async_trait::async_trait]
 impl Backend for LocalBackend {
-    async fn fresh_store(&self) -> (Arc<dyn Store>, Box<dyn std::any::Any + Send>) {
+    async fn fresh_store(&self) -> (Arc<dyn ServiceStore>, Box<dyn std::any::Any + Send>) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = auditlog_local::SqliteStore::open(dir.path()).expect("open sqlite store");
         (Arc::new(store), Box::new(dir))
@@ -95,7 +97,7 @@ pub const MAX_RESPONSE_BYTES: usize = 512 * 1024;
 pub struct TestService {
     pub base: String,
     pub purges_on_demand: bool,
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn ServiceStore>,
     pub client: reqwest::Client,
     clock_offset: Arc<AtomicI64>,
     _keep: Box<dyn std::any::Any + Send>,
@@ -121,7 +123,7 @@ pub fn fixture_json(path: &str) -> Value {
 
 /// The API state the suite serves: default limits, the suite's retention and response budget,
 /// and a clock that tests can move forward by `clock_offset` milliseconds.
-pub fn test_state(store: Arc<dyn Store>, clock_offset: Arc<AtomicI64>) -> AppState {
+pub fn test_state(store: Arc<dyn ServiceStore>, clock_offset: Arc<AtomicI64>) -> AppState {
     AppState {
         store,
         config: Arc::new(ApiConfig {
@@ -186,11 +188,14 @@ impl TestService {
     }
 
     /// Serves an existing store (for store-specific tests that also inspect it directly).
-    pub async fn start_with_store(store: Arc<dyn Store>) -> TestService {
+    pub async fn start_with_store(store: Arc<dyn ServiceStore>) -> TestService {
         Self::serve(store, Box::new(())).await
     }
 
-    async fn serve(store: Arc<dyn Store>, keep: Box<dyn std::any::Any + Send>) -> TestService {
+    async fn serve(
+        store: Arc<dyn ServiceStore>,
+        keep: Box<dyn std::any::Any + Send>,
+    ) -> TestService {
         let clock_offset = Arc::new(AtomicI64::new(0));
         let state = test_state(store.clone(), clock_offset.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -332,6 +337,7 @@ macro_rules! suite_tests {
             expired_events_are_never_returned_and_are_purged,
             responses_carry_a_request_id,
             pages_stop_at_the_response_byte_budget,
+            admin_keys_manage_destinations_and_read_their_status,
         );
     };
     ($backend:expr; $($name:ident),* $(,)?) => {

@@ -676,3 +676,122 @@ pub async fn pages_stop_at_the_response_byte_budget(s: &TestService) {
         "1.6 MB cannot fit in fewer than 4 pages of 512 KB, got {pages}"
     );
 }
+
+pub async fn admin_keys_manage_destinations_and_read_their_status(s: &TestService) {
+    let admin = s.key("acme", "admin").await;
+    let writer = s.key("acme", "write,read").await;
+    let other_admin = s.key("globex", "admin").await;
+    let post = |key: String, body: Value| {
+        let request = s
+            .client
+            .post(s.url("/v1/destinations"))
+            .bearer_auth(key)
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+
+    // Only admin keys manage destinations.
+    let (status, err) = post(writer.clone(), json!({"bucket": "acme-audit"})).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
+
+    // Every bad field is named; a directory cannot be chosen over HTTP.
+    let (status, err) = post(
+        admin.clone(),
+        json!({"bucket": "Bad_Bucket", "role_arn": "arn:aws:iam::111122223333:role/w", "expected_bucket_owner": "12"}),
+    )
+    .await;
+    assert_eq!(status, 422, "{err}");
+    let pointers: Vec<&str> = err["error"]["details"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["pointer"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        pointers,
+        ["/bucket", "/external_id", "/expected_bucket_owner"]
+    );
+    let (status, err) = post(
+        admin.clone(),
+        json!({"bucket": "acme-audit", "dir": "/etc"}),
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (400, Some("malformed_json")),
+        "{err}"
+    );
+
+    let (status, added) = post(
+        admin.clone(),
+        json!({"bucket": "acme-audit", "region": "eu-west-1", "role_arn": "arn:aws:iam::111122223333:role/audit-writer", "external_id": "ext-1"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{added}");
+    let id = added["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        added["s3"]["prefix"], "user-events-audit/",
+        "the default prefix"
+    );
+    assert_eq!(added["tenant"], "acme");
+
+    // Status of a destination nothing was exported to yet: the backlog is every event.
+    for n in 0..3 {
+        let (status, _) = s
+            .post_events(&writer, &event(&format!("st-{n}"), "doc.read"))
+            .await;
+        assert_eq!(status, 201);
+    }
+    let (status, state) = s
+        .get(Some(&admin), &format!("/v1/destinations/{id}/status"))
+        .await;
+    assert_eq!(status, 200, "{state}");
+    assert_eq!(state["events_delivered"], 0);
+    assert_eq!(state["objects_delivered"], 0);
+    assert_eq!(state["backlog"]["events"], 3);
+    assert_eq!(state["backlog"]["capped"], false);
+    assert!(
+        state["backlog"]["oldest_unexported_at"].is_string(),
+        "{state}"
+    );
+    assert!(
+        state["backlog"]["oldest_unexported_age_seconds"].is_number(),
+        "{state}"
+    );
+    assert_eq!(state["last_error"], Value::Null);
+    assert_eq!(state["last_success_at"], Value::Null);
+
+    // Another tenant sees nothing of it, and cannot remove it.
+    let (status, list) = s.get(Some(&other_admin), "/v1/destinations").await;
+    assert_eq!(
+        (status, list["destinations"].as_array().map(Vec::len)),
+        (200, Some(0))
+    );
+    let (status, _) = s
+        .get(Some(&other_admin), &format!("/v1/destinations/{id}/status"))
+        .await;
+    assert_eq!(status, 404);
+    let removed = |key: String| {
+        let request = s
+            .client
+            .delete(s.url(&format!("/v1/destinations/{id}")))
+            .bearer_auth(key);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(removed(other_admin.clone()).await, 404);
+
+    let (_, list) = s.get(Some(&admin), "/v1/destinations").await;
+    assert_eq!(list["destinations"][0]["id"], id.as_str());
+    assert_eq!(removed(admin.clone()).await, 204);
+    let (_, list) = s.get(Some(&admin), "/v1/destinations").await;
+    assert_eq!(list["destinations"].as_array().map(Vec::len), Some(0));
+}

@@ -1,9 +1,10 @@
-//! End to end through the Lambda runtime API: `cargo lambda watch` runs the ingest function
-//! (its runtime client, `lambda_http`'s event parsing and response shaping, our handler) against
-//! DynamoDB Local, and each sample in `events/` is sent with `cargo lambda invoke --data-file`.
+//! End to end through the Lambda runtime API: `cargo lambda watch` serves the runtime API to
+//! the two function binaries (their runtime clients, `lambda_http`'s event parsing and response
+//! shaping, our handlers), which run against DynamoDB Local and moto's S3; each sample in
+//! `events/` is sent with `cargo lambda invoke --data-file`.
 //!
-//! `scripts/lambda-e2e.sh` starts the watcher and runs this test (`scripts/test` calls it), so
-//! it is ignored in a plain `cargo test`, which has no watcher to talk to.
+//! `scripts/lambda-e2e.sh` starts the watcher and the functions and runs these tests
+//! (`scripts/test` calls it), so they are ignored in a plain `cargo test`, which has neither.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
@@ -15,14 +16,14 @@ use auditlog_tests::{SAMPLE_TENANT, register_sample_key};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
 
-/// `cargo lambda invoke` of one sample; the API Gateway (v2) response it printed.
-fn invoke(port: &str, file: &str) -> (u16, Value, Value) {
+/// `cargo lambda invoke` of one sample on `function`: whether it succeeded, and what it printed.
+fn invoke_raw(function: &str, port: &str, file: &str) -> (bool, String, String) {
     let events = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../events");
     let output = Command::new("cargo")
         .args([
             "lambda",
             "invoke",
-            "auditlog-ingest",
+            function,
             "--invoke-address",
             "127.0.0.1",
             "--invoke-port",
@@ -33,12 +34,17 @@ fn invoke(port: &str, file: &str) -> (u16, Value, Value) {
         .args(["--output-format", "json"])
         .output()
         .expect("cargo lambda invoke runs (scripts/lambda-e2e.sh puts it on PATH)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
+    (
         output.status.success(),
-        "invoke {file} failed: {stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+/// An ingest sample through the ingest function; the API Gateway (v2) response it printed.
+fn invoke(port: &str, file: &str) -> (u16, Value, Value) {
+    let (ok, stdout, stderr) = invoke_raw("auditlog-ingest", port, file);
+    assert!(ok, "invoke {file} failed: {stdout}\n{stderr}");
     let response: Value = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("{file}: not a JSON response ({e}): {stdout}"));
     let status = response["statusCode"].as_u64().expect("statusCode") as u16;
@@ -137,5 +143,75 @@ async fn sample_events_through_the_lambda_runtime() {
             "evt-sample-0003",
             "evt-sample-0004"
         ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs `cargo lambda watch` and the functions: run scripts/lambda-e2e.sh (scripts/test does)"]
+async fn scheduled_events_through_the_export_function() {
+    use auditlog_core::Timestamp;
+    use auditlog_core::export::{Destination, Target};
+    use auditlog_core::store::DestinationStore;
+    use auditlog_tests::export_suite::{S3Bucket, assert_exactly_once, ids, ingest, unique};
+
+    let port = std::env::var("AUDITLOG_LAMBDA_INVOKE_PORT")
+        .expect("AUDITLOG_LAMBDA_INVOKE_PORT names the watcher's port");
+    let store = DynamoStore::from_env().await.unwrap();
+    // A customer's bucket, written through their role; events received an hour ago, so their
+    // windows are closed under the function's default 5-minute windows.
+    let bucket = S3Bucket::create(true);
+    let tenant = unique("lambda-export");
+    store
+        .add_destination(&Destination {
+            id: unique("dst_e2e"),
+            tenant: tenant.clone(),
+            target: Target::S3(bucket.target()),
+            created_at: Timestamp(auditlog_tests::now_ms()),
+        })
+        .await
+        .unwrap();
+    let events = ids("e2e", 25);
+    ingest(
+        &store,
+        &tenant,
+        &events,
+        auditlog_tests::now_ms() - 3_600_000,
+        None,
+    )
+    .await;
+
+    let (ok, stdout, stderr) = invoke_raw("auditlog-export", &port, "export-scheduled.json");
+    assert!(ok, "{stdout}\n{stderr}");
+    let summary: Value = serde_json::from_str(&stdout).expect("the summary is JSON");
+    assert_eq!(summary["failed"], 0, "{summary}");
+    assert_eq!(summary["events"], 25, "{summary}");
+    assert_eq!(summary["scheduled_time"], "2026-11-22T10:05:00.000Z");
+    assert_eq!(
+        summary["request_id"].as_str().map(str::len),
+        Some(36),
+        "{summary}"
+    );
+    assert_exactly_once(&bucket.delivered(), &events);
+
+    // The next tick (as EventBridge Scheduler sends it) has nothing new; nothing is rewritten.
+    let (ok, stdout, stderr) = invoke_raw("auditlog-export", &port, "export-scheduler.json");
+    assert!(ok, "{stdout}\n{stderr}");
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        (
+            summary["events"].as_u64(),
+            summary["objects_created"].as_u64()
+        ),
+        (Some(0), Some(0))
+    );
+    assert_exactly_once(&bucket.delivered(), &events);
+
+    // A bad input is a function error that names the field.
+    let (ok, stdout, stderr) = invoke_raw("auditlog-export", &port, "export-invalid.json");
+    assert!(!ok, "{stdout}");
+    let printed = format!("{stdout}{stderr}");
+    assert!(
+        printed.contains("/scheduled_time: not an RFC 3339 time"),
+        "{printed}"
     );
 }

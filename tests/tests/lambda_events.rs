@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
 
-use auditlog_core::store::Store;
+use auditlog_core::store::ServiceStore;
 use auditlog_tests::{
     Backend, DynamoBackend, LocalBackend, SAMPLE_TENANT, lambda_event, now_ms, register_sample_key,
     sample_key, test_state,
@@ -15,7 +15,10 @@ use auditlog_tests::{
 use lambda_http::Body;
 use serde_json::Value;
 
-async fn invoke(store: &Arc<dyn Store>, file: &str) -> (u16, Value, lambda_http::http::HeaderMap) {
+async fn invoke(
+    store: &Arc<dyn ServiceStore>,
+    file: &str,
+) -> (u16, Value, lambda_http::http::HeaderMap) {
     let request = lambda_http::request::from_str(&lambda_event(file))
         .unwrap_or_else(|e| panic!("lambda_http cannot parse {file}: {e}"));
     let router = auditlog_http::router(test_state(store.clone(), Arc::new(AtomicI64::new(0))));

@@ -6,10 +6,13 @@
 //!   of shard pages. No SDK calls, unit-tested.
 //! - [`DynamoStore`]: the adapter: one conditional `PutItem` per event, `Query` on the `by_time`
 //!   index per shard, `GetItem` by id; API keys in their own table.
+//! - `exports`: destinations and export state (compare-and-set on a version) in the exports
+//!   table.
 //! - [`limits`]: DynamoDB's hard limits (item size, batch and page sizes), checked before sending.
 //! - [`tables`]: creating the tables (TTL on) for local runs and tests; deployments get them
 //!   from `template.yaml`.
 
+mod exports;
 pub mod layout;
 pub mod limits;
 pub mod tables;
@@ -38,12 +41,15 @@ use crate::layout::{Bounds, ShardPage, event_key, merge_pages, shard_key, shard_
 pub struct DynamoConfig {
     pub events_table: String,
     pub keys_table: String,
+    /// Destinations and their export state.
+    pub exports_table: String,
     pub shards: u16,
 }
 
 impl DynamoConfig {
     /// `AUDITLOG_EVENTS_TABLE` (default `auditlog-events`), `AUDITLOG_KEYS_TABLE` (default
-    /// `auditlog-keys`), `AUDITLOG_DDB_SHARDS` (default 4).
+    /// `auditlog-keys`), `AUDITLOG_EXPORTS_TABLE` (default `auditlog-exports`),
+    /// `AUDITLOG_DDB_SHARDS` (default 4).
     pub fn from_env() -> Result<Self, String> {
         let shards = match std::env::var("AUDITLOG_DDB_SHARDS") {
             Ok(text) => text
@@ -58,6 +64,8 @@ impl DynamoConfig {
                 .unwrap_or_else(|_| "auditlog-events".into()),
             keys_table: std::env::var("AUDITLOG_KEYS_TABLE")
                 .unwrap_or_else(|_| "auditlog-keys".into()),
+            exports_table: std::env::var("AUDITLOG_EXPORTS_TABLE")
+                .unwrap_or_else(|_| "auditlog-exports".into()),
             shards,
         })
     }
@@ -694,6 +702,7 @@ mod tests {
             DynamoConfig {
                 events_table: "e".into(),
                 keys_table: "k".into(),
+                exports_table: "x".into(),
                 shards: 4,
             },
         );

@@ -41,7 +41,8 @@ async fn table_exists(client: &Client, table: &str) -> Result<bool, String> {
     }
 }
 
-/// Creates the events table (with the `by_time` index and TTL on) and the keys table. Tables
+/// Creates the events table (with the `by_time` index and TTL on), the keys table and the
+/// exports table. Tables
 /// that exist already are left as they are, and TTL is switched on if it is off, so running it
 /// twice is harmless.
 pub async fn create_tables(client: &Client, config: &DynamoConfig) -> Result<(), String> {
@@ -69,6 +70,9 @@ pub async fn create_tables(client: &Client, config: &DynamoConfig) -> Result<(),
     }
     if !table_exists(client, &config.keys_table).await? {
         create_keys_table(client, config).await?;
+    }
+    if !table_exists(client, &config.exports_table).await? {
+        create_exports_table(client, config).await?;
     }
     Ok(())
 }
@@ -129,5 +133,20 @@ async fn create_keys_table(client: &Client, config: &DynamoConfig) -> Result<(),
         .send()
         .await
         .map_err(|e| format!("create {}: {e:?}", config.keys_table))?;
+    Ok(())
+}
+
+async fn create_exports_table(client: &Client, config: &DynamoConfig) -> Result<(), String> {
+    client
+        .create_table()
+        .table_name(&config.exports_table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attribute("pk")?)
+        .attribute_definitions(attribute("sk")?)
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key("sk", KeyType::Range)?)
+        .send()
+        .await
+        .map_err(|e| format!("create {}: {e:?}", config.exports_table))?;
     Ok(())
 }

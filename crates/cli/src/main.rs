@@ -1,6 +1,7 @@
 //! `auditlog`: the local server and the operator's CLI.
 
 mod client;
+mod export;
 mod keys;
 mod policy;
 mod serve;
@@ -63,12 +64,30 @@ enum Command {
         #[command(subcommand)]
         command: policy::PolicyCommand,
     },
-    /// Create the DynamoDB tables (events with its index and TTL, keys) named by
-    /// AUDITLOG_EVENTS_TABLE and AUDITLOG_KEYS_TABLE, for DynamoDB Local or a hand-made setup;
+    /// Create the DynamoDB tables (events with its index and TTL, keys, exports) named by
+    /// AUDITLOG_EVENTS_TABLE, AUDITLOG_KEYS_TABLE and AUDITLOG_EXPORTS_TABLE, for DynamoDB Local
+    /// or a hand-made setup;
     /// deployed stacks get them from template.yaml. Existing tables are left as they are.
     Tables {
         #[command(subcommand)]
         command: TablesCommand,
+    },
+    /// Manage export destinations (S3 buckets or local directories) and see their health.
+    Destinations {
+        #[command(flatten)]
+        store: settings::StoreArgs,
+        #[command(subcommand)]
+        command: export::DestinationsCommand,
+    },
+    /// Export every destination's closed windows now and exit (the same pass the schedule
+    /// runs). Exits 1 when a destination failed.
+    Export {
+        #[command(flatten)]
+        store: settings::StoreArgs,
+        #[command(flatten)]
+        export: settings::ExportArgs,
+        #[command(flatten)]
+        api: settings::ApiArgs,
     },
     /// Delete expired events now (the same pass the schedule runs).
     Purge {
@@ -134,12 +153,21 @@ async fn run(command: Command) -> anyhow::Result<bool> {
                 .await
                 .map_err(anyhow::Error::msg)?;
             println!(
-                "tables ready: {} (TTL on {}), {}",
+                "tables ready: {} (TTL on {}), {}, {}",
                 store.config().events_table,
                 auditlog_aws::layout::TTL_ATTRIBUTE,
-                store.config().keys_table
+                store.config().keys_table,
+                store.config().exports_table
             );
             Ok(true)
+        }
+        Command::Destinations { store, command } => {
+            let opened = store.open().await?;
+            export::destinations(opened.store.as_ref(), command).await
+        }
+        Command::Export { store, export, api } => {
+            let opened = store.open().await?;
+            export::export_once(opened.store, &export, &api).await
         }
         Command::Purge { store } => {
             let opened = store.open().await.context("cannot open the store")?;

@@ -1,4 +1,5 @@
-//! `auditlog serve`: the API on a TCP socket over the embedded store, with scheduled retention.
+//! `auditlog serve`: the API on a TCP socket over the embedded store, with scheduled retention
+//! and the exporter on its schedule (a pass after each window closes).
 
 use std::net::SocketAddr;
 use std::str::FromStr as _;
@@ -6,12 +7,14 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use auditlog_core::Timestamp;
-use auditlog_core::store::{PurgeExpired, Store};
+use auditlog_core::export::ExportConfig;
+use auditlog_core::store::{PurgeExpired, ServiceStore, Store};
+use auditlog_export::Sinks;
 use auditlog_http::{AppState, router, system_clock};
 use clap::Args;
 use croner::Cron;
 
-use crate::settings::{ApiArgs, StoreArgs};
+use crate::settings::{ApiArgs, ExportArgs, StoreArgs};
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -25,6 +28,8 @@ pub struct ServeArgs {
     pub store: StoreArgs,
     #[command(flatten)]
     pub api: ApiArgs,
+    #[command(flatten)]
+    pub export: ExportArgs,
 }
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -34,6 +39,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             args.purge_schedule
         )
     })?;
+    let export_config = crate::export::export_config(&args.export, &args.api, "serve")?;
     let opened = args.store.open().await?;
     let config = args.api.api_config(opened.cursor_secret)?;
     let store = opened.store.clone();
@@ -57,6 +63,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         store.clone(),
         schedule,
         args.purge_schedule.clone(),
+    ));
+
+    tokio::spawn(export_on_schedule(
+        store.clone(),
+        Sinks::from_env().await,
+        export_config,
     ));
 
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -119,6 +131,27 @@ async fn purge_on_schedule(store: Arc<dyn Store>, schedule: Cron, expression: St
                 tracing::error!(error = %e, "retention purge failed; will retry at the next scheduled time")
             }
         }
+    }
+}
+
+/// Runs an export pass at start, then each time a window closes (its end plus the grace).
+async fn export_on_schedule(store: Arc<dyn ServiceStore>, sinks: Sinks, config: ExportConfig) {
+    loop {
+        match crate::export::run_pass(store.as_ref(), &sinks, &config).await {
+            Ok(report) if report.failed() > 0 => {
+                tracing::warn!(summary = %report.summary(), "export pass done with failures; see `auditlog destinations status`")
+            }
+            Ok(report) => tracing::info!(summary = %report.summary(), "export pass done"),
+            Err(e) => tracing::error!(error = %e, "export pass failed; retried at the next window"),
+        }
+        let now = chrono::Utc::now().timestamp_millis();
+        let window = config.window_ms.max(1000);
+        // Windows close at k × window + grace: wake at the next of those instants.
+        let next = ((now - config.grace_ms).div_euclid(window) + 1) * window + config.grace_ms;
+        tokio::time::sleep(std::time::Duration::from_millis(
+            u64::try_from(next - now).unwrap_or(1000),
+        ))
+        .await;
     }
 }
 

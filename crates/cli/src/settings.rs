@@ -6,12 +6,13 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Args;
 
-pub use auditlog_settings::ApiArgs;
+pub use auditlog_settings::{ApiArgs, ExportArgs};
 
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
     /// Which store: the embedded SQLite database (local mode) or DynamoDB (the deployed tables,
-    /// named by AUDITLOG_EVENTS_TABLE and AUDITLOG_KEYS_TABLE, as the functions read them).
+    /// named by AUDITLOG_EVENTS_TABLE, AUDITLOG_KEYS_TABLE and AUDITLOG_EXPORTS_TABLE, as the
+    /// functions read them).
     #[arg(long, env = "AUDITLOG_STORE", value_enum, default_value = "sqlite")]
     pub store: StoreKind,
     /// Directory of the embedded database (created on first start).
@@ -27,7 +28,7 @@ pub enum StoreKind {
 
 /// An opened store, and the secret that signs its cursors.
 pub struct OpenedStore {
-    pub store: std::sync::Arc<dyn auditlog_core::store::Store>,
+    pub store: std::sync::Arc<dyn auditlog_core::store::ServiceStore>,
     pub cursor_secret: [u8; 32],
     pub description: String,
 }
@@ -54,9 +55,10 @@ impl StoreArgs {
                     .context("cannot reach the DynamoDB events table")?;
                 Ok(OpenedStore {
                     description: format!(
-                        "dynamodb:{},{}",
+                        "dynamodb:{},{},{}",
                         store.config().events_table,
-                        store.config().keys_table
+                        store.config().keys_table,
+                        store.config().exports_table
                     ),
                     store: std::sync::Arc::new(store),
                     cursor_secret,

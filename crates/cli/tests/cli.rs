@@ -35,8 +35,13 @@ struct Server {
 }
 
 fn start_server(data_dir: &Path) -> Server {
+    start_server_with(data_dir, &[])
+}
+
+fn start_server_with(data_dir: &Path, env: &[(&str, &str)]) -> Server {
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0"])
+        .envs(env.iter().copied())
         .env("AUDITLOG_DATA_DIR", data_dir)
         .env("AUDITLOG_LOG_FORMAT", "json")
         .stderr(Stdio::piped())
@@ -231,6 +236,169 @@ fn serve_keys_send_query_and_stop_gracefully() {
     let _ = again.child.wait();
 }
 
+/// Every event id in the `.ndjson.gz` files under `root`, with how often it appears.
+fn exported_ids(root: &Path) -> std::collections::HashMap<String, usize> {
+    use std::io::Read as _;
+    let mut ids = std::collections::HashMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for path in entries.map(|e| e.expect("entry").path()) {
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.to_string_lossy().ends_with(".ndjson.gz") {
+                let mut text = String::new();
+                flate2::read::GzDecoder::new(std::fs::File::open(&path).expect("open"))
+                    .read_to_string(&mut text)
+                    .expect("gunzip");
+                for line in text.lines() {
+                    let event: Value = serde_json::from_str(line).expect("json line");
+                    *ids.entry(event["id"].as_str().expect("id").to_string())
+                        .or_insert(0) += 1;
+                }
+            }
+        }
+    }
+    ids
+}
+
+#[test]
+fn serve_exports_to_a_directory_and_the_destination_commands_report_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let out = dir.path().join("export");
+    let (ok, stdout, _) = auditlog(&data, &["keys", "create", "--tenant", "demo", "--json"]);
+    assert!(ok, "{stdout}");
+    let key = serde_json::from_str::<Value>(&stdout).expect("json")["key"]
+        .as_str()
+        .expect("key")
+        .to_string();
+    let (ok, stdout, stderr) = auditlog(
+        &data,
+        &[
+            "destinations",
+            "add",
+            "--tenant",
+            "demo",
+            "--dir",
+            out.to_str().expect("utf8"),
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let added: Value = serde_json::from_str(&stdout).expect("json");
+    let id = added["id"].as_str().expect("id").to_string();
+    assert!(id.starts_with("dst_"), "{id}");
+    assert_eq!(added["directory"]["prefix"], "user-events-audit/");
+
+    // Short windows so the test need not wait five minutes; serve exports on its own schedule.
+    let window = [
+        ("AUDITLOG_EXPORT_WINDOW", "1s"),
+        ("AUDITLOG_EXPORT_GRACE", "1s"),
+    ];
+    let mut server = start_server_with(&data, &window);
+    for n in 0..3 {
+        let (ok, stdout, _) = auditlog(
+            &data,
+            &[
+                "send",
+                "--url",
+                &server.url,
+                "--key",
+                &key,
+                "--id",
+                &format!("exp-{n}"),
+                "--action",
+                "doc.read",
+                "--actor-id",
+                "u1",
+            ],
+        );
+        assert!(ok, "{stdout}");
+    }
+    let mut ids = exported_ids(&out);
+    for _ in 0..100 {
+        if ids.len() == 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        ids = exported_ids(&out);
+    }
+    let expected: std::collections::HashMap<String, usize> =
+        (0..3).map(|n| (format!("exp-{n}"), 1)).collect();
+    assert_eq!(
+        ids, expected,
+        "each event exported once by serve's schedule"
+    );
+
+    let (ok, stdout, stderr) = auditlog(&data, &["destinations", "status", &id]);
+    assert!(ok, "{stderr}");
+    let status: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(status["events_delivered"], 3, "{status}");
+    assert_eq!(status["healthy"], true);
+    assert_eq!(status["backlog"]["events"], 0);
+    assert!(status["last_success_at"].is_string());
+
+    let (ok, stdout, stderr) = auditlog(&data, &["destinations", "verify", &id]);
+    assert!(ok, "{stdout}{stderr}");
+    let verified: Value = serde_json::from_str(&stdout).expect("json");
+    let wrote = verified["wrote"].as_str().expect("key");
+    assert!(out.join(wrote).is_file(), "{wrote}");
+
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+
+    // `auditlog export`: one pass, nothing left to do; a short retention is refused.
+    let (ok, stdout, stderr) = Command::new(BIN)
+        .args(["export"])
+        .envs(window)
+        .env("AUDITLOG_DATA_DIR", &data)
+        .output()
+        .map(|o| {
+            (
+                o.status.success(),
+                String::from_utf8_lossy(&o.stdout).to_string(),
+                String::from_utf8_lossy(&o.stderr).to_string(),
+            )
+        })
+        .expect("run export");
+    assert!(ok, "{stderr}");
+    let summary: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(
+        (summary["failed"].as_u64(), summary["events"].as_u64()),
+        (Some(0), Some(0)),
+        "{summary}"
+    );
+    let (ok, _, stderr) = auditlog(&data, &["export", "--retention", "1h"]);
+    assert!(!ok && stderr.contains("safe minimum"), "{stderr}");
+
+    // Bad S3 fields are named; list and remove.
+    let (ok, _, stderr) = auditlog(
+        &data,
+        &[
+            "destinations",
+            "add",
+            "--tenant",
+            "demo",
+            "--bucket",
+            "Bad_Bucket",
+            "--expected-bucket-owner",
+            "12",
+        ],
+    );
+    assert!(
+        !ok && stderr.contains("--bucket:") && stderr.contains("--expected-bucket-owner:"),
+        "{stderr}"
+    );
+    let (ok, stdout, _) = auditlog(&data, &["destinations", "list", "--tenant", "demo"]);
+    assert!(ok && stdout.contains(&id), "{stdout}");
+    let (ok, _, _) = auditlog(&data, &["destinations", "remove", &id]);
+    assert!(ok);
+    let (ok, stdout, _) = auditlog(&data, &["destinations", "list"]);
+    assert!(ok && !stdout.contains(&id), "{stdout}");
+}
+
 #[test]
 fn bad_settings_are_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -323,6 +491,7 @@ fn keys_are_managed_in_dynamodb_when_selected() {
     let config = auditlog_aws::DynamoConfig {
         events_table: format!("{run}-events"),
         keys_table: format!("{run}-keys"),
+        exports_table: format!("{run}-exports"),
         shards: 2,
     };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");

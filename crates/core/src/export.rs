@@ -76,6 +76,110 @@ pub fn normalize_prefix(prefix: &str) -> Result<String, String> {
     })
 }
 
+#[derive(Debug, Clone)]
+pub struct ExportConfig {
+    /// Window length (`AUDITLOG_EXPORT_WINDOW`), milliseconds.
+    pub window_ms: i64,
+    /// How long after a window's end it is closed (`AUDITLOG_EXPORT_GRACE`), milliseconds.
+    pub grace_ms: i64,
+    /// A part ends before its uncompressed NDJSON passes this size.
+    pub max_object_bytes: usize,
+    /// How long a destination's lease lasts; renewed at every window.
+    pub lease_ms: i64,
+    /// This exporter's name in leases (unique per process or invocation).
+    pub owner: String,
+    /// Destinations exported at once.
+    pub concurrency: usize,
+    /// Most windows one destination exports in one pass (the rest wait for the next pass).
+    pub max_windows_per_pass: usize,
+}
+
+/// Checks an S3 destination's fields as AWS would accept them; each problem is named by its
+/// JSON pointer (`/bucket`, `/role_arn`, ...) with the reason.
+pub fn check_s3_target(target: &S3Target) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    let mut problem = |pointer: &str, reason: &str| {
+        problems.push((pointer.to_string(), reason.to_string()));
+    };
+    let b = &target.bucket;
+    let bucket_ok = (3..=63).contains(&b.len())
+        && b.bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-')
+        && b.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && b.ends_with(|c: char| c.is_ascii_alphanumeric())
+        && !b.contains("..");
+    if !bucket_ok {
+        problem(
+            "/bucket",
+            "not a valid S3 bucket name (3-63 characters: lowercase letters, digits, dots, hyphens)",
+        );
+    }
+    if let Some(region) = &target.region
+        && (region.is_empty()
+            || region.len() > 32
+            || !region
+                .bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-'))
+    {
+        problem("/region", "not an AWS region name such as eu-west-1");
+    }
+    if let Err(reason) = normalize_prefix(&target.prefix) {
+        problem("/prefix", &reason);
+    }
+    match (&target.role_arn, &target.external_id) {
+        (Some(arn), external_id) => {
+            let parts: Vec<&str> = arn.splitn(6, ':').collect();
+            let role_ok = parts.len() == 6
+                && parts[0] == "arn"
+                && parts[2] == "iam"
+                && parts[4].len() == 12
+                && parts[4].bytes().all(|c| c.is_ascii_digit())
+                && parts[5].starts_with("role/")
+                && parts[5].len() > 5;
+            if !role_ok {
+                problem(
+                    "/role_arn",
+                    "not an IAM role ARN (arn:aws:iam::123456789012:role/name)",
+                );
+            }
+            // Without an external id, anyone who learns the role ARN could have us write into
+            // that bucket (the confused-deputy problem).
+            match external_id {
+                None => problem(
+                    "/external_id",
+                    "required with a role ARN: the role's trust policy must demand it",
+                ),
+                Some(x)
+                    if x.len() < 2
+                        || x.len() > 1224
+                        || !x
+                            .bytes()
+                            .all(|c| c.is_ascii_alphanumeric() || b"+=,.@:/-_".contains(&c)) =>
+                {
+                    problem(
+                        "/external_id",
+                        "2-1224 characters of letters, digits and +=,.@:/-_",
+                    )
+                }
+                Some(_) => {}
+            }
+        }
+        (None, Some(_)) => problem("/external_id", "only meaningful with a role ARN"),
+        (None, None) => {}
+    }
+    if let Some(key) = &target.kms_key_id
+        && (key.is_empty() || key.len() > 2048 || key.chars().any(char::is_whitespace))
+    {
+        problem("/kms_key_id", "not a KMS key id, alias or ARN");
+    }
+    if let Some(owner) = &target.expected_bucket_owner
+        && (owner.len() != 12 || !owner.bytes().all(|c| c.is_ascii_digit()))
+    {
+        problem("/expected_bucket_owner", "not a 12-digit AWS account id");
+    }
+    problems
+}
+
 /// `[start, end)` in receive time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Window {
@@ -212,6 +316,47 @@ mod tests {
         assert_eq!(normalize_prefix("/a/b/").unwrap(), "a/b/");
         assert_eq!(normalize_prefix("").unwrap(), "");
         assert!(normalize_prefix("a/../b").is_err());
+    }
+
+    #[test]
+    fn s3_targets_are_checked_field_by_field() {
+        let good = S3Target {
+            bucket: "acme-audit.logs".into(),
+            region: Some("eu-west-1".into()),
+            prefix: "user-events-audit/".into(),
+            role_arn: Some("arn:aws:iam::111122223333:role/audit-writer".into()),
+            external_id: Some("ext-123".into()),
+            kms_key_id: Some("arn:aws:kms:eu-west-1:111122223333:key/abc".into()),
+            expected_bucket_owner: Some("111122223333".into()),
+        };
+        assert!(check_s3_target(&good).is_empty());
+        let bad = S3Target {
+            bucket: "Acme_Audit".into(),
+            region: Some("EU West".into()),
+            prefix: "../x".into(),
+            role_arn: Some("arn:aws:iam::1:user/x".into()),
+            external_id: None,
+            kms_key_id: Some("".into()),
+            expected_bucket_owner: Some("12ab".into()),
+        };
+        let pointers: Vec<String> = check_s3_target(&bad).into_iter().map(|(p, _)| p).collect();
+        assert_eq!(
+            pointers,
+            [
+                "/bucket",
+                "/region",
+                "/prefix",
+                "/role_arn",
+                "/external_id",
+                "/kms_key_id",
+                "/expected_bucket_owner"
+            ]
+        );
+        let orphan = S3Target {
+            role_arn: None,
+            ..good.clone()
+        };
+        assert_eq!(check_s3_target(&orphan)[0].0, "/external_id");
     }
 
     #[test]

@@ -138,3 +138,8 @@ pub trait ExportStateStore: Send + Sync {
 pub trait ExportStore: QueryEvents + DestinationStore + ExportStateStore {}
 
 impl<T: QueryEvents + DestinationStore + ExportStateStore> ExportStore for T {}
+
+/// Everything a service host needs (the API with its admin routes, the CLI, the exporter).
+pub trait ServiceStore: Store + ExportStore {}
+
+impl<T: Store + ExportStore> ServiceStore for T {}

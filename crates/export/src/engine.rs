@@ -9,6 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use auditlog_core::Timestamp;
 use auditlog_core::cursor::Position;
+pub use auditlog_core::export::ExportConfig;
 use auditlog_core::export::{
     Destination, ExportError, ExportState, Window, is_closed, object_key, window_containing,
 };
@@ -24,31 +25,13 @@ const PAGE: usize = 1000;
 /// Backlog counts stop here ("10000 or more").
 pub const BACKLOG_COUNT_CAP: u64 = 10_000;
 
-#[derive(Debug, Clone)]
-pub struct ExportConfig {
-    /// Window length (`AUDITLOG_EXPORT_WINDOW`), milliseconds.
-    pub window_ms: i64,
-    /// How long after a window's end it is closed (`AUDITLOG_EXPORT_GRACE`), milliseconds.
-    pub grace_ms: i64,
-    /// A part ends before its uncompressed NDJSON passes this size.
-    pub max_object_bytes: usize,
-    /// How long a destination's lease lasts; renewed at every window.
-    pub lease_ms: i64,
-    /// This exporter's name in leases (unique per process or invocation).
-    pub owner: String,
-    /// Destinations exported at once.
-    pub concurrency: usize,
-    /// Most windows one destination exports in one pass (the rest wait for the next pass).
-    pub max_windows_per_pass: usize,
-}
-
 /// Makes the sink of a destination (for S3, with its credentials).
 #[async_trait]
 pub trait SinkFactory: Send + Sync {
     async fn sink_for(&self, destination: &Destination) -> Result<Arc<dyn ObjectSink>, SinkError>;
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DestinationReport {
     pub destination_id: String,
     pub tenant: String,
@@ -73,6 +56,16 @@ impl PassReport {
             .iter()
             .filter(|d| d.error.is_some())
             .count()
+    }
+
+    /// The pass as JSON: what `auditlog export` prints and the export function returns.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::json!({
+            "destinations": self.destinations,
+            "failed": self.failed(),
+            "events": self.destinations.iter().map(|d| d.events).sum::<u64>(),
+            "objects_created": self.destinations.iter().map(|d| d.objects_created).sum::<u64>(),
+        })
     }
 }
 

@@ -6,12 +6,29 @@
 //! - [`sink`]: the [`sink::ObjectSink`] trait every destination implements (create an object
 //!   only if absent; on a conflict, confirm the existing object has the same bytes).
 //! - [`directory`]: the local-directory sink (temp file, fsync, no-clobber link, fsync).
+//! - [`s3`]: the S3 sink (no ACL, expected owner, SHA-256 checksum, SSE-KMS, `If-None-Match`),
+//!   and [`s3_errors`], which turns an S3 failure into a precise message and a hint.
+//! - [`sinks`]: the sink of each destination (S3 clients cached per role, credentials
+//!   refreshed before expiry). The S3 parts are the `s3` feature (on by default).
+//! - [`status`]: a destination's health (state and backlog) as a JSON document.
+//! - [`verify`]: a verification write through a destination's real path.
 //! - [`parts`]: streaming NDJSON + gzip encoding, split into parts past a size.
 //! - [`engine`]: one pass over all destinations: lease, windows, parts, checkpoint.
 
 pub mod directory;
 pub mod engine;
 pub mod parts;
+#[cfg(feature = "s3")]
+pub mod s3;
+pub mod s3_errors;
 pub mod sink;
+#[cfg(feature = "s3")]
+pub mod sinks;
+pub mod status;
+pub mod verify;
 
 pub use engine::{ExportConfig, PassReport, export_destination, export_pass};
+#[cfg(feature = "s3")]
+pub use sinks::Sinks;
+pub use status::destination_status;
+pub use verify::verify_destination;

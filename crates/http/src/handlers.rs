@@ -20,7 +20,7 @@ use crate::auth::authorize;
 use crate::error::ApiError;
 use crate::request_log::{AuthenticatedTenant, RequestId};
 
-fn store_unavailable(e: impl std::fmt::Display) -> ApiError {
+pub(crate) fn store_unavailable(e: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "store call failed");
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -29,7 +29,7 @@ fn store_unavailable(e: impl std::fmt::Display) -> ApiError {
     )
 }
 
-fn with_tenant(mut response: Response, tenant: &str) -> Response {
+pub(crate) fn with_tenant(mut response: Response, tenant: &str) -> Response {
     response
         .extensions_mut()
         .insert(AuthenticatedTenant(tenant.to_string()));
@@ -49,7 +49,7 @@ pub async fn not_found(Extension(rid): Extension<RequestId>, uri: Uri) -> ApiErr
         StatusCode::NOT_FOUND,
         "not_found",
         format!(
-            "no route for {}; routes are /v1/events, /v1/events/{{id}}, /v1/health",
+            "no route for {}; routes are /v1/events, /v1/events/{{id}}, /v1/destinations, /v1/destinations/{{id}}, /v1/destinations/{{id}}/status, /v1/health",
             uri.path()
         ),
     )
@@ -97,7 +97,7 @@ struct IngestSummary {
     items: Vec<ItemResult>,
 }
 
-async fn read_body(body: Body, max: usize) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(body: Body, max: usize) -> Result<Bytes, ApiError> {
     match Limited::new(body, max).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ApiError::new(

@@ -6,12 +6,14 @@
 //! - [`router`] builds the axum router from an [`AppState`] (a store and the settings).
 //! - `handlers`: one function per route; they parse with `auditlog-core`, call the store
 //!   traits, and shape the JSON answers.
+//! - [`destinations`]: the admin routes for a tenant's export destinations and their status.
 //! - `auth`: bearer keys → tenant and scopes.
 //! - [`error::ApiError`]: every error answer (`{"error": {"code", "message", ...}}`).
 //! - `request_log`: request ids and one structured log line per request. It never logs headers,
 //!   bodies or query strings, so keys and masked values cannot reach the logs.
 
 mod auth;
+pub mod destinations;
 pub mod error;
 mod handlers;
 mod request_log;
@@ -21,7 +23,7 @@ use std::sync::Arc;
 use auditlog_core::Timestamp;
 use auditlog_core::cursor::CursorKey;
 use auditlog_core::redact::Redactor;
-use auditlog_core::store::Store;
+use auditlog_core::store::ServiceStore;
 use auditlog_core::validate::Limits;
 use axum::Router;
 use axum::routing::get;
@@ -50,7 +52,7 @@ pub fn system_clock() -> Clock {
 
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<dyn ServiceStore>,
     pub config: Arc<ApiConfig>,
     pub clock: Clock,
 }
@@ -63,6 +65,18 @@ pub fn router(state: AppState) -> Router {
             get(handlers::list_events).post(handlers::post_events),
         )
         .route("/v1/events/{id}", get(handlers::get_event))
+        .route(
+            "/v1/destinations",
+            get(destinations::list_destinations).post(destinations::add_destination),
+        )
+        .route(
+            "/v1/destinations/{id}",
+            axum::routing::delete(destinations::remove_destination),
+        )
+        .route(
+            "/v1/destinations/{id}/status",
+            get(destinations::destination_status),
+        )
         .route("/v1/health", get(handlers::health))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)

@@ -5,6 +5,8 @@
 //! # Layout
 //!
 //! - [`ApiArgs`]: limits, retention and masking for the HTTP API ([`ApiArgs::api_config`]).
+//! - [`ExportArgs`]: windows, grace, part size and concurrency of the exporter
+//!   ([`ExportArgs::export_config`]), and the minimum retention it accepts.
 //! - [`parse_duration`]: `90d`, `5m`, `30s`, … for every duration setting.
 //! - [`from_env`]: parse any of these groups from the environment alone (no command line).
 //! - [`env_names`]: every environment variable a group reads (the template test uses it).
@@ -12,6 +14,7 @@
 use std::time::Duration;
 
 use auditlog_core::cursor::CursorKey;
+use auditlog_core::export::ExportConfig;
 use auditlog_core::redact::Redactor;
 use auditlog_core::validate::Limits;
 use auditlog_http::ApiConfig;
@@ -113,6 +116,76 @@ impl ApiArgs {
     }
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct ExportArgs {
+    /// Length of an export window: events received in one window go to the same objects.
+    #[arg(long = "export-window", env = "AUDITLOG_EXPORT_WINDOW", default_value = "5m", value_parser = parse_duration)]
+    pub window: Duration,
+    /// How long after a window ends it is written (writes still in flight, index lag).
+    #[arg(long = "export-grace", env = "AUDITLOG_EXPORT_GRACE", default_value = "2m", value_parser = parse_duration)]
+    pub grace: Duration,
+    /// A new part starts before an object's uncompressed NDJSON passes this many bytes.
+    #[arg(long = "export-max-object-bytes", env = "AUDITLOG_EXPORT_MAX_OBJECT_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_object_bytes: usize,
+    /// Destinations exported at once.
+    #[arg(
+        long = "export-concurrency",
+        env = "AUDITLOG_EXPORT_CONCURRENCY",
+        default_value_t = 4
+    )]
+    pub concurrency: usize,
+    /// How long an exporter holds a destination without progress before another may take it.
+    #[arg(long = "export-lease", env = "AUDITLOG_EXPORT_LEASE", default_value = "10m", value_parser = parse_duration)]
+    pub lease: Duration,
+}
+
+/// Every retention must leave this long, beyond a window and its grace, for an exporter
+/// outage to be noticed (the backlog alarm) and fixed before unexported events expire.
+pub const EXPORT_SAFETY_MARGIN: Duration = Duration::from_secs(24 * 3600);
+
+impl ExportArgs {
+    /// The exporter's configuration; `owner` names this process or invocation in leases.
+    pub fn export_config(&self, owner: &str) -> Result<ExportConfig, SettingsError> {
+        let window_ms = millis(self.window, "AUDITLOG_EXPORT_WINDOW")?;
+        if window_ms < 1000 || 86_400_000 % window_ms != 0 {
+            return Err(invalid(
+                "AUDITLOG_EXPORT_WINDOW must be at least 1s and divide a day evenly (1s, 30s, 1m, 5m, 15m, 1h, ...)",
+            ));
+        }
+        if self.max_object_bytes < 64 * 1024 || self.concurrency == 0 {
+            return Err(invalid(
+                "AUDITLOG_EXPORT_MAX_OBJECT_BYTES must be at least 64 KiB and AUDITLOG_EXPORT_CONCURRENCY at least 1",
+            ));
+        }
+        Ok(ExportConfig {
+            window_ms,
+            grace_ms: millis(self.grace, "AUDITLOG_EXPORT_GRACE")?,
+            max_object_bytes: self.max_object_bytes,
+            lease_ms: millis(self.lease, "AUDITLOG_EXPORT_LEASE")?.max(1000),
+            owner: owner.to_string(),
+            concurrency: self.concurrency,
+            max_windows_per_pass: 1000,
+        })
+    }
+
+    /// The shortest retention this exporter accepts: a window, its grace, and a day.
+    pub fn min_retention(&self) -> Duration {
+        self.window + self.grace + EXPORT_SAFETY_MARGIN
+    }
+
+    /// Refuses a retention that could delete events before they are exported.
+    pub fn check_retention(&self, retention: Duration) -> Result<(), SettingsError> {
+        if retention < self.min_retention() {
+            return Err(SettingsError::Invalid(format!(
+                "AUDITLOG_RETENTION={} is shorter than the exporter's safe minimum of {} (window + grace + 1 day): events could expire before they are exported",
+                humantime::format_duration(retention),
+                humantime::format_duration(self.min_retention())
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// A duration in whole milliseconds, as the domain counts time.
 pub fn millis(duration: Duration, name: &str) -> Result<i64, SettingsError> {
     i64::try_from(duration.as_millis()).map_err(|_| invalid(&format!("{name} is too large")))
@@ -161,6 +234,34 @@ mod tests {
         assert!(names.contains(&"AUDITLOG_RETENTION".to_string()));
         assert!(names.contains(&"AUDITLOG_REDACT_KEYS".to_string()));
         assert_eq!(names.len(), 8);
+    }
+
+    #[test]
+    fn export_settings_check_windows_and_the_minimum_retention() {
+        let mut args = ExportArgs {
+            window: Duration::from_secs(300),
+            grace: Duration::from_secs(120),
+            max_object_bytes: 1 << 20,
+            concurrency: 2,
+            lease: Duration::from_secs(600),
+        };
+        let config = args.export_config("me").unwrap();
+        assert_eq!((config.window_ms, config.grace_ms), (300_000, 120_000));
+        assert!(
+            args.check_retention(Duration::from_secs(90 * 86_400))
+                .is_ok()
+        );
+        let refused = args
+            .check_retention(Duration::from_secs(3600))
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("safe minimum of 1day 7m"), "{refused}");
+        args.window = Duration::from_secs(7);
+        assert!(
+            args.export_config("me").is_err(),
+            "7s does not divide a day"
+        );
+        assert_eq!(env_names::<ExportArgs>().len(), 5);
     }
 
     #[test]

@@ -1,0 +1,185 @@
+//! Destinations and export state in the exports table (`AUDITLOG_EXPORTS_TABLE`).
+//!
+//! | item | `pk` | `sk` | other attributes |
+//! | --- | --- | --- | --- |
+//! | a destination | `destination` | its id | `tenant`, `body` (the destination as JSON) |
+//! | its export state | `state#{id}` | `state` | `version` (N), `body` (the state as JSON) |
+//!
+//! All destinations share one partition so that listing them is one strongly consistent
+//! `Query` (no Scan); they are few and change rarely. Each state lives in its own item and is
+//! changed only by a `PutItem` conditioned on its `version`: that condition is what lets two
+//! exporters race without both advancing a checkpoint.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use auditlog_core::export::{Destination, ExportState};
+use auditlog_core::store::{DestinationStore, ExportStateStore, StoreError};
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::{DynamoStore, n, number_attr, s, sdk_message, text_attr};
+
+const DESTINATION_PK: &str = "destination";
+const STATE_SK: &str = "state";
+
+fn state_pk(destination_id: &str) -> String {
+    format!("state#{destination_id}")
+}
+
+fn unavailable<E: std::fmt::Display>(e: E) -> StoreError {
+    StoreError::Unavailable(e.to_string())
+}
+
+fn from_body<T: serde::de::DeserializeOwned>(
+    item: &HashMap<String, AttributeValue>,
+) -> Result<T, StoreError> {
+    serde_json::from_str(&text_attr(item, "body")?)
+        .map_err(|e| StoreError::Corrupt(format!("exports table item: {e}")))
+}
+
+#[async_trait]
+impl DestinationStore for DynamoStore {
+    async fn add_destination(&self, destination: &Destination) -> Result<(), StoreError> {
+        let body = serde_json::to_string(destination).map_err(unavailable)?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.config.exports_table)
+            .item("pk", s(DESTINATION_PK))
+            .item("sk", s(destination.id.clone()))
+            .item("tenant", s(destination.tenant.clone()))
+            .item("body", s(body))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::Conflict(format!(
+                    "destination {}",
+                    destination.id
+                )))
+            }
+            Err(e) => Err(StoreError::Unavailable(sdk_message(&e))),
+        }
+    }
+
+    async fn list_destinations(
+        &self,
+        tenant: Option<&str>,
+    ) -> Result<Vec<Destination>, StoreError> {
+        let mut destinations = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.config.exports_table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(DESTINATION_PK))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreError::Unavailable(sdk_message(&e)))?;
+            for item in out.items() {
+                let destination: Destination = from_body(item)?;
+                if tenant.is_none_or(|t| t == destination.tenant) {
+                    destinations.push(destination);
+                }
+            }
+            match out.last_evaluated_key() {
+                Some(key) => start = Some(key.clone()),
+                None => break,
+            }
+        }
+        // The same order as the SQLite store.
+        destinations.sort_by(|a, b| {
+            (&a.tenant, a.created_at, &a.id).cmp(&(&b.tenant, b.created_at, &b.id))
+        });
+        Ok(destinations)
+    }
+
+    async fn remove_destination(&self, id: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.config.exports_table)
+            .key("pk", s(DESTINATION_PK))
+            .key("sk", s(id))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(sdk_message(&e)))?;
+        Ok(out.attributes().is_some_and(|a| !a.is_empty()))
+    }
+}
+
+#[async_trait]
+impl ExportStateStore for DynamoStore {
+    async fn export_state(&self, destination_id: &str) -> Result<ExportState, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.config.exports_table)
+            .key("pk", s(state_pk(destination_id)))
+            .key("sk", s(STATE_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(sdk_message(&e)))?;
+        match out.item() {
+            Some(item) => {
+                let mut state: ExportState = from_body(item)?;
+                // The attribute the condition checks is the authority on the version.
+                state.version = u64::try_from(number_attr(item, "version")?)
+                    .map_err(|_| StoreError::Corrupt("negative export state version".into()))?;
+                Ok(state)
+            }
+            None => Ok(ExportState::new(destination_id)),
+        }
+    }
+
+    async fn save_export_state(
+        &self,
+        next: &ExportState,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
+        if next.version != expected_version + 1 {
+            return Err(StoreError::Conflict(format!(
+                "export state version {} does not follow {expected_version}",
+                next.version
+            )));
+        }
+        let version = i64::try_from(next.version).map_err(unavailable)?;
+        let expected = i64::try_from(expected_version).map_err(unavailable)?;
+        let body = serde_json::to_string(next).map_err(unavailable)?;
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.config.exports_table)
+            .item("pk", s(state_pk(&next.destination_id)))
+            .item("sk", s(STATE_SK))
+            .item("version", n(version))
+            .item("body", s(body));
+        let put = if expected_version == 0 {
+            put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            put.condition_expression("version = :expected")
+                .expression_attribute_values(":expected", n(expected))
+        };
+        match put.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(StoreError::Unavailable(sdk_message(&e))),
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! Export figures (`scripts/bench-export.sh` runs this in release):
+//!
+//! - `encode N`: NDJSON + gzip (default level) + SHA-256 of N stored events, the exporter's CPU
+//!   path, on one thread: events per second per core.
+//! - `prepare DIR N`: a SQLite store in DIR with N events (the fixture events, ~450 B each)
+//!   received over the last hours, and a directory destination.
+//! - `export DIR`: one export pass of that store, at the default settings; prints the pass's
+//!   figures and the process's peak RSS (VmHWM), which covers only the export.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)] // a benchmark: a panic is a failed run
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use auditlog_core::Timestamp;
+use auditlog_core::export::{Destination, ExportConfig, Target};
+use auditlog_core::redact::Redactor;
+use auditlog_core::store::{AppendEvents, DestinationStore, ExportStore, NewEvent};
+use auditlog_core::validate::{IngestContext, Limits, prepare_event};
+use auditlog_export::directory::DirectorySink;
+use auditlog_export::engine::SinkFactory;
+use auditlog_export::parts::PartEncoder;
+use auditlog_export::sink::{ObjectSink, SinkError};
+use auditlog_local::SqliteStore;
+use serde_json::Value;
+
+fn fixture_events() -> Vec<Value> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/mapped");
+    let mut events = Vec::new();
+    for name in [
+        "graphql-request-log.ndjson",
+        "idp-events.ndjson",
+        "app-platform-events.ndjson",
+    ] {
+        let text = std::fs::read_to_string(dir.join(name)).expect("fixture");
+        events.extend(
+            text.lines()
+                .filter(|l| !l.is_empty())
+                .map(|l| serde_json::from_str::<Value>(l).expect("fixture json")),
+        );
+    }
+    events
+}
+
+/// Stored events (as the store holds them) numbered `range`, cycling through the fixtures.
+fn stored_events(
+    range: std::ops::Range<usize>,
+    received_at: impl Fn(usize) -> i64,
+) -> Vec<NewEvent> {
+    let fixtures = fixture_events();
+    let limits = Limits::default();
+    let redactor = Redactor::default();
+    range
+        .map(|i| {
+            let ctx = IngestContext {
+                tenant: "bench",
+                received_at: Timestamp(received_at(i)),
+                limits: &limits,
+                redactor: &redactor,
+            };
+            let mut event = fixtures[i % fixtures.len()].clone();
+            event["id"] = Value::String(format!("bench-{i:08}"));
+            event.as_object_mut().unwrap().remove("occurred_at");
+            let prepared = prepare_event(event, "", &ctx, &mut || unreachable!()).expect("valid");
+            NewEvent {
+                event: prepared.event,
+                json: prepared.json,
+                expires_at: Timestamp(received_at(i) + 90 * 86_400_000),
+            }
+        })
+        .collect()
+}
+
+fn encode(count: usize) {
+    let events = stored_events(0..count, |_| 1_795_305_600_000);
+    let bytes: usize = events.iter().map(|e| e.json.len() + 1).sum();
+    let start = Instant::now();
+    let mut encoder = PartEncoder::new(64 * 1024 * 1024);
+    let mut compressed = 0;
+    for e in &events {
+        if let Some(part) = encoder.push(&e.json) {
+            compressed += part.body.len();
+        }
+    }
+    compressed += encoder.finish().map(|p| p.body.len()).unwrap_or(0);
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        "encode + gzip + sha256: {count} events ({} B mean) in {seconds:.2}s = {:.0} events/s on one core, {:.1} MB/s of NDJSON, compressed to {:.1}%",
+        bytes / count,
+        count as f64 / seconds,
+        bytes as f64 / seconds / 1e6,
+        100.0 * compressed as f64 / bytes as f64
+    );
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+async fn prepare(dir: &Path, count: usize) {
+    let store = SqliteStore::open(&dir.join("data")).unwrap();
+    // Spread over the three hours before the last closed window: 36 windows of 5 minutes.
+    let end = now_ms() - 15 * 60_000;
+    let span = 3 * 3_600_000;
+    let start = Instant::now();
+    for first in (0..count).step_by(10_000) {
+        let events = stored_events(first..(first + 10_000).min(count), |i| {
+            end - span + (i as i64 * span / count as i64)
+        });
+        store
+            .append_events("bench", &events, Timestamp(end))
+            .await
+            .unwrap();
+    }
+    store
+        .add_destination(&Destination {
+            id: "dst_bench".into(),
+            tenant: "bench".into(),
+            target: Target::Directory {
+                path: dir.join("out").display().to_string(),
+                prefix: "user-events-audit/".into(),
+            },
+            created_at: Timestamp(end),
+        })
+        .await
+        .unwrap();
+    println!(
+        "prepared {count} events in {:.1}s",
+        start.elapsed().as_secs_f64()
+    );
+}
+
+struct Directories;
+
+#[async_trait]
+impl SinkFactory for Directories {
+    async fn sink_for(
+        &self,
+        destination: &Destination,
+    ) -> Result<std::sync::Arc<dyn ObjectSink>, SinkError> {
+        match &destination.target {
+            Target::Directory { path, .. } => Ok(std::sync::Arc::new(DirectorySink::new(path))),
+            Target::S3(_) => Err(SinkError::failed("directories only in this benchmark")),
+        }
+    }
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+async fn export(dir: &Path) {
+    let store = SqliteStore::open(&dir.join("data")).unwrap();
+    let config = ExportConfig {
+        window_ms: 5 * 60_000,
+        grace_ms: 2 * 60_000,
+        max_object_bytes: 64 * 1024 * 1024,
+        lease_ms: 600_000,
+        owner: "bench".into(),
+        concurrency: 4,
+        max_windows_per_pass: 1000,
+    };
+    let store_ref: &dyn ExportStore = &store;
+    let start = Instant::now();
+    let report =
+        auditlog_export::export_pass(store_ref, &Directories, &config, Timestamp(now_ms()))
+            .await
+            .unwrap();
+    let seconds = start.elapsed().as_secs_f64();
+    let d = &report.destinations[0];
+    println!(
+        "export pass: {} events, {} windows, {} objects in {seconds:.1}s ({:.0} events/s, SQLite reads included); peak RSS {:.1} MiB; error: {:?}",
+        d.events,
+        d.windows,
+        d.objects_created,
+        d.events as f64 / seconds,
+        peak_rss_kib() as f64 / 1024.0,
+        d.error
+    );
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    match args.get(1).map(String::as_str) {
+        Some("encode") => encode(args.get(2).and_then(|n| n.parse().ok()).unwrap_or(200_000)),
+        Some("prepare") => {
+            prepare(
+                Path::new(&args[2]),
+                args.get(3)
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(1_000_000),
+            )
+            .await
+        }
+        Some("export") => export(Path::new(&args[2])).await,
+        _ => eprintln!("usage: export_bench encode [N] | prepare DIR [N] | export DIR"),
+    }
+}

@@ -1,0 +1,110 @@
+//! The sink of each destination: a directory, or S3 with the right credentials and region.
+//!
+//! S3 clients are built once per (region, role, external id) and kept: each client's identity
+//! cache holds the assumed role's temporary credentials and refreshes them before they expire,
+//! so a warm Lambda or a long-running `auditlog serve` does not call STS for every pass.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use auditlog_core::export::{Destination, S3Target, Target};
+use aws_config::SdkConfig;
+use aws_config::sts::AssumeRoleProvider;
+
+use crate::directory::DirectorySink;
+use crate::engine::SinkFactory;
+use crate::s3::{S3ConfigCustomizer, S3Sink, SESSION_NAME};
+use crate::sink::{ObjectSink, SinkError};
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct ClientKey {
+    region: Option<String>,
+    role_arn: Option<String>,
+    external_id: Option<String>,
+}
+
+pub struct Sinks {
+    base: SdkConfig,
+    path_style: bool,
+    customizer: Option<S3ConfigCustomizer>,
+    clients: Mutex<HashMap<ClientKey, aws_sdk_s3::Client>>,
+}
+
+impl Sinks {
+    /// `base` is the exporter's own AWS configuration. Path-style addressing is used when an
+    /// S3 endpoint override is set (`AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL`: an emulator
+    /// or an S3-compatible store on-prem); AWS itself gets virtual-hosted addressing.
+    pub fn new(base: SdkConfig) -> Self {
+        let path_style = std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL").is_some();
+        Sinks {
+            base,
+            path_style,
+            customizer: None,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The exporter's configuration from the standard AWS chain.
+    pub async fn from_env() -> Self {
+        Sinks::new(
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .load()
+                .await,
+        )
+    }
+
+    /// Applied to every S3 client's configuration (tests add a request-recording interceptor).
+    pub fn with_s3_customizer(mut self, customizer: S3ConfigCustomizer) -> Self {
+        self.customizer = Some(customizer);
+        self
+    }
+
+    async fn s3_client(&self, target: &S3Target) -> aws_sdk_s3::Client {
+        let key = ClientKey {
+            region: target.region.clone(),
+            role_arn: target.role_arn.clone(),
+            external_id: target.external_id.clone(),
+        };
+        if let Ok(clients) = self.clients.lock()
+            && let Some(client) = clients.get(&key)
+        {
+            return client.clone();
+        }
+        let mut builder =
+            aws_sdk_s3::config::Builder::from(&self.base).force_path_style(self.path_style);
+        if let Some(region) = &target.region {
+            builder = builder.region(aws_config::Region::new(region.clone()));
+        }
+        if let Some(role_arn) = &target.role_arn {
+            let mut provider = AssumeRoleProvider::builder(role_arn)
+                .session_name(SESSION_NAME)
+                .configure(&self.base);
+            if let Some(external_id) = &target.external_id {
+                provider = provider.external_id(external_id);
+            }
+            builder = builder.credentials_provider(provider.build().await);
+        }
+        if let Some(customize) = &self.customizer {
+            builder = customize(builder);
+        }
+        let client = aws_sdk_s3::Client::from_conf(builder.build());
+        if let Ok(mut clients) = self.clients.lock() {
+            clients.insert(key, client.clone());
+        }
+        client
+    }
+}
+
+#[async_trait]
+impl SinkFactory for Sinks {
+    async fn sink_for(&self, destination: &Destination) -> Result<Arc<dyn ObjectSink>, SinkError> {
+        Ok(match &destination.target {
+            Target::Directory { path, .. } => Arc::new(DirectorySink::new(path)),
+            Target::S3(target) => {
+                Arc::new(S3Sink::new(self.s3_client(target).await, target.clone()))
+            }
+        })
+    }
+}

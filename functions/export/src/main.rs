@@ -1,0 +1,84 @@
+//! `auditlog-export`: the export Lambda's entry point. Settings, the DynamoDB store and the
+//! sinks (with their S3 clients and cached role credentials) are built once per cold start;
+//! each invocation runs [`auditlog_export_fn::handle`].
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use auditlog_aws::DynamoStore;
+use auditlog_core::Timestamp;
+use auditlog_export::Sinks;
+use auditlog_export_fn::{Exporter, handle};
+use auditlog_settings::{ApiArgs, ExportArgs};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    init_logging();
+    let exporter = match init().await {
+        Ok(exporter) => Arc::new(exporter),
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "export function cannot start");
+            return Err(e.into());
+        }
+    };
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let exporter = exporter.clone();
+        async move {
+            let now = Timestamp(chrono::Utc::now().timestamp_millis());
+            handle(&exporter, &event.payload, &event.context.request_id, now)
+                .await
+                .map_err(|e| lambda_runtime::Diagnostic {
+                    error_type: e.kind().to_string(),
+                    error_message: e.to_string(),
+                })
+        }
+    }))
+    .await
+}
+
+async fn init() -> anyhow::Result<Exporter> {
+    let api: ApiArgs = auditlog_settings::from_env().context("invalid settings")?;
+    let export: ExportArgs = auditlog_settings::from_env().context("invalid export settings")?;
+    export.check_retention(api.retention)?;
+    let owner = format!(
+        "{}-{}",
+        std::env::var("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_else(|_| "export".into()),
+        rand::random::<u32>()
+    );
+    let config = export.export_config(&owner)?;
+    let store = DynamoStore::from_env().await.map_err(anyhow::Error::msg)?;
+    tracing::info!(
+        events_table = %store.config().events_table,
+        exports_table = %store.config().exports_table,
+        window_ms = config.window_ms,
+        grace_ms = config.grace_ms,
+        "export function ready"
+    );
+    Ok(Exporter {
+        store: Arc::new(store),
+        sinks: Arc::new(Sinks::from_env().await),
+        config,
+    })
+}
+
+/// JSON lines on stdout, with the invocation's span (the Lambda `requestId`), as the ingest
+/// function logs.
+fn init_logging() {
+    let filter = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .ok()
+        .and_then(|level| EnvFilter::try_new(level.to_lowercase()).ok())
+        .or_else(|| EnvFilter::try_from_env("AUDITLOG_LOG").ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(false)
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout)
+        .init();
+}

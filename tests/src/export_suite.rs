@@ -1,0 +1,625 @@
+//! The exactly-once export behaviours, written once and run on every destination kind:
+//! a local directory (on SQLite, as local mode runs) and S3 on moto_server through an assumed
+//! role (on DynamoDB Local, as the export function runs). Every check reads what was delivered
+//! back independently: gunzip of the files, or boto3 + gunzip for S3 (`tests/support/aws_check.py`).
+
+use std::collections::HashMap;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use auditlog_core::Timestamp;
+use auditlog_core::export::{Destination, S3Target, Target};
+use auditlog_core::store::{AppendEvents, DestinationStore, NewEvent, ServiceStore};
+use auditlog_core::validate::{IngestContext, Limits, prepare_event};
+use auditlog_export::engine::{SinkFactory, export_destination};
+use auditlog_export::sink::{ObjectSink, PutOutcome, SinkError};
+use auditlog_export::{ExportConfig, Sinks, export_pass};
+use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
+use serde_json::{Value, json};
+
+pub const WINDOW: i64 = 60_000;
+pub const GRACE: i64 = 5_000;
+
+/// What was delivered, read back without our code.
+#[derive(Debug, Default)]
+pub struct Delivered {
+    /// Event id → how many lines carry it.
+    pub ids: HashMap<String, usize>,
+    /// Every object key under the destination's root.
+    pub keys: Vec<String>,
+}
+
+/// One destination, ready to export to, with an independent reader of what landed.
+pub struct ExportRig {
+    pub store: Arc<dyn ServiceStore>,
+    pub destination: Destination,
+    pub sinks: Arc<dyn SinkFactory>,
+    pub reader: Box<dyn Fn() -> Delivered + Send + Sync>,
+    /// Every HTTP request the S3 clients sent (empty for directories).
+    pub requests: Arc<Mutex<Vec<RecordedRequest>>>,
+    /// A window boundary about an hour before now: the events' receive times start here.
+    pub t0: i64,
+    pub _guard: Box<dyn std::any::Any + Send>,
+}
+
+#[async_trait]
+pub trait ExportTarget: Send + Sync {
+    async fn rig(&self) -> ExportRig;
+}
+
+fn first_window_boundary() -> i64 {
+    let hour_ago = crate::now_ms() - 3_600_000;
+    hour_ago - hour_ago.rem_euclid(WINDOW)
+}
+
+pub fn config(owner: &str) -> ExportConfig {
+    ExportConfig {
+        window_ms: WINDOW,
+        grace_ms: GRACE,
+        max_object_bytes: 4096,
+        lease_ms: 60_000,
+        owner: owner.into(),
+        concurrency: 4,
+        max_windows_per_pass: 1000,
+    }
+}
+
+pub fn ids(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}-{i:04}")).collect()
+}
+
+/// Stores events for `tenant` as the ingest path would, received at `received_at`.
+pub async fn ingest(
+    store: &dyn AppendEvents,
+    tenant: &str,
+    ids: &[String],
+    received_at: i64,
+    occurred_at: Option<&str>,
+) {
+    let limits = Limits::default();
+    let redactor = auditlog_core::redact::Redactor::default();
+    let ctx = IngestContext {
+        tenant,
+        received_at: Timestamp(received_at),
+        limits: &limits,
+        redactor: &redactor,
+    };
+    let events: Vec<NewEvent> = ids
+        .iter()
+        .map(|id| {
+            let mut body = json!({"id": id, "action": "doc.update", "actor": {"id": "u1"},
+                "metadata": {"pad": "x".repeat(200)}});
+            if let Some(at) = occurred_at {
+                body["occurred_at"] = json!(at);
+            }
+            let p = prepare_event(body, "", &ctx, &mut || unreachable!()).unwrap();
+            NewEvent {
+                event: p.event,
+                json: p.json,
+                expires_at: Timestamp(received_at + crate::RETENTION_MS),
+            }
+        })
+        .collect();
+    let statuses = store
+        .append_events(tenant, &events, Timestamp(received_at))
+        .await
+        .unwrap();
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == auditlog_core::store::AppendStatus::Stored)
+    );
+}
+
+pub fn assert_exactly_once(got: &Delivered, expected: &[String]) {
+    let twice: Vec<_> = got.ids.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "delivered more than once: {twice:?}");
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|id| !got.ids.contains_key(*id))
+        .collect();
+    assert!(missing.is_empty(), "never delivered: {missing:?}");
+    assert_eq!(got.ids.len(), expected.len(), "unexpected extra events");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The behaviours.
+
+pub async fn windows_are_written_once_and_only_when_closed(rig: &ExportRig) {
+    let t0 = rig.t0;
+    let mut all = Vec::new();
+    for w in 0..3 {
+        let batch = ids(&format!("w{w}"), 40); // 40 × ~300 B: several 4 KB parts per window
+        ingest(
+            rig.store.as_ref(),
+            "acme",
+            &batch,
+            t0 + w * WINDOW + 1_000,
+            None,
+        )
+        .await;
+        all.extend(batch);
+    }
+    // Another tenant's events never reach this destination.
+    ingest(
+        rig.store.as_ref(),
+        "globex",
+        &ids("other", 5),
+        t0 + 1_000,
+        None,
+    )
+    .await;
+    let sink = rig.sinks.sink_for(&rig.destination).await.unwrap();
+
+    // The third window is still open (its end + grace has not passed): two windows go.
+    let now = Timestamp(t0 + 3 * WINDOW + GRACE - 1);
+    let store: &dyn auditlog_core::store::ExportStore = rig.store.as_ref();
+    let report =
+        export_destination(store, sink.as_ref(), &rig.destination, &config("a"), now).await;
+    assert_eq!(report.error, None);
+    assert_eq!(report.windows, 2);
+    assert!(
+        report.objects_created > 2,
+        "windows split into parts: {report:?}"
+    );
+    assert_exactly_once(&(rig.reader)(), &all[..80]);
+
+    // Later: the third window closes; the first two are not written again.
+    let now = Timestamp(t0 + 3 * WINDOW + GRACE);
+    let report =
+        export_destination(store, sink.as_ref(), &rig.destination, &config("a"), now).await;
+    assert_eq!(report.windows, 1);
+    let delivered = (rig.reader)();
+    assert_exactly_once(&delivered, &all);
+    let state = rig.store.export_state(&rig.destination.id).await.unwrap();
+    assert_eq!(state.events_delivered, 120);
+    assert_eq!(state.exported_through, Some(Timestamp(t0 + 3 * WINDOW)));
+    assert_eq!(state.lease_owner, None, "the lease is released");
+
+    // Names are the documented layout.
+    let first = auditlog_core::export::object_key(
+        rig.destination.target.prefix(),
+        "acme",
+        auditlog_core::export::window_containing(Timestamp(t0), WINDOW),
+        0,
+    );
+    assert!(
+        delivered.keys.contains(&first),
+        "{first} in {:?}",
+        delivered.keys
+    );
+    assert!(delivered.keys.iter().all(|k| k.starts_with(&format!(
+        "{}tenant=acme/year=",
+        rig.destination.target.prefix()
+    ))));
+}
+
+/// Writes through, then fails as if the process died before the checkpoint.
+struct CrashAfterWrite {
+    inner: Arc<dyn ObjectSink>,
+    armed: AtomicBool,
+}
+
+#[async_trait]
+impl ObjectSink for CrashAfterWrite {
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        sha256: [u8; 32],
+    ) -> Result<PutOutcome, SinkError> {
+        let outcome = self.inner.put_if_absent(key, body, sha256).await?;
+        if self.armed.swap(false, Ordering::SeqCst) {
+            return Err(SinkError::failed("crash injected after the write"));
+        }
+        Ok(outcome)
+    }
+    async fn put_verification(&self, key: &str, body: Vec<u8>) -> Result<(), SinkError> {
+        self.inner.put_verification(key, body).await
+    }
+    fn describe(&self) -> String {
+        "crash-after-write".into()
+    }
+}
+
+pub async fn a_crash_between_write_and_checkpoint_neither_loses_nor_duplicates(rig: &ExportRig) {
+    let t0 = rig.t0;
+    let all = ids("c", 30);
+    ingest(rig.store.as_ref(), "acme", &all, t0 + 1_000, None).await;
+    let now = Timestamp(t0 + WINDOW + GRACE);
+    let store: &dyn auditlog_core::store::ExportStore = rig.store.as_ref();
+    let crashing = CrashAfterWrite {
+        inner: rig.sinks.sink_for(&rig.destination).await.unwrap(),
+        armed: AtomicBool::new(true),
+    };
+    let report = export_destination(store, &crashing, &rig.destination, &config("a"), now).await;
+    assert!(report.error.as_deref().unwrap().contains("crash injected"));
+    let state = rig.store.export_state(&rig.destination.id).await.unwrap();
+    assert_eq!(state.exported_through, None, "the checkpoint did not move");
+    assert!(state.last_error.is_some(), "status shows the error");
+
+    // The retry rewrites the same names with the same bytes: accepted as already there.
+    let sink = rig.sinks.sink_for(&rig.destination).await.unwrap();
+    let report =
+        export_destination(store, sink.as_ref(), &rig.destination, &config("b"), now).await;
+    assert_eq!(report.error, None);
+    assert_eq!(report.objects_already_present, 1);
+    assert_exactly_once(&(rig.reader)(), &all);
+    let state = rig.store.export_state(&rig.destination.id).await.unwrap();
+    assert_eq!(state.last_error, None);
+    assert_eq!(state.events_delivered, 30);
+}
+
+pub async fn two_exporters_at_once_export_each_window_once(rig: &ExportRig) {
+    let t0 = rig.t0;
+    let mut all = Vec::new();
+    for w in 0..10 {
+        let batch = ids(&format!("p{w}"), 20);
+        ingest(
+            rig.store.as_ref(),
+            "acme",
+            &batch,
+            t0 + w * WINDOW + 500,
+            None,
+        )
+        .await;
+        all.extend(batch);
+    }
+    let now = Timestamp(t0 + 10 * WINDOW + GRACE);
+    let mut passes = Vec::new();
+    for owner in ["x", "y", "z"] {
+        let store = rig.store.clone();
+        let sinks = rig.sinks.clone();
+        passes.push(tokio::spawn(async move {
+            let store: &dyn auditlog_core::store::ExportStore = store.as_ref();
+            export_pass(store, sinks.as_ref(), &config(owner), now)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut created = 0;
+    for pass in passes {
+        let report = pass.await.unwrap();
+        for d in report.destinations {
+            assert!(
+                d.error.is_none() || d.error.as_deref().unwrap().contains("lease"),
+                "{d:?}"
+            );
+            created += d.objects_created;
+        }
+    }
+    // Whatever the interleaving, a follow-up pass finishes the job; nothing is written twice.
+    let store: &dyn auditlog_core::store::ExportStore = rig.store.as_ref();
+    export_pass(store, rig.sinks.as_ref(), &config("w"), now)
+        .await
+        .unwrap();
+    assert_exactly_once(&(rig.reader)(), &all);
+    assert!(created > 0);
+}
+
+pub async fn late_events_are_exported_once_with_the_window_they_arrive_in(rig: &ExportRig) {
+    let t0 = rig.t0;
+    let store: &dyn auditlog_core::store::ExportStore = rig.store.as_ref();
+    let sink = rig.sinks.sink_for(&rig.destination).await.unwrap();
+    let early = ids("early", 5);
+    ingest(rig.store.as_ref(), "acme", &early, t0 + 1_000, None).await;
+    let now = Timestamp(t0 + WINDOW + GRACE);
+    export_destination(store, sink.as_ref(), &rig.destination, &config("a"), now).await;
+    // An event that happened inside the exported window, delivered (received) much later.
+    let late = ids("late", 3);
+    let happened = Timestamp(t0 + 30_000).to_rfc3339();
+    ingest(
+        rig.store.as_ref(),
+        "acme",
+        &late,
+        t0 + 5 * WINDOW + 10,
+        Some(&happened),
+    )
+    .await;
+    let now = Timestamp(t0 + 6 * WINDOW + GRACE);
+    let report =
+        export_destination(store, sink.as_ref(), &rig.destination, &config("a"), now).await;
+    assert_eq!(report.windows, 1, "{report:?}");
+    let mut expected = early.clone();
+    expected.extend(late);
+    assert_exactly_once(&(rig.reader)(), &expected);
+    // A pass with nothing new writes nothing.
+    let now = Timestamp(t0 + 9 * WINDOW);
+    let again = export_destination(store, sink.as_ref(), &rig.destination, &config("a"), now).await;
+    assert_eq!((again.windows, again.objects_created), (0, 0));
+}
+
+/// Runs each behaviour as its own test on a fresh rig from `$target`.
+#[macro_export]
+macro_rules! export_tests {
+    ($target:expr) => {
+        $crate::export_tests!(@one $target,
+            windows_are_written_once_and_only_when_closed,
+            a_crash_between_write_and_checkpoint_neither_loses_nor_duplicates,
+            two_exporters_at_once_export_each_window_once,
+            late_events_are_exported_once_with_the_window_they_arrive_in
+        );
+    };
+    (@one $target:expr, $($name:ident),+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                use $crate::export_suite::ExportTarget as _;
+                let rig = $target.rig().await;
+                $crate::export_suite::$name(&rig).await;
+                $crate::export_suite::assert_no_acl_was_sent(&rig);
+            }
+        )+
+    };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rigs.
+
+/// A local directory on the SQLite store (local mode).
+pub struct DirectoryOnSqlite;
+
+fn read_directory(root: &Path) -> Delivered {
+    let mut delivered = Delivered::default();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let key = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .to_string();
+            assert!(
+                key.ends_with(".ndjson.gz") || key.contains("_verify/"),
+                "unexpected file left behind: {key}"
+            );
+            if key.ends_with(".ndjson.gz") {
+                let mut text = String::new();
+                flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap())
+                    .read_to_string(&mut text)
+                    .unwrap();
+                for line in text.lines() {
+                    let v: Value = serde_json::from_str(line).unwrap();
+                    *delivered
+                        .ids
+                        .entry(v["id"].as_str().unwrap().to_string())
+                        .or_insert(0) += 1;
+                }
+            }
+            delivered.keys.push(key);
+        }
+    }
+    delivered.keys.sort();
+    delivered
+}
+
+#[async_trait]
+impl ExportTarget for DirectoryOnSqlite {
+    async fn rig(&self) -> ExportRig {
+        let data = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let store = auditlog_local::SqliteStore::open(data.path()).unwrap();
+        let root: PathBuf = out.path().to_path_buf();
+        let destination = Destination {
+            id: "dst_dir".into(),
+            tenant: "acme".into(),
+            target: Target::Directory {
+                path: root.display().to_string(),
+                prefix: "user-events-audit/".into(),
+            },
+            created_at: Timestamp(crate::now_ms()),
+        };
+        store.add_destination(&destination).await.unwrap();
+        let sinks = Sinks::new(aws_config::SdkConfig::builder().build());
+        ExportRig {
+            store: Arc::new(store),
+            destination,
+            sinks: Arc::new(sinks),
+            reader: Box::new(move || read_directory(&root)),
+            requests: Arc::default(),
+            t0: first_window_boundary(),
+            _guard: Box::new((data, out)),
+        }
+    }
+}
+
+/// One request as it went on the wire.
+#[derive(Debug, Clone)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub uri: String,
+    pub headers: Vec<(String, String)>,
+}
+
+/// An SDK interceptor that records every request just before it is sent: what the tests
+/// inspect for ACL headers, since moto accepts ACLs that a bucket-owner-enforced bucket on AWS
+/// refuses.
+#[derive(Debug, Clone, Default)]
+pub struct RecordRequests(pub Arc<Mutex<Vec<RecordedRequest>>>);
+
+impl Intercept for RecordRequests {
+    fn name(&self) -> &'static str {
+        "RecordRequests"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        let request = context.request();
+        let recorded = RecordedRequest {
+            method: request.method().to_string(),
+            uri: request.uri().to_string(),
+            headers: request
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v.to_string()))
+                .collect(),
+        };
+        if let Ok(mut requests) = self.0.lock() {
+            requests.push(recorded);
+        }
+        Ok(())
+    }
+}
+
+/// No request carried an ACL (`x-amz-acl`, `x-amz-grant-*`) or asked for the `?acl` resource.
+pub fn assert_no_acl_was_sent(rig: &ExportRig) {
+    let requests = rig.requests.lock().unwrap();
+    for request in requests.iter() {
+        assert!(
+            !request.uri.contains("?acl") && !request.uri.contains("&acl"),
+            "ACL request: {request:?}"
+        );
+        for (name, _) in &request.headers {
+            assert!(
+                name != "x-amz-acl" && !name.starts_with("x-amz-grant-"),
+                "ACL header {name} sent: {request:?}"
+            );
+        }
+    }
+}
+
+/// Runs `tests/support/aws_check.py` (boto3) and parses its JSON answer.
+pub fn aws_check(args: &[&str]) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("support/aws_check.py");
+    let out = std::process::Command::new("python3")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("run python3");
+    assert!(
+        out.status.success(),
+        "aws_check.py {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", rand::random::<u32>())
+}
+
+/// A customer's bucket (ACLs disabled, public access blocked) in moto, written through a role
+/// the exporter assumes with an external id.
+pub struct S3Bucket {
+    pub role_arn: String,
+    pub bucket: String,
+    pub external_id: String,
+}
+
+impl S3Bucket {
+    /// A fresh bucket and role. `writable: false` makes a role with no S3 permission.
+    pub fn create(writable: bool) -> S3Bucket {
+        assert!(
+            std::env::var("AWS_ENDPOINT_URL_S3").is_ok(),
+            "set AWS_ENDPOINT_URL_S3 to a moto_server (scripts/test starts one)"
+        );
+        let bucket = unique("acme-audit");
+        let made = aws_check(&["bucket", &bucket]);
+        assert_eq!(made["ownership"], "BucketOwnerEnforced");
+        assert_eq!(made["public_access_block"]["BlockPublicAcls"], true);
+        let external_id = unique("ext");
+        let role_name = unique("audit-writer");
+        let mut args = vec![
+            "role",
+            &role_name,
+            &bucket,
+            "user-events-audit/",
+            &external_id,
+        ];
+        if !writable {
+            args.push("--no-write");
+        }
+        let role_arn = aws_check(&args)["arn"].as_str().unwrap().to_string();
+        S3Bucket {
+            role_arn,
+            bucket,
+            external_id,
+        }
+    }
+
+    pub fn target(&self) -> S3Target {
+        S3Target {
+            bucket: self.bucket.clone(),
+            region: Some("us-east-1".into()),
+            prefix: "user-events-audit/".into(),
+            role_arn: Some(self.role_arn.clone()),
+            external_id: Some(self.external_id.clone()),
+            kms_key_id: None,
+            expected_bucket_owner: None,
+        }
+    }
+
+    pub fn delivered(&self) -> Delivered {
+        let got = aws_check(&["delivered", &self.bucket, ""]);
+        let mut delivered = Delivered::default();
+        for (id, n) in got["ids"].as_object().unwrap() {
+            delivered
+                .ids
+                .insert(id.clone(), n.as_u64().unwrap() as usize);
+        }
+        delivered.keys = got["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap().to_string())
+            .collect();
+        for (key, content_type) in got["content_types"].as_object().unwrap() {
+            assert_eq!(content_type, "application/gzip", "{key}");
+        }
+        delivered
+    }
+}
+
+/// S3 in moto through an assumed role, on DynamoDB Local (as the export function runs).
+pub struct S3OnDynamo;
+
+/// The exporter's sinks, with every S3 request recorded.
+pub async fn recorded_sinks() -> (Sinks, Arc<Mutex<Vec<RecordedRequest>>>) {
+    let recorder = RecordRequests::default();
+    let requests = recorder.0.clone();
+    let sinks = Sinks::from_env()
+        .await
+        .with_s3_customizer(Arc::new(move |b| b.interceptor(recorder.clone())));
+    (sinks, requests)
+}
+
+#[async_trait]
+impl ExportTarget for S3OnDynamo {
+    async fn rig(&self) -> ExportRig {
+        let store = crate::DynamoBackend::fresh().await;
+        let bucket = S3Bucket::create(true);
+        let destination = Destination {
+            id: unique("dst_s3"),
+            tenant: "acme".into(),
+            target: Target::S3(bucket.target()),
+            created_at: Timestamp(crate::now_ms()),
+        };
+        store.add_destination(&destination).await.unwrap();
+        let (sinks, requests) = recorded_sinks().await;
+        ExportRig {
+            store: Arc::new(store),
+            destination,
+            sinks: Arc::new(sinks),
+            reader: Box::new(move || bucket.delivered()),
+            requests,
+            t0: first_window_boundary(),
+            _guard: Box::new(()),
+        }
+    }
+}

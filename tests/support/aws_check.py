@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Independent AWS-side setup and checks for the export tests, with boto3 (not our SDK code).
+
+Run against moto_server (scripts/moto.sh exports its endpoints and an admin key). Subcommands
+print JSON on stdout:
+  bucket NAME                       a bucket with ACLs disabled (BucketOwnerEnforced) and all
+                                    four public access blocks; prints what S3 then reports
+  role NAME BUCKET PREFIX EXTERNAL_ID [--no-write]
+                                    a role the caller may assume only with EXTERNAL_ID, allowed
+                                    s3:PutObject and s3:GetObject under PREFIX (none with
+                                    --no-write); prints its ARN
+  delivered BUCKET PREFIX           every *.ndjson.gz object under PREFIX, gunzipped: ids with
+                                    how often each appears, keys, and each object's content type
+  get BUCKET KEY                    one object's body as text
+"""
+import gzip
+import json
+import os
+import sys
+
+import boto3
+
+
+def client(service):
+    endpoint = os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}") or os.environ.get("AWS_ENDPOINT_URL")
+    return boto3.client(service, endpoint_url=endpoint, region_name=os.environ.get("AWS_REGION", "us-east-1"))
+
+
+def bucket(name):
+    s3 = client("s3")
+    s3.create_bucket(Bucket=name, ObjectOwnership="BucketOwnerEnforced")
+    s3.put_public_access_block(
+        Bucket=name,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    ownership = s3.get_bucket_ownership_controls(Bucket=name)["OwnershipControls"]["Rules"][0]["ObjectOwnership"]
+    block = s3.get_public_access_block(Bucket=name)["PublicAccessBlockConfiguration"]
+    return {"ownership": ownership, "public_access_block": block}
+
+
+def role(name, bucket_name, prefix, external_id, *flags):
+    caller = client("sts").get_caller_identity()["Arn"]
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"AWS": caller},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
+        }],
+    }
+    iam = client("iam")
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    if "--no-write" not in flags:
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [{
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:GetObject"],
+                "Resource": f"arn:aws:s3:::{bucket_name}/{prefix}*",
+            }],
+        }
+        iam.put_role_policy(RoleName=name, PolicyName="write-audit-prefix", PolicyDocument=json.dumps(policy))
+    return {"arn": arn}
+
+
+def delivered(bucket_name, prefix):
+    s3 = client("s3")
+    ids, keys, types = {}, [], {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket_name, Prefix=prefix):
+        for item in page.get("Contents", []):
+            key = item["Key"]
+            keys.append(key)
+            if not key.endswith(".ndjson.gz"):
+                continue
+            obj = s3.get_object(Bucket=bucket_name, Key=key)
+            types[key] = obj.get("ContentType")
+            for line in gzip.decompress(obj["Body"].read()).decode("utf-8").splitlines():
+                event_id = json.loads(line)["id"]
+                ids[event_id] = ids.get(event_id, 0) + 1
+    return {"ids": ids, "keys": sorted(keys), "content_types": types}
+
+
+def get(bucket_name, key):
+    return {"body": client("s3").get_object(Bucket=bucket_name, Key=key)["Body"].read().decode("utf-8")}
+
+
+if __name__ == "__main__":
+    command, args = sys.argv[1], sys.argv[2:]
+    print(json.dumps({"bucket": bucket, "role": role, "delivered": delivered, "get": get}[command](*args)))
