@@ -477,10 +477,14 @@ impl Intercept for RecordRequests {
     }
 }
 
-/// No request carried an ACL (`x-amz-acl`, `x-amz-grant-*`) or asked for the `?acl` resource.
+/// No request the rig's S3 clients sent carried an ACL.
 pub fn assert_no_acl_was_sent(rig: &ExportRig) {
-    let requests = rig.requests.lock().unwrap();
-    for request in requests.iter() {
+    assert_no_acl(&rig.requests.lock().unwrap());
+}
+
+/// No request carried an ACL (`x-amz-acl`, `x-amz-grant-*`) or asked for the `?acl` resource.
+pub fn assert_no_acl(requests: &[RecordedRequest]) {
+    for request in requests {
         assert!(
             !request.uri.contains("?acl") && !request.uri.contains("&acl"),
             "ACL request: {request:?}"

@@ -9,7 +9,8 @@ use auditlog_core::export::{Destination, Target};
 use auditlog_core::store::{DestinationStore, ExportStateStore, ExportStore};
 use auditlog_export::{export_pass, verify_destination};
 use auditlog_tests::export_suite::{
-    GRACE, S3Bucket, S3OnDynamo, WINDOW, aws_check, config, ids, ingest, recorded_sinks, unique,
+    GRACE, S3Bucket, S3OnDynamo, WINDOW, assert_no_acl, aws_check, config, ids, ingest,
+    recorded_sinks, unique,
 };
 
 auditlog_tests::export_tests!(S3OnDynamo);
@@ -73,14 +74,7 @@ async fn a_denied_write_keeps_the_checkpoint_and_shows_in_status_without_holding
         store.export_state(&good.id).await.unwrap().exported_through,
         Some(Timestamp(t0 + WINDOW))
     );
-    for request in requests.lock().unwrap().iter() {
-        assert!(
-            !request
-                .headers
-                .iter()
-                .any(|(h, _)| h == "x-amz-acl" || h.starts_with("x-amz-grant-"))
-        );
-    }
+    assert_no_acl(&requests.lock().unwrap());
 }
 
 #[tokio::test]
@@ -167,12 +161,64 @@ async fn verify_writes_through_the_assumed_role_and_names_each_failure() {
         "{e}"
     );
 
-    for request in requests.lock().unwrap().iter() {
-        assert!(
-            !request
-                .headers
-                .iter()
-                .any(|(h, _)| h == "x-amz-acl" || h.starts_with("x-amz-grant-"))
-        );
-    }
+    assert_no_acl(&requests.lock().unwrap());
+}
+
+#[tokio::test]
+async fn writes_carry_the_kms_key_owner_checksum_and_condition_and_never_an_acl() {
+    let (sinks, requests) = recorded_sinks().await;
+    let bucket = S3Bucket::create(true);
+    let mut target = bucket.target();
+    target.kms_key_id = Some("arn:aws:kms:us-east-1:123456789012:key/0b1c2d3e".into());
+    // moto's account: the owner check passes, and the header must be on every request.
+    target.expected_bucket_owner = Some("123456789012".into());
+    let store = auditlog_tests::DynamoBackend::fresh().await;
+    let destination = Destination {
+        id: unique("dst_kms"),
+        tenant: "acme".into(),
+        target: Target::S3(target),
+        created_at: Timestamp(auditlog_tests::now_ms()),
+    };
+    store.add_destination(&destination).await.unwrap();
+    let t0 = auditlog_tests::now_ms() - 3_600_000;
+    let t0 = t0 - t0.rem_euclid(WINDOW);
+    let events = ids("k", 5);
+    ingest(&store, "acme", &events, t0 + 1_000, None).await;
+    let export_store: &dyn ExportStore = &store;
+    let report = export_pass(
+        export_store,
+        &sinks,
+        &config("a"),
+        Timestamp(t0 + WINDOW + GRACE),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.failed(), 0, "{report:?}");
+    auditlog_tests::export_suite::assert_exactly_once(&bucket.delivered(), &events);
+
+    let requests = requests.lock().unwrap();
+    let puts: Vec<_> = requests.iter().filter(|r| r.method == "PUT").collect();
+    assert_eq!(puts.len(), 1, "one object: {requests:?}");
+    let header = |name: &str| {
+        puts[0]
+            .headers
+            .iter()
+            .find(|(h, _)| h == name)
+            .map(|(_, v)| v.as_str())
+    };
+    assert_eq!(header("x-amz-server-side-encryption"), Some("aws:kms"));
+    assert_eq!(
+        header("x-amz-server-side-encryption-aws-kms-key-id"),
+        Some("arn:aws:kms:us-east-1:123456789012:key/0b1c2d3e")
+    );
+    assert_eq!(header("x-amz-expected-bucket-owner"), Some("123456789012"));
+    assert_eq!(header("if-none-match"), Some("*"));
+    assert!(
+        header("x-amz-checksum-sha256").is_some_and(|v| v.len() == 44),
+        "{:?}",
+        puts[0]
+    );
+    assert_eq!(header("content-type"), Some("application/gzip"));
+    assert_eq!(header("content-encoding"), None);
+    assert_no_acl(&requests);
 }
