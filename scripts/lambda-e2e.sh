@@ -22,8 +22,9 @@ export AUDITLOG_KEYS_TABLE="auditlog-keys-${run_id}"
 export AUDITLOG_EXPORTS_TABLE="auditlog-exports-${run_id}"
 export AUDITLOG_LAMBDA_INVOKE_PORT="$port"
 
-# The same features as `cargo test --workspace`: after it, this only links the binaries.
-cargo build --workspace --all-targets --locked
+# Exactly the build `cargo test --workspace` made (it builds both function binaries for their
+# start-up tests): after it, nothing is compiled again.
+cargo test --workspace --locked --no-run
 # The functions read their tables at start-up, so the tables exist first.
 target/debug/auditlog tables create
 pids=()
@@ -63,3 +64,6 @@ grep -m1 '"path":"/v1/events".*"requestId"' .cache/lambda-auditlog-ingest.log \
   || { echo "no ingest log line carried the Lambda requestId" >&2; exit 1; }
 grep -m1 '"export pass done".*"requestId"' .cache/lambda-auditlog-export.log \
   || { echo "no export log line carried the Lambda requestId" >&2; exit 1; }
+echo "and the backlog-age metric (CloudWatch Embedded Metric Format):"
+grep -m1 '"OldestUnexportedAgeSeconds"' .cache/lambda-auditlog-export.log \
+  || { echo "the export function published no backlog-age metric" >&2; exit 1; }

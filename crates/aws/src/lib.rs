@@ -47,6 +47,14 @@ pub struct DynamoConfig {
 }
 
 impl DynamoConfig {
+    /// Every environment variable [`DynamoConfig::from_env`] reads.
+    pub const ENV_NAMES: [&str; 4] = [
+        "AUDITLOG_EVENTS_TABLE",
+        "AUDITLOG_KEYS_TABLE",
+        "AUDITLOG_EXPORTS_TABLE",
+        "AUDITLOG_DDB_SHARDS",
+    ];
+
     /// `AUDITLOG_EVENTS_TABLE` (default `auditlog-events`), `AUDITLOG_KEYS_TABLE` (default
     /// `auditlog-keys`), `AUDITLOG_EXPORTS_TABLE` (default `auditlog-exports`),
     /// `AUDITLOG_DDB_SHARDS` (default 4).

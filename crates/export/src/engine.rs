@@ -269,6 +269,19 @@ async fn next_window(
     Ok(is_closed(window, now, config.grace_ms).then_some(window))
 }
 
+/// Receive time of the oldest event not yet exported to `destination` (one small read): what
+/// the export function publishes for the backlog-age alarm.
+pub async fn oldest_unexported(
+    store: &dyn ExportStore,
+    destination: &Destination,
+    now: Timestamp,
+) -> Result<Option<Timestamp>, StoreError> {
+    let state = store.export_state(&destination.id).await?;
+    let first =
+        first_event_at_or_after(store, &destination.tenant, state.exported_through, now).await?;
+    Ok(first.map(|p| p.received_at))
+}
+
 async fn first_event_at_or_after(
     store: &dyn ExportStore,
     tenant: &str,

@@ -18,8 +18,22 @@ use auditlog_core::export::ExportConfig;
 use auditlog_core::store::ExportStore;
 use auditlog_core::time::parse_rfc3339;
 use auditlog_export::engine::SinkFactory;
+use auditlog_export::engine::oldest_unexported;
 use auditlog_export::export_pass;
 use serde_json::{Value, json};
+
+/// The metric the backlog-age alarm of `template.yaml` watches.
+pub const BACKLOG_METRIC: (&str, &str) = ("auditlog", "OldestUnexportedAgeSeconds");
+
+/// Every `AUDITLOG_*` variable the function reads (the template test checks that
+/// `template.yaml` sets each one).
+pub fn env_names() -> Vec<String> {
+    let mut names = auditlog_settings::env_names::<auditlog_settings::ApiArgs>();
+    names.extend(auditlog_settings::env_names::<auditlog_settings::ExportArgs>());
+    names.extend(auditlog_aws::DynamoConfig::ENV_NAMES.map(String::from));
+    names.push("AUDITLOG_LOG".into());
+    names
+}
 
 /// What every invocation shares.
 pub struct Exporter {
@@ -106,6 +120,39 @@ impl ExportFailure {
     }
 }
 
+/// The age of the oldest event not yet exported, over all destinations (0 when none waits);
+/// `None` when the store could not say (the pass's own errors report that).
+async fn backlog_age_seconds(exporter: &Exporter, now: Timestamp) -> Option<i64> {
+    let destinations = exporter.store.list_destinations(None).await.ok()?;
+    let mut oldest_age = 0;
+    for destination in &destinations {
+        let oldest = oldest_unexported(exporter.store.as_ref(), destination, now)
+            .await
+            .ok()?;
+        if let Some(at) = oldest {
+            oldest_age = oldest_age.max((now.0 - at.0).max(0) / 1000);
+        }
+    }
+    Some(oldest_age)
+}
+
+/// The metric `auditlog/OldestUnexportedAgeSeconds` as a CloudWatch Embedded Metric Format log
+/// line (Lambda's log pipeline turns it into a metric; no API call, no extra permission).
+pub fn backlog_metric(age_seconds: i64, now: Timestamp) -> String {
+    json!({
+        "_aws": {
+            "Timestamp": now.0,
+            "CloudWatchMetrics": [{
+                "Namespace": BACKLOG_METRIC.0,
+                "Dimensions": [[]],
+                "Metrics": [{"Name": BACKLOG_METRIC.1, "Unit": "Seconds"}],
+            }],
+        },
+        BACKLOG_METRIC.1: age_seconds,
+    })
+    .to_string()
+}
+
 /// One invocation: a pass at `now` over every destination. The summary is returned (and
 /// logged); see the crate docs for why a failed destination makes the invocation fail.
 pub async fn handle(
@@ -124,6 +171,12 @@ pub async fn handle(
     .await
     .map_err(|e| ExportFailure::Store(e.to_string()))?;
     let mut summary = report.summary();
+    let oldest_age = backlog_age_seconds(exporter, now).await;
+    summary["oldest_unexported_age_seconds"] = json!(oldest_age);
+    if let Some(age) = oldest_age {
+        // One CloudWatch Embedded Metric Format line: the backlog-age alarm's metric.
+        println!("{}", backlog_metric(age, now));
+    }
     summary["request_id"] = json!(request_id);
     summary["scheduled_time"] = json!(scheduled.map(|t| t.to_rfc3339()));
     summary["ran_at"] = json!(now.to_rfc3339());
@@ -166,6 +219,18 @@ mod tests {
             "2026-11-22T10:05:00.000Z"
         );
         assert_eq!(scheduled_time(&sample("export-manual.json")).unwrap(), None);
+    }
+
+    #[test]
+    fn the_backlog_metric_is_embedded_metric_format() {
+        let line: Value =
+            serde_json::from_str(&backlog_metric(42, Timestamp(1_795_305_600_000))).unwrap();
+        assert_eq!(line["OldestUnexportedAgeSeconds"], 42);
+        assert_eq!(line["_aws"]["Timestamp"], 1_795_305_600_000_i64);
+        let metric = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(metric["Namespace"], "auditlog");
+        assert_eq!(metric["Metrics"][0]["Name"], "OldestUnexportedAgeSeconds");
+        assert_eq!(metric["Dimensions"], json!([[]]));
     }
 
     #[test]

@@ -25,6 +25,15 @@ pub const LAMBDA_MAX_REQUEST_BYTES: usize = 4 * 1024 * 1024;
 /// Lambda refuses a response payload over 6 MB; keep a margin for the envelope and headers.
 pub const LAMBDA_MAX_RESPONSE_BYTES: usize = 5 * 1024 * 1024 + 512 * 1024;
 
+/// Every `AUDITLOG_*` variable the function reads (the template test checks that
+/// `template.yaml` sets each one).
+pub fn env_names() -> Vec<String> {
+    let mut names = auditlog_settings::env_names::<ApiArgs>();
+    names.extend(auditlog_aws::DynamoConfig::ENV_NAMES.map(String::from));
+    names.push("AUDITLOG_LOG".into());
+    names
+}
+
 /// Refuses settings that AWS would refuse later, request by request.
 pub fn check_lambda_limits(api: &ApiArgs) -> Result<(), String> {
     if api.max_request_bytes > LAMBDA_MAX_REQUEST_BYTES {
