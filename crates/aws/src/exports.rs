@@ -148,12 +148,7 @@ impl ExportStateStore for DynamoStore {
         next: &ExportState,
         expected_version: u64,
     ) -> Result<bool, StoreError> {
-        if next.version != expected_version + 1 {
-            return Err(StoreError::Conflict(format!(
-                "export state version {} does not follow {expected_version}",
-                next.version
-            )));
-        }
+        auditlog_core::store::check_next_version(next, expected_version)?;
         let version = i64::try_from(next.version).map_err(unavailable)?;
         let expected = i64::try_from(expected_version).map_err(unavailable)?;
         let body = serde_json::to_string(next).map_err(unavailable)?;

@@ -134,6 +134,19 @@ pub trait ExportStateStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
+/// The rule every [`ExportStateStore::save_export_state`] applies first: a new state is exactly
+/// one version after the one it replaces.
+pub fn check_next_version(next: &ExportState, expected_version: u64) -> Result<(), StoreError> {
+    if next.version == expected_version + 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt(format!(
+            "export state version {} does not follow {expected_version}",
+            next.version
+        )))
+    }
+}
+
 /// Everything the exporter needs from a store.
 pub trait ExportStore: QueryEvents + DestinationStore + ExportStateStore {}
 

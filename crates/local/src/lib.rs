@@ -548,12 +548,7 @@ impl ExportStateStore for SqliteStore {
         next: &ExportState,
         expected_version: u64,
     ) -> Result<bool, StoreError> {
-        if next.version != expected_version + 1 {
-            return Err(StoreError::Corrupt(format!(
-                "export state version {} does not follow {expected_version}",
-                next.version
-            )));
-        }
+        auditlog_core::store::check_next_version(next, expected_version)?;
         let body = to_json(next).map_err(unavailable)?;
         let id = next.destination_id.clone();
         let version = i64::try_from(next.version)

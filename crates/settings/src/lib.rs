@@ -10,6 +10,7 @@
 //! - [`parse_duration`]: `90d`, `5m`, `30s`, … for every duration setting.
 //! - [`from_env`]: parse any of these groups from the environment alone (no command line).
 //! - [`env_names`]: every environment variable a group reads (the template test uses it).
+//! - [`init_lambda_logging`]: the functions' JSON logging, with its level settings.
 
 use std::time::Duration;
 
@@ -193,6 +194,28 @@ pub fn millis(duration: Duration, name: &str) -> Result<i64, SettingsError> {
 
 fn invalid(message: &str) -> SettingsError {
     SettingsError::Invalid(message.to_string())
+}
+
+/// Logging for the Lambda functions: JSON lines on stdout (CloudWatch Logs), one object per
+/// event, with the invocation's span (which carries the Lambda `requestId`).
+/// `AWS_LAMBDA_LOG_LEVEL` (Lambda's advanced logging controls) or `AUDITLOG_LOG` sets the level;
+/// the default is `info`.
+pub fn init_lambda_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .ok()
+        .and_then(|level| EnvFilter::try_new(level.to_lowercase()).ok())
+        .or_else(|| EnvFilter::try_from_env("AUDITLOG_LOG").ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(false)
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout)
+        .init();
 }
 
 /// One group of settings as a stand-alone parser (no positional arguments, no flags given).

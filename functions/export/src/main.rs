@@ -12,11 +12,10 @@ use auditlog_export_fn::{Exporter, handle};
 use auditlog_settings::{ApiArgs, ExportArgs};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    init_logging();
+    auditlog_settings::init_lambda_logging();
     let exporter = match init().await {
         Ok(exporter) => Arc::new(exporter),
         Err(e) => {
@@ -62,23 +61,4 @@ async fn init() -> anyhow::Result<Exporter> {
         sinks: Arc::new(Sinks::from_env().await),
         config,
     })
-}
-
-/// JSON lines on stdout, with the invocation's span (the Lambda `requestId`), as the ingest
-/// function logs.
-fn init_logging() {
-    let filter = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .ok()
-        .and_then(|level| EnvFilter::try_new(level.to_lowercase()).ok())
-        .or_else(|| EnvFilter::try_from_env("AUDITLOG_LOG").ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_target(false)
-        .with_env_filter(filter)
-        .with_writer(std::io::stdout)
-        .init();
 }

@@ -9,11 +9,10 @@ use auditlog_aws::DynamoStore;
 use auditlog_http::{AppState, router, system_clock};
 use auditlog_settings::ApiArgs;
 use lambda_http::{Request, service_fn};
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    init_logging();
+    auditlog_settings::init_lambda_logging();
     let router = match init().await {
         Ok(router) => router,
         Err(e) => {
@@ -47,24 +46,4 @@ async fn init() -> anyhow::Result<axum::Router> {
         clock: system_clock(),
     };
     Ok(router(state))
-}
-
-/// JSON lines on stdout (CloudWatch Logs), one object per event, with the invocation's span
-/// (which carries the Lambda `requestId`). `AWS_LAMBDA_LOG_LEVEL` (Lambda's advanced logging
-/// controls) or `AUDITLOG_LOG` sets the level; the default is `info`.
-fn init_logging() {
-    let filter = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .ok()
-        .and_then(|level| EnvFilter::try_new(level.to_lowercase()).ok())
-        .or_else(|| EnvFilter::try_from_env("AUDITLOG_LOG").ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(true)
-        .with_span_list(false)
-        .with_target(false)
-        .with_env_filter(filter)
-        .with_writer(std::io::stdout)
-        .init();
 }
