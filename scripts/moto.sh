@@ -42,4 +42,8 @@ PY
 export AWS_ENDPOINT_URL_S3="$moto_url" AWS_ENDPOINT_URL_STS="$moto_url" AWS_ENDPOINT_URL_IAM="$moto_url"
 export AWS_ACCESS_KEY_ID="$moto_key" AWS_SECRET_ACCESS_KEY="$moto_secret"
 export AWS_REGION="${AWS_REGION:-us-east-1}"
+# The Python that has boto3 (moto's own): the tests' independent S3 checks run with it, even
+# after another virtualenv (cargo-lambda's) comes first on PATH.
+AUDITLOG_TEST_PYTHON="$(python3 -c 'import sys; print(sys.executable)')"
+export AUDITLOG_TEST_PYTHON
 echo "moto_server (pid $moto_pid) at $moto_url, IAM enforced"

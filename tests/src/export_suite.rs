@@ -501,7 +501,9 @@ pub fn assert_no_acl(requests: &[RecordedRequest]) {
 /// Runs `tests/support/aws_check.py` (boto3) and parses its JSON answer.
 pub fn aws_check(args: &[&str]) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("support/aws_check.py");
-    let out = std::process::Command::new("python3")
+    // The Python moto runs on (scripts/moto.sh names it), which has boto3.
+    let python = std::env::var("AUDITLOG_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let out = std::process::Command::new(python)
         .arg(script)
         .args(args)
         .output()
