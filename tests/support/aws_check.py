@@ -12,6 +12,11 @@ print JSON on stdout:
   delivered BUCKET PREFIX           every *.ndjson.gz object under PREFIX, gunzipped: ids with
                                     how often each appears, keys, and each object's content type
   get BUCKET KEY                    one object's body as text
+  put-bucket-policy BUCKET POLICY   PutBucketPolicy with the JSON document POLICY on a new bucket
+                                    BUCKET; prints the policy GetBucketPolicy then returns
+  put-trust-policy ROLE POLICY      a new role ROLE, then UpdateAssumeRolePolicy with the JSON
+                                    document POLICY (moto validates it as IAM does); prints the
+                                    trust policy GetRole then returns
 """
 import gzip
 import json
@@ -69,6 +74,24 @@ def role(name, bucket_name, prefix, external_id, *flags):
     return {"arn": arn}
 
 
+def put_bucket_policy(bucket_name, policy):
+    s3 = client("s3")
+    s3.create_bucket(Bucket=bucket_name, ObjectOwnership="BucketOwnerEnforced")
+    s3.put_bucket_policy(Bucket=bucket_name, Policy=policy)
+    return json.loads(s3.get_bucket_policy(Bucket=bucket_name)["Policy"])
+
+
+def put_trust_policy(role_name, policy):
+    iam = client("iam")
+    placeholder = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+    iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(placeholder))
+    iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=policy)
+    return iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+
+
 def delivered(bucket_name, prefix):
     s3 = client("s3")
     ids, keys, types = {}, [], {}
@@ -92,4 +115,12 @@ def get(bucket_name, key):
 
 if __name__ == "__main__":
     command, args = sys.argv[1], sys.argv[2:]
-    print(json.dumps({"bucket": bucket, "role": role, "delivered": delivered, "get": get}[command](*args)))
+    commands = {
+        "bucket": bucket,
+        "role": role,
+        "delivered": delivered,
+        "get": get,
+        "put-bucket-policy": put_bucket_policy,
+        "put-trust-policy": put_trust_policy,
+    }
+    print(json.dumps(commands[command](*args)))
