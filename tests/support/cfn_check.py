@@ -98,7 +98,7 @@ def main():
         StackName=stack,
         TemplateBody=json.dumps(plain),
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-        Capabilities=["CAPABILITY_IAM"],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM"],
     )
     status = cfn.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
     created = {

@@ -302,8 +302,13 @@ fn vendor_tables_and_shared_bucket_create_in_cloudformation_as_declared() {
     );
 }
 
-/// `auditlog policy ...` of the workspace's CLI binary (built by the same `cargo test`).
-fn auditlog_policy(args: &[&str]) -> Value {
+fn rand_suffix() -> String {
+    unique("x").trim_start_matches("x-").to_string()
+}
+
+/// Runs the workspace's CLI binary (built by the same `cargo test`) on a data directory of its
+/// own: whether it succeeded, stdout, stderr.
+fn auditlog(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
     let exe = std::env::current_exe().unwrap();
     let binary = exe
         .parent()
@@ -311,16 +316,26 @@ fn auditlog_policy(args: &[&str]) -> Value {
         .unwrap()
         .join(format!("auditlog{}", std::env::consts::EXE_SUFFIX));
     let out = Command::new(&binary)
-        .arg("policy")
         .args(args)
+        .env("AUDITLOG_DATA_DIR", data_dir)
+        .env("AUDITLOG_STORE", "sqlite")
         .output()
         .unwrap_or_else(|e| panic!("run {} ({e})", binary.display()));
-    assert!(
+    (
         out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `auditlog policy ...`: the document it prints.
+fn auditlog_policy(args: &[&str]) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let mut all = vec!["policy"];
+    all.extend_from_slice(args);
+    let (ok, stdout, stderr) = auditlog(dir.path(), &all);
+    assert!(ok, "{stderr}");
+    serde_json::from_str(&stdout).unwrap()
 }
 
 #[test]
@@ -341,6 +356,7 @@ fn customer_stack_creates_as_declared_and_grants_what_the_policy_generator_print
                 "AccessMode": mode,
                 "BucketPolicyActions": actions,
                 "Encryption": encryption,
+                "WriterRoleName": format!("auditlog-writer-{}", rand_suffix()),
             }),
             &[],
         );
@@ -386,6 +402,20 @@ fn customer_stack_creates_as_declared_and_grants_what_the_policy_generator_print
             continue;
         }
         assert_eq!(stack["outputs"]["WriterRoleArn"], role["arn"], "{case}");
+        // A name the vendor's export role may assume (template.yaml's CustomerRoleNamePattern).
+        let vendor = read("template.yaml");
+        assert!(
+            vendor.contains("    Default: auditlog-writer*\n"),
+            "{vendor}"
+        );
+        let role_name = role["arn"].as_str().unwrap().rsplit('/').next().unwrap();
+        assert!(
+            role_name.starts_with("auditlog-writer"),
+            "{case}: {role_name}"
+        );
+        if mode == "role" {
+            register_and_verify(&stack, external_id);
+        }
         let trust = auditlog_policy(&[
             "trust",
             "--vendor-role",
@@ -405,6 +435,49 @@ fn customer_stack_creates_as_declared_and_grants_what_the_policy_generator_print
             "{case}"
         );
     }
+}
+
+/// The README's registration step with the stack's outputs. The verification write then fails
+/// where it must: the role trusts only the vendor's export role, and this test runs as another
+/// principal, so AssumeRole is denied, and the message names the role and the external id.
+fn register_and_verify(stack: &Value, external_id: &str) {
+    let data = tempfile::tempdir().unwrap();
+    let bucket = stack["outputs"]["BucketName"].as_str().unwrap();
+    let role = stack["outputs"]["WriterRoleArn"].as_str().unwrap();
+    let (ok, stdout, stderr) = auditlog(
+        data.path(),
+        &[
+            "destinations",
+            "add",
+            "--tenant",
+            "acme",
+            "--bucket",
+            bucket,
+            "--region",
+            "us-east-1",
+            "--role-arn",
+            role,
+            "--external-id",
+            external_id,
+        ],
+    );
+    assert!(ok, "{stderr}");
+    let added: Value = serde_json::from_str(&stdout).unwrap();
+    let id = added["id"].as_str().unwrap();
+    let (ok, stdout, _) = auditlog(data.path(), &["destinations", "verify", id]);
+    assert!(!ok, "only the vendor's role may assume {role}");
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["ok"], false, "{report}");
+    let error = report["error"].as_str().unwrap();
+    let hint = report["hint"].as_str().unwrap();
+    assert!(
+        error.starts_with(&format!("AssumeRole denied for {role}")),
+        "{report}"
+    );
+    assert!(
+        hint.contains(&format!("external id {external_id}")),
+        "{report}"
+    );
 }
 
 #[test]
