@@ -51,6 +51,20 @@ pub async fn single_event_is_stored_and_read_back(s: &TestService) {
     assert_eq!(stored["metadata"]["headers"]["Authorization"], "[REDACTED]");
     assert_eq!(stored["targets"][0]["id"], "prj_42");
 
+    // The receipt is the SHA-256 of the stored form's canonical JSON (docs/integrity.md): the
+    // stored event read back hashes to it, whatever the order of its members.
+    let sha256 = answer["items"][0]["sha256"].as_str().expect("a receipt");
+    assert_eq!(sha256.len(), 64);
+    assert_eq!(
+        auditlog_core::integrity::receipt(&stored.to_string()).unwrap(),
+        sha256
+    );
+    // A resend is a duplicate: nothing new is stored, so it gets no receipt.
+    let (status, again) = s.post_events(&key, &fixture_json("valid/full.json")).await;
+    assert_eq!(status, 201, "{again}");
+    assert_eq!(again["items"][0]["status"], "duplicate");
+    assert!(again["items"][0].get("sha256").is_none(), "{again}");
+
     let (status, missing) = s.get(Some(&key), "/v1/events/no-such-event").await;
     assert_eq!(status, 404);
     assert_eq!(missing["error"]["code"], "event_not_found");

@@ -10,7 +10,8 @@ print JSON on stdout:
                                     s3:PutObject and s3:GetObject under PREFIX (none with
                                     --no-write); prints its ARN
   delivered BUCKET PREFIX           every *.ndjson.gz object under PREFIX, gunzipped: ids with
-                                    how often each appears, keys, and each object's content type
+                                    how often each appears, keys, each object's content type, and
+                                    each object's key, SHA-256 (as stored) and text
   get BUCKET KEY                    one object's body as text
   put-bucket-policy BUCKET POLICY   PutBucketPolicy with the JSON document POLICY on a new bucket
                                     BUCKET; prints the policy GetBucketPolicy then returns
@@ -19,6 +20,7 @@ print JSON on stdout:
                                     trust policy GetRole then returns
 """
 import gzip
+import hashlib
 import json
 import os
 import sys
@@ -94,7 +96,7 @@ def put_trust_policy(role_name, policy):
 
 def delivered(bucket_name, prefix):
     s3 = client("s3")
-    ids, keys, types = {}, [], {}
+    ids, keys, types, objects = {}, [], {}, []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket_name, Prefix=prefix):
         for item in page.get("Contents", []):
             key = item["Key"]
@@ -103,10 +105,13 @@ def delivered(bucket_name, prefix):
                 continue
             obj = s3.get_object(Bucket=bucket_name, Key=key)
             types[key] = obj.get("ContentType")
-            for line in gzip.decompress(obj["Body"].read()).decode("utf-8").splitlines():
+            body = obj["Body"].read()
+            text = gzip.decompress(body).decode("utf-8")
+            objects.append({"key": key, "sha256": hashlib.sha256(body).hexdigest(), "text": text})
+            for line in text.splitlines():
                 event_id = json.loads(line)["id"]
                 ids[event_id] = ids.get(event_id, 0) + 1
-    return {"ids": ids, "keys": sorted(keys), "content_types": types}
+    return {"ids": ids, "keys": sorted(keys), "content_types": types, "objects": objects}
 
 
 def get(bucket_name, key):

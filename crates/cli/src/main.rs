@@ -6,6 +6,7 @@ mod keys;
 mod policy;
 mod serve;
 mod settings;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -89,6 +90,9 @@ enum Command {
         #[command(flatten)]
         api: settings::ApiArgs,
     },
+    /// Check exported streams offline, from a local copy: line hashes, sequence continuity,
+    /// object summaries and links, receipts. Exits 1 on any problem.
+    Verify(verify::VerifyArgs),
     /// Delete expired events now (the same pass the schedule runs).
     Purge {
         #[command(flatten)]
@@ -143,6 +147,7 @@ async fn run(command: Command) -> anyhow::Result<bool> {
         Command::Send(args) => client::send(args).await,
         Command::Query(args) => client::query(args).await.map(|()| true),
         Command::Policy { command } => policy::run(command).map(|()| true),
+        Command::Verify(args) => verify::run(args),
         Command::Tables {
             command: TablesCommand::Create,
         } => {

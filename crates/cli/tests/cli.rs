@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
@@ -298,7 +298,12 @@ fn serve_exports_to_a_directory_and_the_destination_commands_report_it() {
         ("AUDITLOG_EXPORT_GRACE", "1s"),
     ];
     let mut server = start_server_with(&data, &window);
+    let mut responses = String::new();
     for n in 0..3 {
+        if n > 0 {
+            // One event per 1 s window: three objects in the stream.
+            std::thread::sleep(Duration::from_millis(1_100));
+        }
         let (ok, stdout, _) = auditlog(
             &data,
             &[
@@ -316,6 +321,11 @@ fn serve_exports_to_a_directory_and_the_destination_commands_report_it() {
             ],
         );
         assert!(ok, "{stdout}");
+        // `send` prints the status line, then the ingest answer: one answer per line makes a
+        // receipts file.
+        let body = stdout.split_once('\n').map(|(_, body)| body).unwrap_or_default();
+        let answer: Value = serde_json::from_str(body).expect("json answer");
+        responses.push_str(&format!("{answer}\n"));
     }
     let mut ids = exported_ids(&out);
     for _ in 0..100 {
@@ -331,6 +341,8 @@ fn serve_exports_to_a_directory_and_the_destination_commands_report_it() {
         ids, expected,
         "each event exported once by serve's schedule"
     );
+
+    verify_catches_tampering(&out, &responses);
 
     let (ok, stdout, stderr) = auditlog(&data, &["destinations", "status", &id]);
     assert!(ok, "{stderr}");
@@ -397,6 +409,132 @@ fn serve_exports_to_a_directory_and_the_destination_commands_report_it() {
     assert!(ok);
     let (ok, stdout, _) = auditlog(&data, &["destinations", "list"]);
     assert!(ok && !stdout.contains(&id), "{stdout}");
+}
+
+/// The export files, sorted by key.
+fn export_files(root: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for path in std::fs::read_dir(&dir)
+            .expect("dir")
+            .map(|e| e.expect("entry").path())
+        {
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.to_string_lossy().ends_with(".ndjson.gz") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn gunzip_file(path: &Path) -> String {
+    use std::io::Read as _;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(path).expect("open"))
+        .read_to_string(&mut text)
+        .expect("gunzip");
+    text
+}
+
+fn gzip_file(path: &Path, text: &str) {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(text.as_bytes()).expect("gzip");
+    std::fs::write(path, encoder.finish().expect("gzip")).expect("write");
+}
+
+/// A copy of the export directory, tampered with by `damage`.
+fn tampered(out: &Path, damage: impl FnOnce(&[PathBuf])) -> tempfile::TempDir {
+    let copy = tempfile::tempdir().expect("tempdir");
+    for file in export_files(out) {
+        let to = copy.path().join(file.strip_prefix(out).expect("under out"));
+        std::fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+        std::fs::copy(&file, &to).expect("copy");
+    }
+    damage(&export_files(copy.path()));
+    copy
+}
+
+/// `auditlog verify` passes the untouched export (receipts included), and names each kind of
+/// damage done to a copy of it, exiting 1.
+fn verify_catches_tampering(out: &Path, responses: &str) {
+    let scratch = tempfile::tempdir().expect("tempdir");
+    let receipts = scratch.path().join("receipts.ndjson");
+    std::fs::write(&receipts, responses).expect("write receipts");
+    let verify = |dir: &Path| {
+        let output = Command::new(BIN)
+            .args(["verify", dir.to_str().expect("utf8"), "--receipts"])
+            .arg(&receipts)
+            .output()
+            .expect("run verify");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).to_string(),
+        )
+    };
+    let (code, stdout) = verify(out);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.contains("3 objects, 3 events, last seq 3, 3 receipts checked: ok"),
+        "{stdout}"
+    );
+    assert_eq!(export_files(out).len(), 3);
+
+    type Damage = Box<dyn FnOnce(&[PathBuf])>;
+    let cases: Vec<(&str, Damage, &str)> = vec![
+        (
+            "modify a line",
+            Box::new(|files| {
+                let text = gunzip_file(&files[1]).replacen("doc.read", "doc.wipe", 1);
+                gzip_file(&files[1], &text);
+            }),
+            "the event does not hash to its sha256 (modified)",
+        ),
+        (
+            "delete an object",
+            Box::new(|files| std::fs::remove_file(&files[1]).expect("rm")),
+            "sequence numbers 2 missing",
+        ),
+        (
+            "reorder two objects",
+            Box::new(|files| {
+                let (a, b) = (
+                    std::fs::read(&files[0]).expect("read"),
+                    std::fs::read(&files[2]).expect("read"),
+                );
+                std::fs::write(&files[0], b).expect("write");
+                std::fs::write(&files[2], a).expect("write");
+            }),
+            "(reordered, duplicated or inserted)",
+        ),
+        (
+            "insert a forged object",
+            Box::new(|files| {
+                let forged = files[1].with_file_name("demo_20000101T000000Z_x.ndjson.gz");
+                std::fs::copy(&files[0], forged).expect("copy");
+            }),
+            "does not follow",
+        ),
+        (
+            "truncate a file",
+            Box::new(|files| {
+                let bytes = std::fs::read(&files[2]).expect("read");
+                std::fs::write(&files[2], &bytes[..bytes.len() / 2]).expect("write");
+            }),
+            "cannot be read",
+        ),
+    ];
+    for (what, damage, expected) in cases {
+        let copy = tampered(out, damage);
+        let (code, stdout) = verify(copy.path());
+        assert_eq!(code, Some(1), "{what}: {stdout}");
+        assert!(stdout.contains(expected), "{what}: {stdout}");
+        assert!(stdout.contains("PROBLEM "), "{what}: {stdout}");
+    }
 }
 
 #[test]

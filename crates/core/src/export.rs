@@ -250,6 +250,12 @@ pub struct ExportState {
     /// Who holds the right to export this destination, and until when.
     pub lease_owner: Option<String>,
     pub lease_until: Option<Timestamp>,
+    /// The last sequence number delivered in this destination's stream (0: none yet).
+    #[serde(default)]
+    pub last_seq: u64,
+    /// SHA-256 (hex) of the last object delivered: the next object links to it.
+    #[serde(default)]
+    pub last_object_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

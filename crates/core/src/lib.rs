@@ -16,6 +16,8 @@
 //!   WebAssembly module in `functions/edge`.
 //! - [`encode`]: NDJSON batch encoding (the body of export objects).
 //! - [`export`]: destinations, export windows, object names, the exactly-once export state.
+//! - [`integrity`]: tamper evidence: the canonical form and receipt of an event, the integrity
+//!   member of export lines, and the verifier's checks of a stream of objects.
 //! - `wire`: the typed fast path of ingest, falling back to [`validate`] on anything unusual.
 //! - [`store`]: the storage traits, one per operation.
 //! - [`time`]: timestamps as the API speaks them.
@@ -26,6 +28,7 @@ pub mod encode;
 pub mod event;
 pub mod export;
 pub mod ingest;
+pub mod integrity;
 pub mod keys;
 pub mod query;
 pub mod redact;

@@ -75,6 +75,8 @@ enum WindowError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Sink(#[from] SinkError),
+    #[error("a stored event cannot be exported: {0}")]
+    Integrity(#[from] auditlog_core::integrity::IntegrityError),
 }
 
 /// Exports every destination of every tenant; one failing destination does not hold back the
@@ -197,13 +199,16 @@ pub async fn export_destination(
                 break;
             }
         };
-        match export_window(store, sink, destination, window, config, now).await {
-            Ok((created, present, events)) => {
+        match export_window(store, sink, destination, &state, window, config, now).await {
+            Ok(tally) => {
+                let (created, present, events) = (tally.created, tally.present, tally.events);
                 let mut next = state.clone();
                 next.version += 1;
                 next.exported_through = Some(window.end);
                 next.objects_delivered += created + present;
                 next.events_delivered += events;
+                next.last_seq = tally.last_seq;
+                next.last_object_sha256 = tally.last_object_sha256;
                 next.last_success_at = Some(now);
                 next.last_error = None;
                 next.lease_until = Some(Timestamp(now.0 + config.lease_ms));
@@ -298,15 +303,17 @@ async fn first_event_at_or_after(
     Ok(rows.into_iter().next().map(|row| row.position))
 }
 
-/// Streams one window into parts and writes each; returns (created, already present, events).
+/// Streams one window into parts and writes each, continuing the destination's stream from
+/// `state` (sequence numbers, link to the last object).
 async fn export_window(
     store: &dyn ExportStore,
     sink: &dyn ObjectSink,
     destination: &Destination,
+    state: &ExportState,
     window: Window,
     config: &ExportConfig,
     now: Timestamp,
-) -> Result<(u64, u64, u64), WindowError> {
+) -> Result<Tally, WindowError> {
     let prefix = destination.target.prefix();
     let query = EventQuery {
         from: Some(window.start),
@@ -315,14 +322,18 @@ async fn export_window(
         order: Order::Asc,
         ..EventQuery::default()
     };
-    let mut encoder = PartEncoder::new(config.max_object_bytes);
+    let mut encoder = PartEncoder::new(
+        config.max_object_bytes,
+        state.last_seq,
+        state.last_object_sha256.clone(),
+    );
     let mut after: Option<Position> = None;
     let mut tally = Tally::default();
     loop {
         let rows = page(store, &destination.tenant, &query, after.as_ref(), now).await?;
         let done = rows.len() < PAGE;
         for row in &rows {
-            if let Some(part) = encoder.push(&row.json) {
+            if let Some(part) = encoder.push(&row.json)? {
                 tally.add(sink, prefix, destination, window, part).await?;
             }
         }
@@ -331,19 +342,23 @@ async fn export_window(
             break;
         }
     }
-    if let Some(part) = encoder.finish() {
+    if let Some(part) = encoder.finish()? {
         tally.add(sink, prefix, destination, window, part).await?;
     }
-    Ok((tally.created, tally.present, tally.events))
+    tally.last_seq = encoder.last_seq();
+    tally.last_object_sha256 = encoder.previous_object_sha256().map(str::to_string);
+    Ok(tally)
 }
 
-/// The parts of one window written so far.
+/// The parts of one window written so far, and where the stream stands after them.
 #[derive(Default)]
 struct Tally {
     next_part: u32,
     created: u64,
     present: u64,
     events: u64,
+    last_seq: u64,
+    last_object_sha256: Option<String>,
 }
 
 impl Tally {

@@ -14,6 +14,7 @@
 //! - [`verify`]: a verification write through a destination's real path.
 //! - [`parts`]: streaming NDJSON + gzip encoding, split into parts past a size.
 //! - [`engine`]: one pass over all destinations: lease, windows, parts, checkpoint.
+//! - [`streams`]: exported streams read back from a local copy, for `auditlog verify`.
 
 pub mod directory;
 pub mod engine;
@@ -25,6 +26,7 @@ pub mod sink;
 #[cfg(feature = "s3")]
 pub mod sinks;
 pub mod status;
+pub mod streams;
 pub mod verify;
 
 pub use engine::{ExportConfig, PassReport, export_destination, export_pass};

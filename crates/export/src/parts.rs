@@ -1,70 +1,172 @@
-//! Streaming encoding of a window into parts: NDJSON lines into a gzip stream, a new part once
-//! the uncompressed size would pass the limit. Only the current part is in memory.
+//! Streaming encoding of a window into parts: export lines (each stored event with its
+//! `integrity` member: sequence number and receipt) into a gzip stream, a new part once the
+//! uncompressed size would pass the limit. Only the current part is in memory.
+//!
+//! The last line of each part also carries the part's summary (first and last sequence number,
+//! count, and the hash of the stream's previous object), so a line is written only once the
+//! next one shows whether it is the last: the encoder holds one line back.
 
 use std::io::Write as _;
 
+use auditlog_core::integrity::{
+    IntegrityError, LineIntegrity, ObjectSummary, export_line, receipt,
+};
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
+
+/// Upper bounds of what a line's `integrity` member adds to the stored event (20-digit numbers,
+/// a 64-digit hash), with and without the object summary: the size check reserves room for
+/// them so that a part stays under its limit.
+const LINE_OVERHEAD: usize = 120;
+const SUMMARY_OVERHEAD: usize = 200;
 
 /// A finished part: compressed bytes and what they hold.
 #[derive(Debug, Clone)]
 pub struct Part {
     pub body: Vec<u8>,
+    /// SHA-256 of `body` (the object as stored).
     pub sha256: [u8; 32],
+    /// SHA-256 of the uncompressed NDJSON.
+    pub ndjson_sha256: [u8; 32],
     pub events: u64,
     pub uncompressed_bytes: u64,
+    pub first_seq: u64,
+    pub last_seq: u64,
+}
+
+/// The next line, not yet written: the stored event and its receipt.
+struct Pending {
+    stored: String,
+    sha256: String,
 }
 
 pub struct PartEncoder {
     max_uncompressed: usize,
     level: Compression,
     current: Option<GzEncoder<Vec<u8>>>,
+    ndjson: Sha256,
     events: u64,
     bytes: usize,
+    first_seq: u64,
+    last_seq: u64,
+    previous_object_sha256: Option<String>,
+    pending: Option<Pending>,
 }
 
 impl PartEncoder {
-    pub fn new(max_uncompressed: usize) -> Self {
+    /// Continues a stream whose last delivered sequence number is `last_seq` (0 for a new one)
+    /// and whose last object hashed to `previous_object_sha256`.
+    pub fn new(
+        max_uncompressed: usize,
+        last_seq: u64,
+        previous_object_sha256: Option<String>,
+    ) -> Self {
         PartEncoder {
             max_uncompressed: max_uncompressed.max(1),
             level: Compression::default(),
             current: None,
+            ndjson: Sha256::new(),
             events: 0,
             bytes: 0,
+            first_seq: 0,
+            last_seq,
+            previous_object_sha256,
+            pending: None,
         }
     }
 
-    /// Adds one event line; returns the finished part when this line does not fit beside the
-    /// ones before it (the line then starts the next part).
-    pub fn push(&mut self, line: &str) -> Option<Part> {
-        let finished = if self.events > 0 && self.bytes + line.len() + 1 > self.max_uncompressed {
-            self.finish()
-        } else {
-            None
-        };
+    /// The last sequence number written.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// The hash (hex) of the last finished part, or of the object before this encoder's first.
+    pub fn previous_object_sha256(&self) -> Option<&str> {
+        self.previous_object_sha256.as_deref()
+    }
+
+    /// Adds one stored event; returns the finished part when the line before it turned out to
+    /// be that part's last (this one then starts the next part).
+    pub fn push(&mut self, stored_json: &str) -> Result<Option<Part>, IntegrityError> {
+        let sha256 = receipt(stored_json)?;
+        let mut finished = None;
+        if let Some(pending) = self.pending.take() {
+            let pending_len = pending.stored.len() + LINE_OVERHEAD;
+            let next_len = stored_json.len() + LINE_OVERHEAD + SUMMARY_OVERHEAD;
+            if self.bytes + pending_len + next_len <= self.max_uncompressed {
+                self.write(pending, false)?;
+            } else {
+                self.write(pending, true)?;
+                finished = self.finish_part();
+            }
+        }
+        self.pending = Some(Pending {
+            stored: stored_json.to_string(),
+            sha256,
+        });
+        Ok(finished)
+    }
+
+    /// The last part, if any line is pending.
+    pub fn finish(&mut self) -> Result<Option<Part>, IntegrityError> {
+        match self.pending.take() {
+            Some(pending) => {
+                self.write(pending, true)?;
+                Ok(self.finish_part())
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn write(&mut self, pending: Pending, last_of_part: bool) -> Result<(), IntegrityError> {
+        let seq = self.last_seq + 1;
+        if self.events == 0 {
+            self.first_seq = seq;
+        }
+        let object = last_of_part.then(|| ObjectSummary {
+            first_seq: self.first_seq,
+            last_seq: seq,
+            count: self.events + 1,
+            previous_object_sha256: self.previous_object_sha256.clone(),
+        });
+        let mut line = export_line(
+            &pending.stored,
+            &LineIntegrity {
+                seq,
+                sha256: pending.sha256,
+                object,
+            },
+        )?;
+        line.push('\n');
         let level = self.level;
         let encoder = self
             .current
             .get_or_insert_with(|| GzEncoder::new(Vec::new(), level));
         // Writing into a Vec cannot fail.
         let _ = encoder.write_all(line.as_bytes());
-        let _ = encoder.write_all(b"\n");
+        self.ndjson.update(line.as_bytes());
         self.events += 1;
-        self.bytes += line.len() + 1;
-        finished
+        self.bytes += line.len();
+        self.last_seq = seq;
+        Ok(())
     }
 
-    /// The last part, if any line is pending.
-    pub fn finish(&mut self) -> Option<Part> {
+    fn finish_part(&mut self) -> Option<Part> {
         let encoder = self.current.take()?;
         let body = encoder.finish().unwrap_or_default();
+        let sha256: [u8; 32] = Sha256::digest(&body).into();
+        let ndjson = std::mem::replace(&mut self.ndjson, Sha256::new());
         let part = Part {
-            sha256: Sha256::digest(&body).into(),
+            sha256,
+            ndjson_sha256: ndjson.finalize().into(),
             body,
             events: self.events,
             uncompressed_bytes: self.bytes as u64,
+            first_seq: self.first_seq,
+            last_seq: self.last_seq,
         };
+        self.previous_object_sha256 = Some(hex::encode(sha256));
         self.events = 0;
         self.bytes = 0;
         Some(part)
@@ -74,7 +176,10 @@ impl PartEncoder {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use std::collections::BTreeMap;
     use std::io::Read as _;
+
+    use auditlog_core::integrity::{ObjectContent, StreamStart, check_stream, parse_line};
 
     use super::*;
 
@@ -86,34 +191,94 @@ mod tests {
         text
     }
 
+    fn event(i: u32) -> String {
+        format!("{{\"id\":\"e{i:02}\",\"pad\":\"xxxxxxxxxx\"}}")
+    }
+
+    fn encode(encoder: &mut PartEncoder, events: impl IntoIterator<Item = String>) -> Vec<Part> {
+        let mut parts = Vec::new();
+        for e in events {
+            parts.extend(encoder.push(&e).unwrap());
+        }
+        parts.extend(encoder.finish().unwrap());
+        parts
+    }
+
+    fn contents(parts: &[Part]) -> Vec<ObjectContent> {
+        parts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ObjectContent {
+                key: format!("part-{i:04}"),
+                sha256: hex::encode(p.sha256),
+                text: Ok(gunzip(&p.body)),
+            })
+            .collect()
+    }
+
     #[test]
     fn lines_split_into_parts_past_the_limit_and_nothing_is_lost() {
-        let mut encoder = PartEncoder::new(100);
-        let mut parts = Vec::new();
-        for i in 0..20 {
-            parts.extend(encoder.push(&format!("{{\"n\":{i:02},\"pad\":\"xxxxxxxxxx\"}}")));
-        }
-        parts.extend(encoder.finish());
+        let mut encoder = PartEncoder::new(1000, 0, None);
+        let parts = encode(&mut encoder, (0..20).map(event));
         assert!(parts.len() > 1);
-        let all: String = parts.iter().map(|p| gunzip(&p.body)).collect();
-        let expected: String = (0..20)
-            .map(|i| format!("{{\"n\":{i:02},\"pad\":\"xxxxxxxxxx\"}}\n"))
+        let ids: Vec<String> = parts
+            .iter()
+            .flat_map(|p| {
+                gunzip(&p.body)
+                    .lines()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .map(|line| parse_line(&line).unwrap().id.unwrap())
             .collect();
-        assert_eq!(all, expected);
+        assert_eq!(ids, (0..20).map(|i| format!("e{i:02}")).collect::<Vec<_>>());
         for p in &parts {
-            assert!(p.uncompressed_bytes <= 100);
+            assert!(p.uncompressed_bytes <= 1000, "{}", p.uncompressed_bytes);
+            assert_eq!(
+                p.ndjson_sha256,
+                <[u8; 32]>::from(Sha256::digest(gunzip(&p.body)))
+            );
         }
         assert_eq!(parts.iter().map(|p| p.events).sum::<u64>(), 20);
+        // Sequence numbers, summaries and links check out as one stream.
+        let check = check_stream(&contents(&parts), StreamStart::Beginning, &BTreeMap::new());
+        assert!(check.problems.is_empty(), "{:?}", check.problems);
+        assert_eq!(check.last_seq, Some(20));
+        assert_eq!(encoder.last_seq(), 20);
+    }
+
+    #[test]
+    fn a_stream_continues_across_encoders() {
+        let mut first = PartEncoder::new(1 << 20, 0, None);
+        let mut parts = encode(&mut first, (0..3).map(event));
+        let mut second = PartEncoder::new(
+            1 << 20,
+            first.last_seq(),
+            first.previous_object_sha256().map(str::to_string),
+        );
+        parts.extend(encode(&mut second, (3..5).map(event)));
+        assert_eq!(parts[1].first_seq, 4);
+        let check = check_stream(&contents(&parts), StreamStart::Beginning, &BTreeMap::new());
+        assert!(check.problems.is_empty(), "{:?}", check.problems);
     }
 
     #[test]
     fn the_same_lines_give_the_same_bytes() {
-        let encode = || {
-            let mut e = PartEncoder::new(1 << 20);
-            e.push("{\"a\":1}");
-            e.push("{\"b\":2}");
-            e.finish().unwrap()
+        let encode_once = || {
+            let mut e = PartEncoder::new(1 << 20, 41, Some("ab".repeat(32)));
+            encode(&mut e, [event(1), event(2)]).remove(0)
         };
-        assert_eq!(encode().body, encode().body, "gzip output is deterministic");
+        assert_eq!(
+            encode_once().body,
+            encode_once().body,
+            "gzip output is deterministic"
+        );
+        assert_eq!(encode_once().first_seq, 42);
+    }
+
+    #[test]
+    fn an_event_that_is_not_an_object_is_refused() {
+        let mut e = PartEncoder::new(1 << 20, 0, None);
+        assert!(e.push("[1]").is_err());
     }
 }

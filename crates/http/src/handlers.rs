@@ -2,6 +2,7 @@
 
 use auditlog_core::cursor::{Position, decode_cursor, encode_cursor};
 use auditlog_core::ingest::{PreparedItem, RequestError, check_content_type, prepare_request};
+use auditlog_core::integrity::receipt;
 use auditlog_core::keys::Scope;
 use auditlog_core::query::parse_query;
 use auditlog_core::store::{AppendStatus, NewEvent, PageRequest};
@@ -74,6 +75,10 @@ struct ItemResult {
     index: usize,
     id: Option<String>,
     status: &'static str,
+    /// The receipt of an accepted event: SHA-256 of its canonical stored form, which its line
+    /// in every export carries too (docs/integrity.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sha256: Option<String>,
     #[serde(skip_serializing_if = "is_zero")]
     redacted: usize,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -192,10 +197,18 @@ async fn ingest(
     for (index, item) in prepared.into_iter().enumerate() {
         match item {
             PreparedItem::Valid(p) => {
+                let sha256 = match receipt(&p.json) {
+                    Ok(sha256) => Some(sha256),
+                    Err(e) => {
+                        tracing::error!(error = %e, "no receipt for a validated event");
+                        None
+                    }
+                };
                 summary.items.push(ItemResult {
                     index,
                     id: Some(p.event.id.clone()),
                     status: "accepted",
+                    sha256,
                     redacted: p.redacted,
                     errors: Vec::new(),
                     message: None,
@@ -213,6 +226,7 @@ async fn ingest(
                     index,
                     id: id.filter(|i| i.chars().count() <= MAX_ID_CHARS),
                     status: "rejected",
+                    sha256: None,
                     redacted: 0,
                     errors,
                     message: None,
@@ -247,12 +261,16 @@ async fn ingest(
                     summary.redacted += item.redacted;
                 }
                 AppendStatus::Duplicate => {
+                    // The receipt was given when the event was first accepted; this copy was
+                    // not stored and may differ from it.
                     item.status = "duplicate";
+                    item.sha256 = None;
                     item.redacted = 0;
                     summary.duplicate += 1;
                 }
                 AppendStatus::Failed(message) => {
                     item.status = "failed";
+                    item.sha256 = None;
                     item.redacted = 0;
                     item.message = Some(message);
                     summary.failed += 1;

@@ -1,0 +1,160 @@
+//! `auditlog verify DIR`: checks exported streams offline, from a local copy (an export
+//! directory, or `aws s3 sync` of the bucket): every line's hash, sequence continuity, each
+//! object's summary and its link to the object before it, and optionally the receipts a sender
+//! kept. Prints each problem with the key it concerns; exits 1 when there is any.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use auditlog_core::integrity::{StreamStart, check_stream};
+use auditlog_export::streams::read_directory;
+use clap::Args;
+use serde_json::Value;
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The local copy: an export directory, or a synced bucket (`aws s3 sync s3://B/ DIR`).
+    pub path: PathBuf,
+    /// Receipts to check: ingest responses (one JSON document per line, or one document), or
+    /// a JSON object of event id → SHA-256. Each must be delivered with that hash.
+    #[arg(long)]
+    pub receipts: Option<PathBuf>,
+    /// The stream the receipts belong to, when the copy holds several (`{prefix}tenant={t}`,
+    /// or just the tenant).
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// Older objects were pruned by retention: start at the first object present instead of
+    /// requiring sequence number 1.
+    #[arg(long)]
+    pub pruned: bool,
+}
+
+/// Receipts from a file of ingest responses or an id → SHA-256 object.
+pub fn parse_receipts(text: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    let documents: Vec<Value> = match serde_json::from_str::<Value>(text) {
+        Ok(one) => vec![one],
+        Err(_) => text
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .enumerate()
+            .map(|(n, l)| {
+                serde_json::from_str(l).with_context(|| format!("receipts line {}", n + 1))
+            })
+            .collect::<anyhow::Result<_>>()?,
+    };
+    let mut receipts = BTreeMap::new();
+    for document in documents {
+        if let Some(items) = document.get("items").and_then(Value::as_array) {
+            for item in items {
+                if let (Some(id), Some(sha)) = (
+                    item.get("id").and_then(Value::as_str),
+                    item.get("sha256").and_then(Value::as_str),
+                ) {
+                    receipts.insert(id.to_string(), sha.to_string());
+                }
+            }
+        } else if let Some(map) = document.as_object() {
+            for (id, sha) in map {
+                let sha = sha
+                    .as_str()
+                    .with_context(|| format!("receipt of {id} is not a string"))?;
+                receipts.insert(id.clone(), sha.to_string());
+            }
+        } else {
+            bail!("receipts must be ingest responses or an object of id → sha256");
+        }
+    }
+    Ok(receipts)
+}
+
+/// Returns whether every stream checked out.
+pub fn run(args: VerifyArgs) -> anyhow::Result<bool> {
+    if !args.path.is_dir() {
+        bail!("{} is not a directory", args.path.display());
+    }
+    let found =
+        read_directory(&args.path).with_context(|| format!("reading {}", args.path.display()))?;
+    if found.streams.is_empty() {
+        bail!(
+            "no exported objects (*.ndjson.gz under tenant=...) in {}",
+            args.path.display()
+        );
+    }
+    let receipts = match &args.receipts {
+        Some(file) => parse_receipts(
+            &std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?,
+        )?,
+        None => BTreeMap::new(),
+    };
+    let receipts_stream = match (&args.stream, found.streams.len()) {
+        (Some(wanted), _) => {
+            let name = found
+                .streams
+                .keys()
+                .find(|s| *s == wanted || s.ends_with(&format!("tenant={wanted}")))
+                .with_context(|| format!("no stream {wanted} in {}", args.path.display()))?;
+            Some(name.clone())
+        }
+        (None, 1) => found.streams.keys().next().cloned(),
+        (None, _) if !receipts.is_empty() => {
+            bail!("several streams: say which one the receipts belong to with --stream")
+        }
+        (None, _) => None,
+    };
+    let start = if args.pruned {
+        StreamStart::FirstPresent
+    } else {
+        StreamStart::Beginning
+    };
+    let mut clean = true;
+    for key in &found.strays {
+        println!("PROBLEM {key}: not under a tenant= partition, so in no stream");
+        clean = false;
+    }
+    let none = BTreeMap::new();
+    for (stream, objects) in &found.streams {
+        let for_this = if receipts_stream.as_deref() == Some(stream.as_str()) {
+            &receipts
+        } else {
+            &none
+        };
+        let check = check_stream(objects, start, for_this);
+        for problem in &check.problems {
+            println!("PROBLEM {}: {}", problem.at, problem.message);
+        }
+        let verdict = if check.problems.is_empty() {
+            "ok".to_string()
+        } else {
+            clean = false;
+            format!("{} problems", check.problems.len())
+        };
+        println!(
+            "stream {stream}: {} objects, {} events, last seq {}, {} receipts checked: {verdict}",
+            check.objects,
+            check.events,
+            check.last_seq.unwrap_or_default(),
+            for_this.len()
+        );
+    }
+    Ok(clean)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn receipts_come_from_ingest_responses_or_a_map() {
+        let responses = "{\"items\":[{\"index\":0,\"id\":\"a\",\"status\":\"accepted\",\"sha256\":\"01\"},{\"index\":1,\"id\":\"b\",\"status\":\"rejected\"}]}\n{\"items\":[{\"id\":\"c\",\"status\":\"accepted\",\"sha256\":\"02\"}]}\n";
+        let got = parse_receipts(responses).unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(got["c"], "02");
+        let got = parse_receipts("{\"x\":\"03\"}").unwrap();
+        assert_eq!(got["x"], "03");
+        assert!(parse_receipts("{\"x\":3}").is_err());
+        assert!(parse_receipts("[1]").is_err());
+    }
+}
