@@ -13,6 +13,8 @@ print JSON on stdout:
                                     how often each appears, keys, each object's content type, and
                                     each object's key, SHA-256 (as stored) and text
   get BUCKET KEY                    one object's body as text
+  tamper BUCKET KEY ACTION          damages one object in place: modify (edits its first line's
+                                    event and re-gzips), delete, or truncate (keeps half its bytes)
   put-bucket-policy BUCKET POLICY   PutBucketPolicy with the JSON document POLICY on a new bucket
                                     BUCKET; prints the policy GetBucketPolicy then returns
   put-trust-policy ROLE POLICY      a new role ROLE, then UpdateAssumeRolePolicy with the JSON
@@ -76,6 +78,23 @@ def role(name, bucket_name, prefix, external_id, *flags):
     return {"arn": arn}
 
 
+def tamper(bucket_name, key, action):
+    s3 = client("s3")
+    if action == "delete":
+        s3.delete_object(Bucket=bucket_name, Key=key)
+        return {"deleted": key}
+    body = s3.get_object(Bucket=bucket_name, Key=key)["Body"].read()
+    if action == "truncate":
+        damaged = body[: len(body) // 2]
+    elif action == "modify":
+        text = gzip.decompress(body).decode("utf-8")
+        damaged = gzip.compress(text.replace("doc.update", "doc.delete", 1).encode("utf-8"))
+    else:
+        raise SystemExit(f"unknown tampering {action}")
+    s3.put_object(Bucket=bucket_name, Key=key, Body=damaged)
+    return {"tampered": key, "action": action}
+
+
 def put_bucket_policy(bucket_name, policy):
     s3 = client("s3")
     s3.create_bucket(Bucket=bucket_name, ObjectOwnership="BucketOwnerEnforced")
@@ -125,6 +144,7 @@ if __name__ == "__main__":
         "role": role,
         "delivered": delivered,
         "get": get,
+        "tamper": tamper,
         "put-bucket-policy": put_bucket_policy,
         "put-trust-policy": put_trust_policy,
     }

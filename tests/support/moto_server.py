@@ -7,7 +7,8 @@ the web framework has percent-decoded it (`tenant=acme`), while every SDK signs 
 sent it, percent-encoded (`tenant%3Dacme`); S3's signer uses the path as given. So moto refuses
 every correctly signed request for a Hive-style key (`tenant=acme/year=2026/...`) with
 SignatureDoesNotMatch, and AWS accepts it. This wrapper re-encodes the path the way the SDKs
-do (RFC 3986 unreserved characters and `/` kept) before moto signs it. Nothing else changes:
+do (RFC 3986 unreserved characters and `/` kept) before moto signs it, and the query string
+likewise (`prefix=a/b` back to `prefix=a%2Fb`, as ListObjectsV2 with a prefix sends it). Nothing else changes:
 the signature is still checked, then the IAM policies, trust policies and external ids.
 
 moto's CloudFormation creates an AWS::S3::Bucket with its encryption and tags only, and an
@@ -22,7 +23,7 @@ Run it as `python3 moto_server.py -H 127.0.0.1 -p PORT` (moto_server's own argum
 """
 import json
 import sys
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from moto.core.common_models import CloudFormationModel
 
@@ -36,9 +37,20 @@ from moto.utilities.utils import get_partition
 _create_aws_request = access_control.IAMRequestBase._create_aws_request
 
 
+def _sigv4_query(query):
+    """The query as SigV4 canonicalizes it: every name and value percent-encoded except for
+    unreserved characters. The web framework hands moto `prefix=a/b` where the SDK sent and
+    signed `prefix=a%2Fb`."""
+    pairs = []
+    for pair in query.split("&"):
+        name, eq, value = pair.partition("=")
+        pairs.append(quote(unquote(name), safe="-_.~") + eq + quote(unquote(value), safe="-_.~"))
+    return "&".join(pairs)
+
+
 def _create_aws_request_with_encoded_path(self):
     path, sep, query = self._path.partition("?")
-    self._path = quote(path, safe="/~") + sep + query
+    self._path = quote(path, safe="/~") + sep + (_sigv4_query(query) if query else "")
     return _create_aws_request(self)
 
 

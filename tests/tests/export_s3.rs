@@ -222,3 +222,113 @@ async fn writes_carry_the_kms_key_owner_checksum_and_condition_and_never_an_acl(
     assert_eq!(header("content-encoding"), None);
     assert_no_acl(&requests);
 }
+
+/// Runs the workspace's `auditlog` binary (built by the same `cargo test`): exit code, stdout
+/// (then stderr, for the failure messages).
+fn auditlog(args: &[&str]) -> (Option<i32>, String) {
+    let exe = std::env::current_exe().unwrap();
+    let binary = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .unwrap()
+        .join(format!("auditlog{}", std::env::consts::EXE_SUFFIX));
+    let out = std::process::Command::new(&binary)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("run {} ({e})", binary.display()));
+    (
+        out.status.code(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+/// `auditlog verify s3://...` reads the bucket itself: it passes the stream as exported (with
+/// the receipts the ingest gave), then names each tampering done in S3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn verify_reads_the_bucket_and_names_tampering_done_in_s3() {
+    use auditlog_tests::export_suite::ExportTarget as _;
+    let rig = S3OnDynamo.rig().await;
+    let Target::S3(target) = &rig.destination.target else {
+        unreachable!()
+    };
+    let bucket = target.bucket.clone();
+    let mut receipts = std::collections::BTreeMap::new();
+    for w in 0..3 {
+        let received = rig.t0 + w * WINDOW + 1_000;
+        receipts.extend(
+            ingest(
+                rig.store.as_ref(),
+                "acme",
+                &ids(&format!("v{w}"), 3),
+                received,
+                None,
+            )
+            .await,
+        );
+    }
+    let store: &dyn ExportStore = rig.store.as_ref();
+    let sink = rig.sinks.sink_for(&rig.destination).await.unwrap();
+    let now = Timestamp(rig.t0 + 3 * WINDOW + GRACE);
+    let report = auditlog_export::export_destination(
+        store,
+        sink.as_ref(),
+        &rig.destination,
+        &config("a"),
+        now,
+    )
+    .await;
+    assert_eq!(report.error, None);
+    let keys = (rig.reader)().keys;
+    assert_eq!(keys.len(), 3, "{keys:?}");
+
+    let scratch = tempfile::tempdir().unwrap();
+    let receipts_file = scratch.path().join("receipts.json");
+    std::fs::write(&receipts_file, serde_json::to_string(&receipts).unwrap()).unwrap();
+    let location = format!("s3://{bucket}/user-events-audit/");
+    let receipts_arg = receipts_file.to_str().unwrap();
+    let (code, stdout) = auditlog(&["verify", &location, "--receipts", receipts_arg]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(
+        stdout.contains("3 objects, 9 events, last seq 9, 9 receipts checked: ok"),
+        "{stdout}"
+    );
+
+    // Each damage is done to the live bucket, checked, and found.
+    aws_check(&["tamper", &bucket, &keys[0], "modify"]);
+    let (code, stdout) = auditlog(&["verify", &location, "--receipts", receipts_arg]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "PROBLEM {}: line 1 (seq 1): the event does not hash",
+            keys[0]
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("delivered with different content"),
+        "{stdout}"
+    );
+
+    aws_check(&["tamper", &bucket, &keys[1], "delete"]);
+    let (code, stdout) = auditlog(&["verify", &location]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stdout.contains(&format!(
+            "PROBLEM {}: sequence numbers 4..6 missing",
+            keys[2]
+        )),
+        "{stdout}"
+    );
+
+    aws_check(&["tamper", &bucket, &keys[2], "truncate"]);
+    let (code, stdout) = auditlog(&["verify", &location]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stdout.contains(&format!("PROBLEM {}: cannot be read", keys[2])),
+        "{stdout}"
+    );
+}

@@ -90,8 +90,8 @@ enum Command {
         #[command(flatten)]
         api: settings::ApiArgs,
     },
-    /// Check exported streams offline, from a local copy: line hashes, sequence continuity,
-    /// object summaries and links, receipts. Exits 1 on any problem.
+    /// Check exported streams, from a local copy or straight from S3: line hashes, sequence
+    /// continuity, object summaries and links, receipts. Exits 1 on any problem.
     Verify(verify::VerifyArgs),
     /// Delete expired events now (the same pass the schedule runs).
     Purge {
@@ -147,7 +147,7 @@ async fn run(command: Command) -> anyhow::Result<bool> {
         Command::Send(args) => client::send(args).await,
         Command::Query(args) => client::query(args).await.map(|()| true),
         Command::Policy { command } => policy::run(command).map(|()| true),
-        Command::Verify(args) => verify::run(args),
+        Command::Verify(args) => verify::run(args).await,
         Command::Tables {
             command: TablesCommand::Create,
         } => {

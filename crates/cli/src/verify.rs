@@ -1,21 +1,27 @@
-//! `auditlog verify DIR`: checks exported streams offline, from a local copy (an export
-//! directory, or `aws s3 sync` of the bucket): every line's hash, sequence continuity, each
-//! object's summary and its link to the object before it, and optionally the receipts a sender
-//! kept. Prints each problem with the key it concerns; exits 1 when there is any.
+//! `auditlog verify DIR | s3://BUCKET/PREFIX`: checks exported streams, from a local copy (an
+//! export directory, or `aws s3 sync` of the bucket) or straight from S3 with the caller's own
+//! credentials: every line's hash, sequence continuity, each object's summary and its link to
+//! the object before it, and optionally the receipts a sender kept. Prints each problem with
+//! the key it concerns; exits 1 when there is any.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use auditlog_core::integrity::{StreamStart, check_stream};
-use auditlog_export::streams::read_directory;
+use auditlog_export::Sinks;
+use auditlog_export::streams::{Streams, read_directory, read_s3};
 use clap::Args;
 use serde_json::Value;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The local copy: an export directory, or a synced bucket (`aws s3 sync s3://B/ DIR`).
-    pub path: PathBuf,
+    /// A local copy (an export directory, or `aws s3 sync s3://B/ DIR`), or `s3://BUCKET/PREFIX`
+    /// to read the bucket itself with your AWS credentials.
+    pub path: String,
+    /// The bucket's region, for `s3://` (default: your AWS configuration's).
+    #[arg(long)]
+    pub region: Option<String>,
     /// Receipts to check: ingest responses (one JSON document per line, or one document), or
     /// a JSON object of event id → SHA-256. Each must be delivered with that hash.
     #[arg(long)]
@@ -68,17 +74,37 @@ pub fn parse_receipts(text: &str) -> anyhow::Result<BTreeMap<String, String>> {
     Ok(receipts)
 }
 
-/// Returns whether every stream checked out.
-pub fn run(args: VerifyArgs) -> anyhow::Result<bool> {
-    if !args.path.is_dir() {
-        bail!("{} is not a directory", args.path.display());
+async fn read(args: &VerifyArgs) -> anyhow::Result<Streams> {
+    if let Some(location) = args.path.strip_prefix("s3://") {
+        let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
+        if bucket.is_empty() {
+            bail!("{} names no bucket: s3://BUCKET/PREFIX", args.path);
+        }
+        let client = Sinks::from_env()
+            .await
+            .own_client(args.region.clone())
+            .await;
+        return read_s3(&client, bucket, prefix)
+            .await
+            .map_err(anyhow::Error::msg);
     }
-    let found =
-        read_directory(&args.path).with_context(|| format!("reading {}", args.path.display()))?;
+    let path = PathBuf::from(&args.path);
+    if !path.is_dir() {
+        bail!(
+            "{} is not a directory (or s3://BUCKET/PREFIX)",
+            path.display()
+        );
+    }
+    read_directory(&path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Returns whether every stream checked out.
+pub async fn run(args: VerifyArgs) -> anyhow::Result<bool> {
+    let found = read(&args).await?;
     if found.streams.is_empty() {
         bail!(
             "no exported objects (*.ndjson.gz under tenant=...) in {}",
-            args.path.display()
+            args.path
         );
     }
     let receipts = match &args.receipts {
@@ -94,7 +120,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<bool> {
                 .streams
                 .keys()
                 .find(|s| *s == wanted || s.ends_with(&format!("tenant={wanted}")))
-                .with_context(|| format!("no stream {wanted} in {}", args.path.display()))?;
+                .with_context(|| format!("no stream {wanted} in {}", args.path))?;
             Some(name.clone())
         }
         (None, 1) => found.streams.keys().next().cloned(),

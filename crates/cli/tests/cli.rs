@@ -323,7 +323,10 @@ fn serve_exports_to_a_directory_and_the_destination_commands_report_it() {
         assert!(ok, "{stdout}");
         // `send` prints the status line, then the ingest answer: one answer per line makes a
         // receipts file.
-        let body = stdout.split_once('\n').map(|(_, body)| body).unwrap_or_default();
+        let body = stdout
+            .split_once('\n')
+            .map(|(_, body)| body)
+            .unwrap_or_default();
         let answer: Value = serde_json::from_str(body).expect("json answer");
         responses.push_str(&format!("{answer}\n"));
     }

@@ -61,6 +61,21 @@ impl Sinks {
         self
     }
 
+    /// A client with the caller's own credentials (no role), for reading a bucket back
+    /// (`auditlog verify s3://...`).
+    pub async fn own_client(&self, region: Option<String>) -> aws_sdk_s3::Client {
+        self.s3_client(&S3Target {
+            bucket: String::new(),
+            region,
+            prefix: String::new(),
+            role_arn: None,
+            external_id: None,
+            kms_key_id: None,
+            expected_bucket_owner: None,
+        })
+        .await
+    }
+
     async fn s3_client(&self, target: &S3Target) -> aws_sdk_s3::Client {
         let key = ClientKey {
             region: target.region.clone(),

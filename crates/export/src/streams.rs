@@ -1,7 +1,7 @@
 //! Reading exported streams back for `auditlog verify`: every export object under a local copy
-//! of a destination (an export directory, or `aws s3 sync` of a bucket), grouped by stream
-//! (one prefix and tenant), in key order, with the hash of its bytes and its text. The checks
-//! themselves are pure: `auditlog_core::integrity::check_stream`.
+//! of a destination (an export directory, or `aws s3 sync` of a bucket) or straight from S3,
+//! grouped by stream (one prefix and tenant), in key order, with the hash of its bytes and its
+//! text. The checks themselves are pure: `auditlog_core::integrity::check_stream`.
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
@@ -22,6 +22,77 @@ pub fn stream_of(key: &str) -> Option<&str> {
     let at = key.find("tenant=")?;
     let end = key[at..].find('/').map(|i| at + i)?;
     Some(&key[..end])
+}
+
+impl Streams {
+    fn add(&mut self, key: String, bytes: &[u8]) {
+        let object = object_content(key.clone(), bytes);
+        match stream_of(&key) {
+            Some(stream) => self
+                .streams
+                .entry(stream.to_string())
+                .or_default()
+                .push(object),
+            None => self.strays.push(key),
+        }
+    }
+
+    fn sort(&mut self) {
+        for objects in self.streams.values_mut() {
+            objects.sort_by(|a, b| a.key.cmp(&b.key));
+        }
+        self.strays.sort();
+    }
+}
+
+/// Reads every `*.ndjson.gz` under `prefix` in `bucket`, with `client`'s credentials.
+#[cfg(feature = "s3")]
+pub async fn read_s3(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Result<Streams, String> {
+    let mut found = Streams::default();
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| {
+            format!(
+                "listing s3://{bucket}/{prefix}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            )
+        })?;
+        for object in page.contents() {
+            let Some(key) = object.key().filter(|k| k.ends_with(".ndjson.gz")) else {
+                continue;
+            };
+            let got = client
+                .get_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| {
+                    format!(
+                        "reading s3://{bucket}/{key}: {}",
+                        aws_sdk_s3::error::DisplayErrorContext(&e)
+                    )
+                })?;
+            let bytes = got
+                .body
+                .collect()
+                .await
+                .map_err(|e| format!("reading s3://{bucket}/{key}: {e}"))?
+                .into_bytes();
+            found.add(key.to_string(), &bytes);
+        }
+    }
+    found.sort();
+    Ok(found)
 }
 
 /// Reads every `*.ndjson.gz` under `root`. Unreadable gzip is kept as an error for the checks to
@@ -45,21 +116,10 @@ pub fn read_directory(root: &Path) -> std::io::Result<Streams> {
                 continue;
             }
             let bytes = std::fs::read(&path)?;
-            let object = object_content(key.clone(), &bytes);
-            match stream_of(&key) {
-                Some(stream) => found
-                    .streams
-                    .entry(stream.to_string())
-                    .or_default()
-                    .push(object),
-                None => found.strays.push(key),
-            }
+            found.add(key, &bytes);
         }
     }
-    for objects in found.streams.values_mut() {
-        objects.sort_by(|a, b| a.key.cmp(&b.key));
-    }
-    found.strays.sort();
+    found.sort();
     Ok(found)
 }
 
