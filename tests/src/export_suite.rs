@@ -347,51 +347,35 @@ pub async fn late_events_are_exported_once_with_the_window_they_arrive_in(rig: &
 pub async fn exported_streams_verify_against_the_receipts(rig: &ExportRig) {
     let t0 = rig.t0;
     let store: &dyn auditlog_core::store::ExportStore = rig.store.as_ref();
-    let sink = rig.sinks.sink_for(&rig.destination).await.unwrap();
     let mut receipts = BTreeMap::new();
-    // 30 events (several 4 KB parts), an empty window, then 5 more.
-    receipts.extend(ingest(rig.store.as_ref(), "acme", &ids("r0", 30), t0 + 1_000, None).await);
-    receipts.extend(
-        ingest(
-            rig.store.as_ref(),
-            "acme",
-            &ids("r2", 5),
-            t0 + 2 * WINDOW + 1_000,
-            None,
-        )
-        .await,
-    );
-    let now = Timestamp(t0 + 3 * WINDOW + GRACE);
-    let report =
-        export_destination(store, sink.as_ref(), &rig.destination, &config("a"), now).await;
-    assert_eq!(report.error, None);
-    let delivered = (rig.reader)();
-    assert!(delivered.objects.len() > 2, "{:?}", delivered.keys);
-    let check = check_stream(&delivered.objects, StreamStart::Beginning, &receipts);
-    assert_eq!(check.problems, vec![], "{:?}", delivered.keys);
+    // Stores `n` events in window `w`, then exports every window closed by the end of `closed`
+    // and checks the whole stream delivered so far.
+    let mut step = async |prefix: &str, w: i64, n: usize, closed: i64| {
+        let batch = ids(prefix, n);
+        let at = t0 + w * WINDOW + 1_000;
+        receipts.extend(ingest(rig.store.as_ref(), "acme", &batch, at, None).await);
+        let sink = rig.sinks.sink_for(&rig.destination).await.unwrap();
+        let now = Timestamp(t0 + closed * WINDOW + GRACE);
+        let report =
+            export_destination(store, sink.as_ref(), &rig.destination, &config("a"), now).await;
+        assert_eq!(report.error, None);
+        let delivered = (rig.reader)();
+        let check = check_stream(&delivered.objects, StreamStart::Beginning, &receipts);
+        assert_eq!(check.problems, vec![], "{:?}", delivered.keys);
+        (delivered.objects.len(), check)
+    };
+    // 30 events (several 4 KB parts); in the next pass an empty window, then 5 more.
+    let (objects, check) = step("r0", 0, 30, 1).await;
+    assert!(objects > 2, "{objects} objects");
+    assert_eq!((check.events, check.last_seq), (30, Some(30)));
+    let (_, check) = step("r2", 2, 5, 3).await;
     assert_eq!((check.events, check.last_seq), (35, Some(35)));
 
     // The next pass continues the stream where the state says it stands.
     let state = store.export_state(&rig.destination.id).await.unwrap();
     assert_eq!(state.last_seq, 35);
     assert_eq!(state.last_object_sha256, check.last_object_sha256);
-    receipts.extend(
-        ingest(
-            rig.store.as_ref(),
-            "acme",
-            &ids("r4", 4),
-            t0 + 4 * WINDOW + 1_000,
-            None,
-        )
-        .await,
-    );
-    let now = Timestamp(t0 + 5 * WINDOW + GRACE);
-    let report =
-        export_destination(store, sink.as_ref(), &rig.destination, &config("a"), now).await;
-    assert_eq!(report.error, None);
-    let delivered = (rig.reader)();
-    let check = check_stream(&delivered.objects, StreamStart::Beginning, &receipts);
-    assert_eq!(check.problems, vec![]);
+    let (_, check) = step("r4", 4, 4, 5).await;
     assert_eq!((check.events, check.last_seq), (39, Some(39)));
 }
 

@@ -27,6 +27,35 @@ use auditlog_core::validate::Limits;
 use auditlog_http::{ApiConfig, AppState, router};
 use serde_json::Value;
 
+/// Runs the workspace's `auditlog` CLI binary, which the same `cargo test` builds beside the
+/// test binaries, with `envs` added: whether it succeeded, its exit code, stdout and stderr.
+pub fn run_auditlog(args: &[&str], envs: &[(&str, &std::path::Path)]) -> CliOutput {
+    let exe = std::env::current_exe().unwrap();
+    let binary = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .unwrap()
+        .join(format!("auditlog{}", std::env::consts::EXE_SUFFIX));
+    let out = std::process::Command::new(&binary)
+        .args(args)
+        .envs(envs.iter().copied())
+        .output()
+        .unwrap_or_else(|e| panic!("run {} ({e})", binary.display()));
+    CliOutput {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// What a run of the CLI printed.
+#[derive(Debug)]
+pub struct CliOutput {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
 /// Makes a fresh, empty store for one test.
 #[async_trait::async_trait]
 pub trait Backend: Send + Sync {

@@ -223,27 +223,10 @@ async fn writes_carry_the_kms_key_owner_checksum_and_condition_and_never_an_acl(
     assert_no_acl(&requests);
 }
 
-/// Runs the workspace's `auditlog` binary (built by the same `cargo test`): exit code, stdout
-/// (then stderr, for the failure messages).
+/// `auditlog ARGS`: exit code, and stdout followed by stderr (for failure messages).
 fn auditlog(args: &[&str]) -> (Option<i32>, String) {
-    let exe = std::env::current_exe().unwrap();
-    let binary = exe
-        .parent()
-        .and_then(std::path::Path::parent)
-        .unwrap()
-        .join(format!("auditlog{}", std::env::consts::EXE_SUFFIX));
-    let out = std::process::Command::new(&binary)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("run {} ({e})", binary.display()));
-    (
-        out.status.code(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let out = auditlog_tests::run_auditlog(args, &[]);
+    (out.code, format!("{}{}", out.stdout, out.stderr))
 }
 
 /// `auditlog verify s3://...` reads the bucket itself: it passes the stream as exported (with

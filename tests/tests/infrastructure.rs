@@ -306,26 +306,17 @@ fn rand_suffix() -> String {
     unique("x").trim_start_matches("x-").to_string()
 }
 
-/// Runs the workspace's CLI binary (built by the same `cargo test`) on a data directory of its
-/// own: whether it succeeded, stdout, stderr.
+/// Runs the workspace's CLI binary on a SQLite data directory of its own: whether it
+/// succeeded, stdout, stderr.
 fn auditlog(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let exe = std::env::current_exe().unwrap();
-    let binary = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap()
-        .join(format!("auditlog{}", std::env::consts::EXE_SUFFIX));
-    let out = Command::new(&binary)
-        .args(args)
-        .env("AUDITLOG_DATA_DIR", data_dir)
-        .env("AUDITLOG_STORE", "sqlite")
-        .output()
-        .unwrap_or_else(|e| panic!("run {} ({e})", binary.display()));
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let out = auditlog_tests::run_auditlog(
+        args,
+        &[
+            ("AUDITLOG_DATA_DIR", data_dir),
+            ("AUDITLOG_STORE", Path::new("sqlite")),
+        ],
+    );
+    (out.code == Some(0), out.stdout, out.stderr)
 }
 
 /// `auditlog policy ...`: the document it prints.
