@@ -288,18 +288,14 @@ pub fn check_stream(
                 }
                 let expected = previous.map(|(_, sha)| sha);
                 if linked && summary.previous_object_sha256.as_deref() != expected {
+                    // With no previous object, `expected` is None, so the summary names one.
                     let message = match previous {
                         Some((prev_key, _)) => format!(
                             "does not follow {prev_key}: its previous-object hash differs (an object between them is missing, or one of them was replaced)"
                         ),
-                        None => match &summary.previous_object_sha256 {
-                            Some(_) => "is not the stream's first object, but no object precedes it (earlier objects are missing)".to_string(),
-                            None => String::new(),
-                        },
+                        None => "is not the stream's first object, but no object precedes it (earlier objects are missing)".to_string(),
                     };
-                    if !message.is_empty() {
-                        check.problem(key, message);
-                    }
+                    check.problem(key, message);
                 }
             }
         }
