@@ -24,6 +24,8 @@ use serde_json::{Value, json};
 
 pub const WINDOW: i64 = 60_000;
 pub const GRACE: i64 = 5_000;
+/// Digest period in the suite: five windows.
+pub const PERIOD: i64 = 5 * WINDOW;
 
 /// What was delivered, read back without our code.
 #[derive(Debug, Default)]
@@ -68,6 +70,7 @@ pub fn config(owner: &str) -> ExportConfig {
         owner: owner.into(),
         concurrency: 4,
         max_windows_per_pass: 1000,
+        digest_period_ms: PERIOD,
     }
 }
 

@@ -421,7 +421,10 @@ fn customer_stack_creates_as_declared_and_grants_what_the_policy_generator_print
                 "Sid": "WriteUnderPrefix",
                 "Effect": "Allow",
                 "Action": ["s3:GetObject", "s3:PutObject"],
-                "Resource": format!("arn:aws:s3:::{name}/user-events-audit/*")
+                "Resource": [
+                    format!("arn:aws:s3:::{name}/user-events-audit/*"),
+                    format!("arn:aws:s3:::{name}/auditlog-digest/user-events-audit/*")
+                ]
             }]),
             "{case}"
         );

@@ -4,6 +4,7 @@
 //! | --- | --- | --- | --- |
 //! | a destination | `destination` | its id | `tenant`, `body` (the destination as JSON) |
 //! | its export state | `state#{id}` | `state` | `version` (N), `body` (the state as JSON) |
+//! | a digest signing key | `signing-key` | its id | `body` (the key, private seed included) |
 //!
 //! All destinations share one partition so that listing them is one strongly consistent
 //! `Query` (no Scan); they are few and change rarely. Each state lives in its own item and is
@@ -14,13 +15,15 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use auditlog_core::export::{Destination, ExportState};
-use auditlog_core::store::{DestinationStore, ExportStateStore, StoreError};
+use auditlog_core::signing::SigningKeyRecord;
+use auditlog_core::store::{DestinationStore, ExportStateStore, SigningKeyStore, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::{DynamoStore, n, number_attr, s, sdk_message, text_attr};
 
 const DESTINATION_PK: &str = "destination";
 const STATE_SK: &str = "state";
+const SIGNING_KEY_PK: &str = "signing-key";
 
 fn state_pk(destination_id: &str) -> String {
     format!("state#{destination_id}")
@@ -35,6 +38,39 @@ fn from_body<T: serde::de::DeserializeOwned>(
 ) -> Result<T, StoreError> {
     serde_json::from_str(&text_attr(item, "body")?)
         .map_err(|e| StoreError::Corrupt(format!("exports table item: {e}")))
+}
+
+impl DynamoStore {
+    /// The `body` of every item in partition `pk` of the exports table (a strongly consistent
+    /// `Query`, all pages).
+    async fn partition_bodies<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: &str,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut bodies = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.config.exports_table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(pk))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| StoreError::Unavailable(sdk_message(&e)))?;
+            for item in out.items() {
+                bodies.push(from_body(item)?);
+            }
+            match out.last_evaluated_key() {
+                Some(key) => start = Some(key.clone()),
+                None => break,
+            }
+        }
+        Ok(bodies)
+    }
 }
 
 #[async_trait]
@@ -71,31 +107,8 @@ impl DestinationStore for DynamoStore {
         &self,
         tenant: Option<&str>,
     ) -> Result<Vec<Destination>, StoreError> {
-        let mut destinations = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.config.exports_table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(DESTINATION_PK))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| StoreError::Unavailable(sdk_message(&e)))?;
-            for item in out.items() {
-                let destination: Destination = from_body(item)?;
-                if tenant.is_none_or(|t| t == destination.tenant) {
-                    destinations.push(destination);
-                }
-            }
-            match out.last_evaluated_key() {
-                Some(key) => start = Some(key.clone()),
-                None => break,
-            }
-        }
+        let mut destinations: Vec<Destination> = self.partition_bodies(DESTINATION_PK).await?;
+        destinations.retain(|d| tenant.is_none_or(|t| t == d.tenant));
         // The same order as the SQLite store.
         destinations.sort_by(|a, b| {
             (&a.tenant, a.created_at, &a.id).cmp(&(&b.tenant, b.created_at, &b.id))
@@ -176,5 +189,38 @@ impl ExportStateStore for DynamoStore {
             }
             Err(e) => Err(StoreError::Unavailable(sdk_message(&e))),
         }
+    }
+}
+
+#[async_trait]
+impl SigningKeyStore for DynamoStore {
+    async fn add_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        let body = serde_json::to_string(key).map_err(unavailable)?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.config.exports_table)
+            .item("pk", s(SIGNING_KEY_PK))
+            .item("sk", s(key.key_id.clone()))
+            .item("body", s(body))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::Conflict(format!("signing key {}", key.key_id)))
+            }
+            Err(e) => Err(StoreError::Unavailable(sdk_message(&e))),
+        }
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        let mut keys: Vec<SigningKeyRecord> = self.partition_bodies(SIGNING_KEY_PK).await?;
+        keys.sort_by(|a, b| (a.activated_at, &a.key_id).cmp(&(b.activated_at, &b.key_id)));
+        Ok(keys)
     }
 }

@@ -6,6 +6,7 @@ mod keys;
 mod policy;
 mod serve;
 mod settings;
+mod signing_keys;
 mod verify;
 
 use std::process::ExitCode;
@@ -91,8 +92,16 @@ enum Command {
         api: settings::ApiArgs,
     },
     /// Check exported streams, from a local copy or straight from S3: line hashes, sequence
-    /// continuity, object summaries and links, receipts. Exits 1 on any problem.
+    /// continuity, object summaries and links, signed digests, receipts. Exits 1 on any
+    /// problem.
     Verify(verify::VerifyArgs),
+    /// The Ed25519 keys that sign export digests: list, rotate, print the public keys.
+    SigningKeys {
+        #[command(flatten)]
+        store: settings::StoreArgs,
+        #[command(subcommand)]
+        command: signing_keys::SigningKeysCommand,
+    },
     /// Delete expired events now (the same pass the schedule runs).
     Purge {
         #[command(flatten)]
@@ -148,6 +157,12 @@ async fn run(command: Command) -> anyhow::Result<bool> {
         Command::Query(args) => client::query(args).await.map(|()| true),
         Command::Policy { command } => policy::run(command).map(|()| true),
         Command::Verify(args) => verify::run(args).await,
+        Command::SigningKeys { store, command } => {
+            let opened = store.open().await?;
+            signing_keys::run(opened.store.as_ref(), command)
+                .await
+                .map(|()| true)
+        }
         Command::Tables {
             command: TablesCommand::Create,
         } => {

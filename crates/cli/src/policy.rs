@@ -125,12 +125,13 @@ pub fn check_prefix(prefix: &str) -> Result<(), String> {
             && !prefix.starts_with('/')
             && prefix.len() <= 512
             && !prefix.contains(['*', '?'])
+            && !prefix.starts_with(auditlog_core::digest::DIGEST_ROOT)
             && !prefix.chars().any(char::is_control));
     if ok {
         Ok(())
     } else {
         Err(format!(
-            "prefix `{prefix}` must end with `/`, not start with `/`, and hold no `*` or `?`"
+            "prefix `{prefix}` must end with `/`, not start with `/` or auditlog-digest/, and hold no `*` or `?`"
         ))
     }
 }
@@ -162,7 +163,14 @@ pub fn bucket_policy(
     check_role_arn(principal)?;
     check_prefix(prefix)?;
     let bucket_arn = format!("arn:{}:s3:::{bucket}", partition_of(principal));
-    let objects_arn = format!("{bucket_arn}/{prefix}*");
+    // The objects, and their digests beside them (docs/integrity.md).
+    let objects_arn = json!([
+        format!("{bucket_arn}/{prefix}*"),
+        format!(
+            "{bucket_arn}/{}*",
+            auditlog_core::digest::digest_prefix(prefix)
+        ),
+    ]);
     let mut statements = vec![json!({
         "Sid": "DenyInsecureTransport",
         "Effect": "Deny",
@@ -251,7 +259,10 @@ mod tests {
         assert_eq!(actions(allows[0]), ["s3:GetObject", "s3:PutObject"]);
         assert_eq!(
             allows[0]["Resource"],
-            "arn:aws:s3:::acme-audit/user-events-audit/*"
+            json!([
+                "arn:aws:s3:::acme-audit/user-events-audit/*",
+                "arn:aws:s3:::acme-audit/auditlog-digest/user-events-audit/*"
+            ])
         );
         assert_eq!(allows[0]["Principal"]["AWS"], ROLE);
         let deny = &policy["Statement"][0];
@@ -277,7 +288,13 @@ mod tests {
         assert_eq!(all.len(), 10);
         let allows = allow_statements(&policy);
         assert_eq!(allows[0]["Resource"], "arn:aws:s3:::acme-audit");
-        assert_eq!(allows[1]["Resource"], "arn:aws:s3:::acme-audit/logs/*");
+        assert_eq!(
+            allows[1]["Resource"],
+            json!([
+                "arn:aws:s3:::acme-audit/logs/*",
+                "arn:aws:s3:::acme-audit/auditlog-digest/logs/*"
+            ])
+        );
     }
 
     #[test]

@@ -1,14 +1,18 @@
 //! `auditlog verify DIR | s3://BUCKET/PREFIX`: checks exported streams, from a local copy (an
 //! export directory, or `aws s3 sync` of the bucket) or straight from S3 with the caller's own
 //! credentials: every line's hash, sequence continuity, each object's summary and its link to
-//! the object before it, and optionally the receipts a sender kept. Prints each problem with
+//! the object before it; every digest's signature, the digest chain, the objects each lists and
+//! how recent the newest is; and optionally the receipts a sender kept. Prints each problem with
 //! the key it concerns; exits 1 when there is any.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
+use auditlog_core::Timestamp;
+use auditlog_core::digest::{DigestOptions, check_digests};
 use auditlog_core::integrity::{StreamStart, check_stream};
+use auditlog_core::signing::{Keyring, PublicKeys};
 use auditlog_export::Sinks;
 use auditlog_export::streams::{Streams, read_directory, read_s3};
 use clap::Args;
@@ -31,9 +35,29 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub stream: Option<String>,
     /// Older objects were pruned by retention: start at the first object present instead of
-    /// requiring sequence number 1.
+    /// requiring sequence number 1, and at the first digest present.
     #[arg(long)]
     pub pruned: bool,
+    /// The service's public keys (`auditlog signing-keys public`, or `GET
+    /// /v1/integrity/keys`): every digest's signature is checked against them. Without it,
+    /// signatures are not checked, and the summary says so.
+    #[arg(long)]
+    pub public_keys: Option<PathBuf>,
+    /// Judge how recent the newest digest is as of this time (RFC 3339), for a copy taken
+    /// earlier; default: now.
+    #[arg(long)]
+    pub as_of: Option<String>,
+    /// How far before `--as-of` the newest digest may end (default: two digest periods).
+    #[arg(long, value_parser = auditlog_settings::parse_duration)]
+    pub max_age: Option<std::time::Duration>,
+}
+
+/// The public keys of a key file, by id, each checked.
+pub fn parse_public_keys(text: &str) -> anyhow::Result<Keyring> {
+    let file: PublicKeys = serde_json::from_str(text).context(
+        "not a public key file ({\"keys\": [{\"key_id\", \"algorithm\", \"public_key\", \"activated_at\"}]})",
+    )?;
+    Ok(file.keyring()?)
 }
 
 /// Receipts from a file of ingest responses or an id → SHA-256 object.
@@ -100,10 +124,25 @@ async fn read(args: &VerifyArgs) -> anyhow::Result<Streams> {
 
 /// Returns whether every stream checked out.
 pub async fn run(args: VerifyArgs) -> anyhow::Result<bool> {
+    let public_keys = match &args.public_keys {
+        Some(file) => Some(parse_public_keys(
+            &std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?,
+        )?),
+        None => None,
+    };
+    let as_of = match &args.as_of {
+        Some(text) => auditlog_core::time::parse_rfc3339(text)
+            .map_err(|e| anyhow::anyhow!("--as-of {text}: {e}"))?,
+        None => Timestamp(chrono::Utc::now().timestamp_millis()),
+    };
+    let max_age_ms = args
+        .max_age
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
     let found = read(&args).await?;
-    if found.streams.is_empty() {
+    if found.names().is_empty() {
         bail!(
-            "no exported objects (*.ndjson.gz under tenant=...) in {}",
+            "no exported objects or digests (*.ndjson.gz, *_digest.json under tenant=...) in {}",
             args.path
         );
     }
@@ -114,16 +153,16 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<bool> {
         )?,
         None => BTreeMap::new(),
     };
-    let receipts_stream = match (&args.stream, found.streams.len()) {
+    let names = found.names();
+    let receipts_stream = match (&args.stream, names.len()) {
         (Some(wanted), _) => {
-            let name = found
-                .streams
-                .keys()
-                .find(|s| *s == wanted || s.ends_with(&format!("tenant={wanted}")))
+            let name = names
+                .iter()
+                .find(|s| **s == wanted || s.ends_with(&format!("tenant={wanted}")))
                 .with_context(|| format!("no stream {wanted} in {}", args.path))?;
-            Some(name.clone())
+            Some((*name).clone())
         }
-        (None, 1) => found.streams.keys().next().cloned(),
+        (None, 1) => names.iter().next().map(|s| (*s).clone()),
         (None, _) if !receipts.is_empty() => {
             bail!("several streams: say which one the receipts belong to with --stream")
         }
@@ -134,34 +173,60 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<bool> {
     } else {
         StreamStart::Beginning
     };
+    let options = DigestOptions {
+        keys: public_keys.as_ref(),
+        start,
+        as_of,
+        max_age_ms,
+    };
     let mut clean = true;
     for key in &found.strays {
         println!("PROBLEM {key}: not under a tenant= partition, so in no stream");
         clean = false;
     }
     let none = BTreeMap::new();
-    for (stream, objects) in &found.streams {
+    let no_objects = Vec::new();
+    let no_digests = Vec::new();
+    for stream in names {
+        let objects = found.streams.get(stream).unwrap_or(&no_objects);
+        let digests = found.digests.get(stream).unwrap_or(&no_digests);
         let for_this = if receipts_stream.as_deref() == Some(stream.as_str()) {
             &receipts
         } else {
             &none
         };
         let check = check_stream(objects, start, for_this);
-        for problem in &check.problems {
+        let digest_check = check_digests(stream, digests, objects, &options);
+        let problems: Vec<_> = check
+            .problems
+            .iter()
+            .chain(&digest_check.problems)
+            .collect();
+        for problem in &problems {
             println!("PROBLEM {}: {}", problem.at, problem.message);
         }
-        let verdict = if check.problems.is_empty() {
+        let verdict = if problems.is_empty() {
             "ok".to_string()
         } else {
             clean = false;
-            format!("{} problems", check.problems.len())
+            format!("{} problems", problems.len())
         };
+        let signatures = if public_keys.is_some() {
+            format!("{} signatures checked", digest_check.signatures_checked)
+        } else {
+            "signatures NOT checked (no --public-keys)".to_string()
+        };
+        let covered = digest_check
+            .covered_through
+            .map_or("nothing yet".to_string(), |t| t.to_rfc3339());
         println!(
-            "stream {stream}: {} objects, {} events, last seq {}, {} receipts checked: {verdict}",
+            "stream {stream}: {} objects, {} events, last seq {}, {} receipts checked; {} digests, {signatures}, complete through {covered} ({} newer objects await their digest): {verdict}",
             check.objects,
             check.events,
             check.last_seq.unwrap_or_default(),
-            for_this.len()
+            for_this.len(),
+            digest_check.digests,
+            digest_check.objects_after,
         );
     }
     Ok(clean)

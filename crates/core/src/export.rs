@@ -64,6 +64,11 @@ pub fn normalize_prefix(prefix: &str) -> Result<String, String> {
     if trimmed.split('/').any(|segment| segment == "..") {
         return Err(format!("prefix `{prefix}` may not contain `..`"));
     }
+    if trimmed.starts_with("auditlog-digest") {
+        return Err(format!(
+            "prefix `{prefix}` is taken: digests go under auditlog-digest/"
+        ));
+    }
     if trimmed.len() > 512 || trimmed.chars().any(|c| c.is_control()) {
         return Err(format!(
             "prefix `{prefix}` is too long or has control characters"
@@ -90,8 +95,12 @@ pub struct ExportConfig {
     pub owner: String,
     /// Destinations exported at once.
     pub concurrency: usize,
-    /// Most windows one destination exports in one pass (the rest wait for the next pass).
+    /// Most windows one destination exports in one pass (the rest wait for the next pass);
+    /// also the most digests it writes.
     pub max_windows_per_pass: usize,
+    /// Length of a digest period (`AUDITLOG_DIGEST_PERIOD`), milliseconds: a multiple of the
+    /// window, so that every window lies in one period.
+    pub digest_period_ms: i64,
 }
 
 /// Checks an S3 destination's fields as AWS would accept them; each problem is named by its
@@ -226,6 +235,23 @@ pub fn object_key(prefix: &str, tenant: &str, window: Window, part: u32) -> Stri
     )
 }
 
+/// Parses [`compact_time`]'s form back.
+pub fn parse_compact_time(text: &str) -> Option<Timestamp> {
+    let naive = chrono::NaiveDateTime::parse_from_str(text, "%Y%m%dT%H%M%SZ").ok()?;
+    Some(Timestamp(naive.and_utc().timestamp_millis()))
+}
+
+/// The window an export object holds, read back from its key (the inverse of [`object_key`]
+/// for the window).
+pub fn object_window(key: &str) -> Option<Window> {
+    let name = key.rsplit('/').next()?.strip_suffix(".ndjson.gz")?;
+    let mut fields = name.rsplitn(4, '_');
+    let _part = fields.next()?;
+    let end = parse_compact_time(fields.next()?)?;
+    let start = parse_compact_time(fields.next()?)?;
+    Some(Window { start, end })
+}
+
 /// The key of a verification object (`destinations verify`).
 pub fn verify_key(prefix: &str, at: Timestamp) -> String {
     format!(
@@ -256,6 +282,25 @@ pub struct ExportState {
     /// SHA-256 (hex) of the last object delivered: the next object links to it.
     #[serde(default)]
     pub last_object_sha256: Option<String>,
+    /// Where the stream's digests stand.
+    #[serde(default)]
+    pub digest: DigestState,
+}
+
+/// The digest period in progress and the last digest written. Changed under the same
+/// compare-and-set as the checkpoint: a window's objects join `objects` when its checkpoint
+/// moves, and a digest is written, then recorded here, period by period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct DigestState {
+    /// Start of the period the next digest covers; `None` until the stream's first pass.
+    pub period_start: Option<Timestamp>,
+    /// The stream's last sequence number when that period began.
+    pub seq_before: u64,
+    /// The objects delivered in that period so far.
+    pub objects: Vec<crate::digest::DigestObject>,
+    /// The last digest written: the next one links to it.
+    pub last: Option<crate::digest::DigestLink>,
+    pub digests_written: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -314,6 +359,8 @@ mod tests {
         );
         assert_eq!(key, object_key("user-events-audit/", "acme", w, 0));
         assert_ne!(key, object_key("user-events-audit/", "acme", w, 1));
+        assert_eq!(object_window(&key), Some(w));
+        assert_eq!(object_window("user-events-audit/tenant=acme/x.json"), None);
     }
 
     #[test]
@@ -322,6 +369,7 @@ mod tests {
         assert_eq!(normalize_prefix("/a/b/").unwrap(), "a/b/");
         assert_eq!(normalize_prefix("").unwrap(), "");
         assert!(normalize_prefix("a/../b").is_err());
+        assert!(normalize_prefix("auditlog-digest/x/").is_err());
     }
 
     #[test]

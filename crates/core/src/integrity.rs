@@ -320,7 +320,7 @@ pub fn check_stream(
     check
 }
 
-fn range(from: u64, to: u64) -> String {
+pub(crate) fn range(from: u64, to: u64) -> String {
     if from == to {
         from.to_string()
     } else {

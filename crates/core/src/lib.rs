@@ -18,11 +18,14 @@
 //! - [`export`]: destinations, export windows, object names, the exactly-once export state.
 //! - [`integrity`]: tamper evidence: the canonical form and receipt of an event, the integrity
 //!   member of export lines, and the verifier's checks of a stream of objects.
+//! - [`digest`]: the signed digest of each period of a stream, and the verifier's checks of a
+//!   stream's digests; [`signing`]: the Ed25519 keys that sign them, and their public form.
 //! - `wire`: the typed fast path of ingest, falling back to [`validate`] on anything unusual.
 //! - [`store`]: the storage traits, one per operation.
 //! - [`time`]: timestamps as the API speaks them.
 
 pub mod cursor;
+pub mod digest;
 pub mod edge;
 pub mod encode;
 pub mod event;
@@ -32,6 +35,7 @@ pub mod integrity;
 pub mod keys;
 pub mod query;
 pub mod redact;
+pub mod signing;
 pub mod store;
 pub mod time;
 pub mod validate;

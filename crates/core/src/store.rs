@@ -147,10 +147,23 @@ pub fn check_next_version(next: &ExportState, expected_version: u64) -> Result<(
     }
 }
 
-/// Everything the exporter needs from a store.
-pub trait ExportStore: QueryEvents + DestinationStore + ExportStateStore {}
+/// The keys that sign digests. Keys are only ever added: digests signed by a retired key stay
+/// in customers' buckets and must keep verifying against its published public key.
+#[async_trait]
+pub trait SigningKeyStore: Send + Sync {
+    /// Stores a new key; `Conflict` if its id exists.
+    async fn add_signing_key(
+        &self,
+        key: &crate::signing::SigningKeyRecord,
+    ) -> Result<(), StoreError>;
+    /// Every key, oldest activation first.
+    async fn signing_keys(&self) -> Result<Vec<crate::signing::SigningKeyRecord>, StoreError>;
+}
 
-impl<T: QueryEvents + DestinationStore + ExportStateStore> ExportStore for T {}
+/// Everything the exporter needs from a store.
+pub trait ExportStore: QueryEvents + DestinationStore + ExportStateStore + SigningKeyStore {}
+
+impl<T: QueryEvents + DestinationStore + ExportStateStore + SigningKeyStore> ExportStore for T {}
 
 /// Everything a service host needs (the API with its admin routes, the CLI, the exporter).
 pub trait ServiceStore: Store + ExportStore {}

@@ -182,6 +182,7 @@ async fn export(dir: &Path) {
         owner: "bench".into(),
         concurrency: 4,
         max_windows_per_pass: 1000,
+        digest_period_ms: 3_600_000,
     };
     let store_ref: &dyn ExportStore = &store;
     let start = Instant::now();

@@ -9,13 +9,18 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use auditlog_core::Timestamp;
 use auditlog_core::cursor::Position;
+use auditlog_core::digest::{
+    DIGEST_FORMAT, DigestBody, DigestLink, DigestObject, digest_key, signed_digest,
+};
 pub use auditlog_core::export::ExportConfig;
 use auditlog_core::export::{
     Destination, ExportError, ExportState, Window, is_closed, object_key, window_containing,
 };
 use auditlog_core::query::{EventQuery, Order};
+use auditlog_core::signing::{SigningKeyRecord, key_in_force};
 use auditlog_core::store::{ExportStore, PageRequest, StoreError, StoredEvent};
 use futures::StreamExt as _;
+use sha2::{Digest as _, Sha256};
 
 use crate::parts::{Part, PartEncoder};
 use crate::sink::{ObjectSink, PutOutcome, SinkError};
@@ -39,6 +44,7 @@ pub struct DestinationReport {
     pub objects_created: u64,
     pub objects_already_present: u64,
     pub events: u64,
+    pub digests_written: u64,
     pub exported_through: Option<Timestamp>,
     /// Another exporter holds this destination's lease; nothing was done.
     pub skipped: bool,
@@ -65,6 +71,7 @@ impl PassReport {
             "failed": self.failed(),
             "events": self.destinations.iter().map(|d| d.events).sum::<u64>(),
             "objects_created": self.destinations.iter().map(|d| d.objects_created).sum::<u64>(),
+            "digests_written": self.destinations.iter().map(|d| d.digests_written).sum::<u64>(),
         })
     }
 }
@@ -77,6 +84,10 @@ enum WindowError {
     Sink(#[from] SinkError),
     #[error("a stored event cannot be exported: {0}")]
     Integrity(#[from] auditlog_core::integrity::IntegrityError),
+    #[error("cannot write a digest: {0}")]
+    Digest(#[from] auditlog_core::digest::DigestError),
+    #[error("no signing key for digests")]
+    NoSigningKey,
 }
 
 /// Exports every destination of every tenant; one failing destination does not hold back the
@@ -190,44 +201,74 @@ pub async fn export_destination(
     }
 
     let mut failure: Option<String> = None;
+    let mut keys: Option<Vec<SigningKeyRecord>> = None;
+    // One step at a time, each ending in a compare-and-set of the state: the digest of the
+    // oldest period that is complete, else the next closed window.
     for _ in 0..config.max_windows_per_pass {
-        let window = match next_window(store, destination, &state, config, now).await {
-            Ok(Some(window)) => window,
-            Ok(None) => break,
+        let step = match next_step(store, destination, &state, config, now).await {
+            Ok(step) => step,
             Err(e) => {
                 failure = Some(e.to_string());
                 break;
             }
         };
-        match export_window(store, sink, destination, &state, window, config, now).await {
-            Ok(tally) => {
-                let (created, present, events) = (tally.created, tally.present, tally.events);
+        let next = match step {
+            Step::Done => break,
+            Step::StartDigests(period_start) => {
                 let mut next = state.clone();
-                next.version += 1;
-                next.exported_through = Some(window.end);
-                next.objects_delivered += created + present;
-                next.events_delivered += events;
-                next.last_seq = tally.last_seq;
-                next.last_object_sha256 = tally.last_object_sha256;
-                next.last_success_at = Some(now);
-                next.last_error = None;
-                next.lease_until = Some(Timestamp(now.0 + config.lease_ms));
-                match store.save_export_state(&next, state.version).await {
-                    Ok(true) => state = next,
-                    Ok(false) => {
-                        failure =
-                            Some("lost the lease while exporting; the next pass resumes".into());
-                        break;
-                    }
-                    Err(e) => {
-                        failure = Some(e.to_string());
-                        break;
-                    }
-                }
-                report.windows += 1;
-                report.objects_created += created;
-                report.objects_already_present += present;
-                report.events += events;
+                next.digest.period_start = Some(period_start);
+                next.digest.seq_before = state.last_seq;
+                Ok(next)
+            }
+            Step::Digest(period) => {
+                write_digest(store, sink, destination, &state, period, &mut keys, now)
+                    .await
+                    .map(|link| {
+                        report.digests_written += 1;
+                        let mut next = state.clone();
+                        next.digest.period_start = Some(period.end);
+                        next.digest.seq_before = state.last_seq;
+                        next.digest.objects.clear();
+                        next.digest.last = Some(link);
+                        next.digest.digests_written += 1;
+                        next
+                    })
+            }
+            Step::Window(window) => {
+                export_window(store, sink, destination, &state, window, config, now)
+                    .await
+                    .map(|tally| {
+                        report.windows += 1;
+                        report.objects_created += tally.created;
+                        report.objects_already_present += tally.present;
+                        report.events += tally.events;
+                        let mut next = state.clone();
+                        next.exported_through = Some(window.end);
+                        next.objects_delivered += tally.created + tally.present;
+                        next.events_delivered += tally.events;
+                        next.last_seq = tally.last_seq;
+                        next.last_object_sha256 = tally.last_object_sha256;
+                        next.digest.objects.extend(tally.digest_objects);
+                        next.last_success_at = Some(now);
+                        next.last_error = None;
+                        next
+                    })
+            }
+        };
+        let mut next = match next {
+            Ok(next) => next,
+            Err(e) => {
+                failure = Some(e.to_string());
+                break;
+            }
+        };
+        next.version += 1;
+        next.lease_until = Some(Timestamp(now.0 + config.lease_ms));
+        match store.save_export_state(&next, state.version).await {
+            Ok(true) => state = next,
+            Ok(false) => {
+                failure = Some("lost the lease while exporting; the next pass resumes".into());
+                break;
             }
             Err(e) => {
                 failure = Some(e.to_string());
@@ -256,22 +297,98 @@ pub async fn export_destination(
     report
 }
 
-/// The first window after the checkpoint that holds an event, if it is closed. Empty windows in
-/// between are skipped without a read each: the next event says where to go.
-async fn next_window(
+/// What a destination's export does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Nothing is due.
+    Done,
+    /// The stream's first pass: digests start with the period holding this instant.
+    StartDigests(Timestamp),
+    /// Every window of this period is exported (or empty): write its digest.
+    Digest(Window),
+    /// The first window after the checkpoint that holds an event, and is closed. Empty
+    /// windows in between are skipped without a read each: the next event says where to go.
+    Window(Window),
+}
+
+async fn next_step(
     store: &dyn ExportStore,
     destination: &Destination,
     state: &ExportState,
     config: &ExportConfig,
     now: Timestamp,
-) -> Result<Option<Window>, StoreError> {
-    let Some(first) =
-        first_event_at_or_after(store, &destination.tenant, state.exported_through, now).await?
-    else {
-        return Ok(None);
+) -> Result<Step, StoreError> {
+    let next_event =
+        first_event_at_or_after(store, &destination.tenant, state.exported_through, now).await?;
+    let next_window = next_event.map(|p| window_containing(p.received_at, config.window_ms));
+    // Everything before `horizon` is exported: the windows before the next event's are empty,
+    // and a window that is not closed yet starts at or after the end of the last closed one.
+    let last_closed = window_containing(Timestamp(now.0 - config.grace_ms), config.window_ms);
+    let closed_through = last_closed.start;
+    let horizon = match next_window {
+        Some(w) if is_closed(w, now, config.grace_ms) => w.start,
+        _ => closed_through,
     };
-    let window = window_containing(first.received_at, config.window_ms);
-    Ok(is_closed(window, now, config.grace_ms).then_some(window))
+    let period_ms = config.digest_period_ms.max(config.window_ms);
+    let Some(period_start) = state.digest.period_start else {
+        return Ok(Step::StartDigests(
+            window_containing(horizon, period_ms).start,
+        ));
+    };
+    let period = Window {
+        start: period_start,
+        end: Timestamp(period_start.0 + period_ms),
+    };
+    if period.end <= horizon {
+        return Ok(Step::Digest(period));
+    }
+    Ok(match next_window {
+        Some(w) if is_closed(w, now, config.grace_ms) => Step::Window(w),
+        _ => Step::Done,
+    })
+}
+
+/// Writes the digest of `period` (every window of it exported); returns the link the next
+/// digest carries.
+async fn write_digest(
+    store: &dyn ExportStore,
+    sink: &dyn ObjectSink,
+    destination: &Destination,
+    state: &ExportState,
+    period: Window,
+    keys: &mut Option<Vec<SigningKeyRecord>>,
+    now: Timestamp,
+) -> Result<DigestLink, WindowError> {
+    if keys.is_none() {
+        *keys = Some(crate::signing_keys::signing_keys(store, now).await?);
+    }
+    let key = keys
+        .as_deref()
+        .and_then(|keys| key_in_force(keys, period.end))
+        .ok_or(WindowError::NoSigningKey)?;
+    let prefix = destination.target.prefix();
+    let body = DigestBody {
+        format: DIGEST_FORMAT.to_string(),
+        destination_id: destination.id.clone(),
+        tenant: destination.tenant.clone(),
+        prefix: prefix.to_string(),
+        period_start: period.start,
+        period_end: period.end,
+        seq_before: state.digest.seq_before,
+        last_seq: state.last_seq,
+        last_object_sha256: state.last_object_sha256.clone(),
+        objects: state.digest.objects.clone(),
+        previous_digest: state.digest.last.clone(),
+        key_id: key.key_id.clone(),
+    };
+    let bytes = signed_digest(&body, key)?;
+    let sha256: [u8; 32] = Sha256::digest(&bytes).into();
+    let key = digest_key(prefix, &destination.tenant, period);
+    sink.put_if_absent(&key, bytes, sha256).await?;
+    Ok(DigestLink {
+        key,
+        sha256: hex::encode(sha256),
+    })
 }
 
 /// Receive time of the oldest event not yet exported to `destination` (one small read): what
@@ -359,6 +476,8 @@ struct Tally {
     events: u64,
     last_seq: u64,
     last_object_sha256: Option<String>,
+    /// What the period's digest will list for these parts.
+    digest_objects: Vec<DigestObject>,
 }
 
 impl Tally {
@@ -372,6 +491,14 @@ impl Tally {
     ) -> Result<(), WindowError> {
         let key = object_key(prefix, &destination.tenant, window, self.next_part);
         let events = part.events;
+        self.digest_objects.push(DigestObject {
+            key: key.clone(),
+            first_seq: part.first_seq,
+            last_seq: part.last_seq,
+            count: part.events,
+            sha256: hex::encode(part.sha256),
+            ndjson_sha256: hex::encode(part.ndjson_sha256),
+        });
         match sink.put_if_absent(&key, part.body, part.sha256).await? {
             PutOutcome::Created => self.created += 1,
             PutOutcome::AlreadyPresent => self.present += 1,

@@ -14,7 +14,9 @@
 //! - [`verify`]: a verification write through a destination's real path.
 //! - [`parts`]: streaming NDJSON + gzip encoding, split into parts past a size.
 //! - [`engine`]: one pass over all destinations: lease, windows, parts, checkpoint.
-//! - [`streams`]: exported streams read back from a local copy, for `auditlog verify`.
+//! - [`streams`]: exported streams and digests read back from a local copy or S3, for
+//!   `auditlog verify`.
+//! - [`signing_keys`]: the digest signing keys: made on first use, rotated on demand.
 
 pub mod directory;
 pub mod engine;
@@ -22,6 +24,7 @@ pub mod parts;
 #[cfg(feature = "s3")]
 pub mod s3;
 pub mod s3_errors;
+pub mod signing_keys;
 pub mod sink;
 #[cfg(feature = "s3")]
 pub mod sinks;

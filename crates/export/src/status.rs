@@ -39,6 +39,11 @@ pub async fn destination_status(
             "oldest_unexported_at": time(waiting.oldest_unexported),
             "oldest_unexported_age_seconds": oldest_age,
         },
+        "digests": {
+            "written": state.digest.digests_written,
+            "last": state.digest.last.as_ref().map(|d| json!({"key": d.key, "sha256": d.sha256})),
+            "next_period_start": time(state.digest.period_start),
+        },
         "lease": state.lease_owner.as_ref().map(|owner| json!({"owner": owner, "until": time(state.lease_until)})),
     }))
 }

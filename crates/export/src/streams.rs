@@ -1,20 +1,28 @@
-//! Reading exported streams back for `auditlog verify`: every export object under a local copy
-//! of a destination (an export directory, or `aws s3 sync` of a bucket) or straight from S3,
-//! grouped by stream (one prefix and tenant), in key order, with the hash of its bytes and its
-//! text. The checks themselves are pure: `auditlog_core::integrity::check_stream`.
+//! Reading exported streams back for `auditlog verify`: every export object and digest under a
+//! local copy of a destination (an export directory, or `aws s3 sync` of a bucket) or straight
+//! from S3, grouped by stream (one prefix and tenant), in key order, objects with the hash of
+//! their bytes and their text. The checks themselves are pure:
+//! `auditlog_core::integrity::check_stream` and `auditlog_core::digest::check_digests`.
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
+use auditlog_core::digest::{DIGEST_SUFFIX, DigestFile, stream_of_digest};
 use auditlog_core::integrity::{ObjectContent, sha256_hex};
 
-/// The objects of each stream, by stream name (`{prefix}tenant={t}`), and the export-looking
-/// files that belong to no stream.
+/// The objects and digests of each stream, by stream name (`{prefix}tenant={t}`), and the
+/// export-looking files that belong to no stream.
 #[derive(Debug, Default)]
 pub struct Streams {
     pub streams: BTreeMap<String, Vec<ObjectContent>>,
+    pub digests: BTreeMap<String, Vec<DigestFile>>,
     pub strays: Vec<String>,
+}
+
+/// Whether a key names an export object or a digest (what the verifier reads).
+fn wanted(key: &str) -> bool {
+    key.ends_with(".ndjson.gz") || key.ends_with(DIGEST_SUFFIX)
 }
 
 /// The stream an object key belongs to: everything up to its `tenant=` partition.
@@ -25,7 +33,22 @@ pub fn stream_of(key: &str) -> Option<&str> {
 }
 
 impl Streams {
+    /// Every stream name that has objects or digests.
+    pub fn names(&self) -> std::collections::BTreeSet<&String> {
+        self.streams.keys().chain(self.digests.keys()).collect()
+    }
+
     fn add(&mut self, key: String, bytes: &[u8]) {
+        if key.ends_with(DIGEST_SUFFIX) {
+            match stream_of_digest(&key) {
+                Some(stream) => self.digests.entry(stream).or_default().push(DigestFile {
+                    key,
+                    bytes: bytes.to_vec(),
+                }),
+                None => self.strays.push(key),
+            }
+            return;
+        }
         let object = object_content(key.clone(), bytes);
         match stream_of(&key) {
             Some(stream) => self
@@ -41,11 +64,15 @@ impl Streams {
         for objects in self.streams.values_mut() {
             objects.sort_by(|a, b| a.key.cmp(&b.key));
         }
+        for digests in self.digests.values_mut() {
+            digests.sort_by(|a, b| a.key.cmp(&b.key));
+        }
         self.strays.sort();
     }
 }
 
-/// Reads every `*.ndjson.gz` under `prefix` in `bucket`, with `client`'s credentials.
+/// Reads every export object under `prefix` in `bucket`, and every digest under the digest
+/// prefix beside it, with `client`'s credentials.
 #[cfg(feature = "s3")]
 pub async fn read_s3(
     client: &aws_sdk_s3::Client,
@@ -53,49 +80,69 @@ pub async fn read_s3(
     prefix: &str,
 ) -> Result<Streams, String> {
     let mut found = Streams::default();
-    let mut pages = client
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix(prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            format!(
-                "listing s3://{bucket}/{prefix}: {}",
-                aws_sdk_s3::error::DisplayErrorContext(&e)
-            )
-        })?;
-        for object in page.contents() {
-            let Some(key) = object.key().filter(|k| k.ends_with(".ndjson.gz")) else {
-                continue;
-            };
-            let got = client
-                .get_object()
-                .bucket(bucket)
-                .key(key)
-                .send()
-                .await
-                .map_err(|e| {
-                    format!(
-                        "reading s3://{bucket}/{key}: {}",
-                        aws_sdk_s3::error::DisplayErrorContext(&e)
-                    )
-                })?;
-            let bytes = got
-                .body
-                .collect()
-                .await
-                .map_err(|e| format!("reading s3://{bucket}/{key}: {e}"))?
-                .into_bytes();
-            found.add(key.to_string(), &bytes);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut prefixes = vec![prefix.to_string()];
+    if !prefix.is_empty() {
+        prefixes.push(auditlog_core::digest::digest_prefix(prefix));
+    }
+    for listed in &prefixes {
+        let mut pages = client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(listed)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                format!(
+                    "listing s3://{bucket}/{listed}: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(&e)
+                )
+            })?;
+            for object in page.contents() {
+                let Some(key) = object.key().filter(|k| wanted(k)) else {
+                    continue;
+                };
+                if !seen.insert(key.to_string()) {
+                    continue;
+                }
+                let bytes = read_s3_object(client, bucket, key).await?;
+                found.add(key.to_string(), &bytes);
+            }
         }
     }
     found.sort();
     Ok(found)
 }
 
-/// Reads every `*.ndjson.gz` under `root`. Unreadable gzip is kept as an error for the checks to
+#[cfg(feature = "s3")]
+async fn read_s3_object(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Vec<u8>, String> {
+    let got = client
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "reading s3://{bucket}/{key}: {}",
+                aws_sdk_s3::error::DisplayErrorContext(&e)
+            )
+        })?;
+    Ok(got
+        .body
+        .collect()
+        .await
+        .map_err(|e| format!("reading s3://{bucket}/{key}: {e}"))?
+        .into_bytes()
+        .to_vec())
+}
+
+/// Reads every export object and digest under `root`. Unreadable gzip is kept as an error for the checks to
 /// report; an unreadable directory or file is an I/O error.
 pub fn read_directory(root: &Path) -> std::io::Result<Streams> {
     let mut found = Streams::default();
@@ -112,7 +159,7 @@ pub fn read_directory(root: &Path) -> std::io::Result<Streams> {
                 .unwrap_or(&path)
                 .to_string_lossy()
                 .replace('\\', "/");
-            if !key.ends_with(".ndjson.gz") {
+            if !wanted(&key) {
                 continue;
             }
             let bytes = std::fs::read(&path)?;

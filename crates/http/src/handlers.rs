@@ -45,12 +45,25 @@ pub async fn health() -> Response {
     Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})).into_response()
 }
 
+/// `GET /v1/integrity/keys`: the public keys that sign export digests, for verifiers. Public
+/// by design (no API key): the people who check digests are the customers' security teams,
+/// who hold no key to this API, and a public key reveals nothing.
+pub async fn integrity_keys(
+    State(state): State<AppState>,
+    Extension(rid): Extension<RequestId>,
+) -> Response {
+    match state.store.signing_keys().await {
+        Ok(keys) => Json(auditlog_core::signing::PublicKeys::of(&keys)).into_response(),
+        Err(e) => store_unavailable(e).for_request(&rid.0).into_response(),
+    }
+}
+
 pub async fn not_found(Extension(rid): Extension<RequestId>, uri: Uri) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "not_found",
         format!(
-            "no route for {}; routes are /v1/events, /v1/events/{{id}}, /v1/destinations, /v1/destinations/{{id}}, /v1/destinations/{{id}}/status, /v1/health",
+            "no route for {}; routes are /v1/events, /v1/events/{{id}}, /v1/destinations, /v1/destinations/{{id}}, /v1/destinations/{{id}}/status, /v1/integrity/keys, /v1/health",
             uri.path()
         ),
     )

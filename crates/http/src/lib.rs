@@ -77,6 +77,7 @@ pub fn router(state: AppState) -> Router {
             "/v1/destinations/{id}/status",
             get(destinations::destination_status),
         )
+        .route("/v1/integrity/keys", get(handlers::integrity_keys))
         .route("/v1/health", get(handlers::health))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)

@@ -22,9 +22,10 @@ use auditlog_core::cursor::Position;
 use auditlog_core::export::{Destination, ExportState};
 use auditlog_core::keys::{KeyRecord, format_scopes, parse_scopes};
 use auditlog_core::query::{ActionFilter, Order};
+use auditlog_core::signing::SigningKeyRecord;
 use auditlog_core::store::{
     ApiKeyStore, AppendEvents, AppendStatus, DestinationStore, ExportStateStore, GetEvent,
-    NewEvent, PageRequest, PurgeExpired, QueryEvents, StoreError, StoredEvent,
+    NewEvent, PageRequest, PurgeExpired, QueryEvents, SigningKeyStore, StoreError, StoredEvent,
 };
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
@@ -570,6 +571,42 @@ impl ExportStateStore for SqliteStore {
                 .map_err(unavailable)?
             };
             Ok(changed == 1)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl SigningKeyStore for SqliteStore {
+    async fn add_signing_key(&self, key: &SigningKeyRecord) -> Result<(), StoreError> {
+        let body = to_json(key).map_err(unavailable)?;
+        let (id, at) = (key.key_id.clone(), key.activated_at.0);
+        self.with_conn(move |conn| {
+            let added = conn
+                .execute(
+                    "INSERT OR IGNORE INTO signing_keys (key_id, activated_at, body) VALUES (?1, ?2, ?3)",
+                    params![id, at, body],
+                )
+                .map_err(unavailable)?;
+            if added == 0 {
+                return Err(StoreError::Conflict(format!("signing key {id}")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {
+        self.with_conn(|conn| {
+            let mut statement = conn
+                .prepare("SELECT body FROM signing_keys ORDER BY activated_at, key_id")
+                .map_err(unavailable)?;
+            let bodies = statement
+                .query_map([], |row| row.get::<_, String>(0))
+                .map_err(unavailable)?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(unavailable)?;
+            bodies.iter().map(|b| from_json(b)).collect()
         })
         .await
     }

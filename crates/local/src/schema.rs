@@ -63,6 +63,12 @@ pub fn prepare(conn: &Connection) -> rusqlite::Result<()> {
             version        INTEGER NOT NULL,
             body           TEXT    NOT NULL
         );
+        -- Digest signing keys (docs/integrity.md); `body` holds the private seed.
+        CREATE TABLE IF NOT EXISTS signing_keys (
+            key_id       TEXT PRIMARY KEY,
+            activated_at INTEGER NOT NULL,
+            body         TEXT    NOT NULL
+        );
         ",
     )
 }

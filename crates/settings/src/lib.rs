@@ -138,6 +138,10 @@ pub struct ExportArgs {
     /// How long an exporter holds a destination without progress before another may take it.
     #[arg(long = "export-lease", env = "AUDITLOG_EXPORT_LEASE", default_value = "10m", value_parser = parse_duration)]
     pub lease: Duration,
+    /// Length of a digest period: each destination gets one signed digest per period, also
+    /// when nothing was delivered. A multiple of the window that divides a day.
+    #[arg(long = "digest-period", env = "AUDITLOG_DIGEST_PERIOD", default_value = "1h", value_parser = parse_duration)]
+    pub digest_period: Duration,
 }
 
 /// Every retention must leave this long, beyond a window and its grace, for an exporter
@@ -158,8 +162,18 @@ impl ExportArgs {
                 "AUDITLOG_EXPORT_MAX_OBJECT_BYTES must be at least 64 KiB and AUDITLOG_EXPORT_CONCURRENCY at least 1",
             ));
         }
+        let digest_period_ms = millis(self.digest_period, "AUDITLOG_DIGEST_PERIOD")?;
+        if digest_period_ms < window_ms
+            || digest_period_ms % window_ms != 0
+            || 86_400_000 % digest_period_ms != 0
+        {
+            return Err(invalid(
+                "AUDITLOG_DIGEST_PERIOD must be a multiple of AUDITLOG_EXPORT_WINDOW and divide a day evenly (5m, 15m, 1h, 6h, 1d, ...)",
+            ));
+        }
         Ok(ExportConfig {
             window_ms,
+            digest_period_ms,
             grace_ms: millis(self.grace, "AUDITLOG_EXPORT_GRACE")?,
             max_object_bytes: self.max_object_bytes,
             lease_ms: millis(self.lease, "AUDITLOG_EXPORT_LEASE")?.max(1000),
@@ -267,9 +281,20 @@ mod tests {
             max_object_bytes: 1 << 20,
             concurrency: 2,
             lease: Duration::from_secs(600),
+            digest_period: Duration::from_secs(3600),
         };
         let config = args.export_config("me").unwrap();
         assert_eq!((config.window_ms, config.grace_ms), (300_000, 120_000));
+        assert_eq!(config.digest_period_ms, 3_600_000);
+        for (period, ok) in [(300, true), (900, true), (86_400, true), (450, false), (60, false)] {
+            args.digest_period = Duration::from_secs(period);
+            assert_eq!(
+                args.export_config("me").is_ok(),
+                ok,
+                "digest period {period}s with a 5m window"
+            );
+        }
+        args.digest_period = Duration::from_secs(3600);
         assert!(
             args.check_retention(Duration::from_secs(90 * 86_400))
                 .is_ok()
@@ -284,7 +309,7 @@ mod tests {
             args.export_config("me").is_err(),
             "7s does not divide a day"
         );
-        assert_eq!(env_names::<ExportArgs>().len(), 5);
+        assert_eq!(env_names::<ExportArgs>().len(), 6);
     }
 
     #[test]

@@ -1,0 +1,577 @@
+//! Signed digests, the pure part: what a digest file holds, where it goes, how it is signed,
+//! and the verifier's checks of a stream's digests against its objects. The exporter writes one
+//! digest per period (default an hour) for every destination, also for periods in which no
+//! object was delivered: a verifier then knows how far the stream must reach, so deleting the
+//! newest objects, or the newest objects and their digests, is detected. See
+//! `docs/integrity.md`.
+//!
+//! Digests live under [`DIGEST_ROOT`], outside the objects' prefix. A digest is a JSON document. Its signature is Ed25519 over the RFC 8785 (JCS) form of the
+//! document without its `signature` member, so any JCS library and any Ed25519 library can check
+//! it; the file itself is pretty-printed for people.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::Timestamp;
+use crate::export::{Window, compact_time, object_window};
+use crate::integrity::{
+    ObjectContent, Problem, StreamStart, parse_line, range as seq_range, sha256_hex,
+};
+use crate::signing::{Keyring, SigningError, SigningKeyRecord, signature_holds};
+
+/// The `format` member of every digest this version writes.
+pub const DIGEST_FORMAT: &str = "auditlog-digest/1";
+/// How digest file names end.
+pub const DIGEST_SUFFIX: &str = "_digest.json";
+/// The member that carries the signature; everything else is signed.
+pub const SIGNATURE_MEMBER: &str = "signature";
+
+/// The top-level folder of every digest: the digests of a destination writing under `prefix`
+/// go under `auditlog-digest/{prefix}`, outside the objects' prefix, so that a crawler or an
+/// Athena table on the objects' prefix never reads them, and one IAM resource
+/// (`arn:aws:s3:::bucket/auditlog-digest/{prefix}*`) grants them.
+pub const DIGEST_ROOT: &str = "auditlog-digest/";
+
+pub fn digest_prefix(prefix: &str) -> String {
+    format!("{DIGEST_ROOT}{prefix}")
+}
+
+/// The objects' prefix of a digest prefix (the inverse of [`digest_prefix`]).
+pub fn objects_prefix(digest_prefix: &str) -> Option<String> {
+    digest_prefix.strip_prefix(DIGEST_ROOT).map(str::to_string)
+}
+
+/// The key of the digest of `period` for a destination writing under `prefix`.
+pub fn digest_key(prefix: &str, tenant: &str, period: Window) -> String {
+    let start = compact_time(period.start);
+    let end = compact_time(period.end);
+    format!(
+        "{}tenant={tenant}/year={}/month={}/day={}/{tenant}_{start}_{end}{DIGEST_SUFFIX}",
+        digest_prefix(prefix),
+        &start[0..4],
+        &start[4..6],
+        &start[6..8],
+    )
+}
+
+/// The stream (`{prefix}tenant={t}`, as `streams::stream_of` names object streams) a digest key
+/// belongs to, judged by its location.
+pub fn stream_of_digest(key: &str) -> Option<String> {
+    if !key.ends_with(DIGEST_SUFFIX) {
+        return None;
+    }
+    let at = key.find("tenant=")?;
+    let end = key[at..].find('/').map(|i| at + i)?;
+    let prefix = objects_prefix(&key[..at])?;
+    Some(format!("{prefix}{}", &key[at..end]))
+}
+
+/// One object delivered in a period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestObject {
+    pub key: String,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub count: u64,
+    /// SHA-256 (hex) of the object as stored (gzip).
+    pub sha256: String,
+    /// SHA-256 (hex) of its uncompressed NDJSON.
+    pub ndjson_sha256: String,
+}
+
+/// The digest before this one in the stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestLink {
+    pub key: String,
+    /// SHA-256 (hex) of that digest file's bytes.
+    pub sha256: String,
+}
+
+/// Everything a digest says, except its signature.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DigestBody {
+    pub format: String,
+    pub destination_id: String,
+    pub tenant: String,
+    /// The objects' prefix.
+    pub prefix: String,
+    pub period_start: Timestamp,
+    pub period_end: Timestamp,
+    /// The stream's last sequence number when the period began (0: none yet) ...
+    pub seq_before: u64,
+    /// ... and when it ended. The listed objects hold exactly the numbers in between.
+    pub last_seq: u64,
+    /// SHA-256 of the stream's last object at the period's end.
+    pub last_object_sha256: Option<String>,
+    /// Every object delivered for the period, in stream order.
+    pub objects: Vec<DigestObject>,
+    /// `None` only on the stream's first digest.
+    pub previous_digest: Option<DigestLink>,
+    /// The signing key (see `GET /v1/integrity/keys`).
+    pub key_id: String,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum DigestError {
+    #[error(transparent)]
+    Signing(#[from] SigningError),
+    #[error("cannot serialize a digest: {0}")]
+    Serialize(String),
+}
+
+fn canonical(value: &Value) -> Result<Vec<u8>, String> {
+    serde_jcs::to_vec(value).map_err(|e| e.to_string())
+}
+
+/// The digest file for `body` signed with `key` (whose id `body.key_id` must be): the same
+/// bytes for the same inputs, since Ed25519 signatures are deterministic.
+pub fn signed_digest(body: &DigestBody, key: &SigningKeyRecord) -> Result<Vec<u8>, DigestError> {
+    let serialize = |e: serde_json::Error| DigestError::Serialize(e.to_string());
+    let mut value = serde_json::to_value(body).map_err(serialize)?;
+    let message = canonical(&value).map_err(DigestError::Serialize)?;
+    let signature = key.sign(&message)?;
+    if let Value::Object(map) = &mut value {
+        map.insert(SIGNATURE_MEMBER.into(), Value::String(signature));
+    }
+    let mut bytes = serde_json::to_vec_pretty(&value).map_err(serialize)?;
+    bytes.push(b'\n');
+    Ok(bytes)
+}
+
+/// A digest file, parsed.
+#[derive(Debug, Clone)]
+pub struct ParsedDigest {
+    pub body: DigestBody,
+    pub signature: String,
+    /// What the signature covers: the JCS form of the document without `signature`.
+    pub signed: Vec<u8>,
+}
+
+pub fn parse_digest(bytes: &[u8]) -> Result<ParsedDigest, String> {
+    let mut value: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    let Value::Object(map) = &mut value else {
+        return Err("not a JSON object".into());
+    };
+    let signature = match map.remove(SIGNATURE_MEMBER) {
+        Some(Value::String(s)) => s,
+        _ => return Err(format!("no `{SIGNATURE_MEMBER}` string")),
+    };
+    let signed = canonical(&value)?;
+    let body: DigestBody =
+        serde_json::from_value(value).map_err(|e| format!("not a digest: {e}"))?;
+    Ok(ParsedDigest {
+        body,
+        signature,
+        signed,
+    })
+}
+
+/// A digest file as the verifier read it.
+#[derive(Debug, Clone)]
+pub struct DigestFile {
+    pub key: String,
+    pub bytes: Vec<u8>,
+}
+
+/// How the digests of a stream are judged.
+#[derive(Debug, Clone)]
+pub struct DigestOptions<'a> {
+    /// Public keys by id; `None`: signatures are not checked (the summary says so).
+    pub keys: Option<&'a Keyring>,
+    pub start: StreamStart,
+    /// The time the copy is judged at (now, or when it was taken).
+    pub as_of: Timestamp,
+    /// How far behind `as_of` the newest digest may end. `None`: two periods (the newest
+    /// digest's length), or two hours when there is no digest.
+    pub max_age_ms: Option<i64>,
+}
+
+/// The result of checking one stream's digests.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct DigestCheck {
+    pub digests: usize,
+    pub signatures_checked: usize,
+    /// The end of the newest digest's period: the stream is shown complete up to here.
+    pub covered_through: Option<Timestamp>,
+    /// Objects newer than the newest digest (its next period is still open).
+    pub objects_after: usize,
+    /// Objects from before the first digest (delivered before digests began, or pruned).
+    pub objects_before: usize,
+    pub problems: Vec<Problem>,
+}
+
+impl DigestCheck {
+    fn problem(&mut self, at: &str, message: String) {
+        self.problems.push(Problem {
+            at: at.to_string(),
+            message,
+        });
+    }
+}
+
+/// The first and last sequence numbers an object's summary states.
+fn object_seqs(object: &ObjectContent) -> Option<(u64, u64)> {
+    let text = object.text.as_ref().ok()?;
+    let last = parse_line(text.lines().last()?).ok()?;
+    let summary = last.integrity.object?;
+    Some((summary.first_seq, summary.last_seq))
+}
+
+fn split_stream(stream: &str) -> (&str, &str) {
+    match stream.find("tenant=") {
+        Some(at) => (&stream[..at], &stream[at + "tenant=".len()..]),
+        None => ("", stream),
+    }
+}
+
+/// Checks a stream's digests (any order) against its objects (as for
+/// [`crate::integrity::check_stream`]): each digest's signature, location and sequence
+/// numbers; the chain of digests (each links to the one before, periods follow without a gap);
+/// every listed object present with both hashes; every object listed unless it is newer than
+/// the newest digest or older than the first; and that the newest digest is recent enough.
+pub fn check_digests(
+    stream: &str,
+    digests: &[DigestFile],
+    objects: &[ObjectContent],
+    options: &DigestOptions<'_>,
+) -> DigestCheck {
+    let mut check = DigestCheck::default();
+    let (prefix, tenant) = split_stream(stream);
+    let mut parsed: Vec<(&DigestFile, ParsedDigest)> = Vec::new();
+    for file in digests {
+        match parse_digest(&file.bytes) {
+            Ok(digest) => parsed.push((file, digest)),
+            Err(e) => check.problem(&file.key, format!("cannot be read as a digest: {e}")),
+        }
+    }
+    parsed.sort_by_key(|(file, d)| (d.body.period_start, file.key.clone()));
+    check.digests = parsed.len();
+
+    let by_key: BTreeMap<&str, &ObjectContent> =
+        objects.iter().map(|o| (o.key.as_str(), o)).collect();
+    // With retention pruning, what comes before the first object present is gone by design.
+    let pruned_below = match options.start {
+        StreamStart::Beginning => 0,
+        StreamStart::FirstPresent => objects
+            .iter()
+            .filter_map(object_seqs)
+            .map(|(first, _)| first)
+            .min()
+            .unwrap_or(u64::MAX),
+    };
+    let mut listed: BTreeSet<&str> = BTreeSet::new();
+    let mut previous: Option<(&DigestFile, &DigestBody)> = None;
+    for (file, digest) in &parsed {
+        let body = &digest.body;
+        let key = file.key.as_str();
+        if body.format != DIGEST_FORMAT {
+            check.problem(key, format!("unknown format `{}`", body.format));
+        }
+        // Where it is must be where its content says it belongs.
+        let period = Window {
+            start: body.period_start,
+            end: body.period_end,
+        };
+        let expected_key = digest_key(&body.prefix, &body.tenant, period);
+        if body.prefix != prefix || body.tenant != tenant || expected_key != key {
+            check.problem(
+                key,
+                format!("is not where its content says it belongs ({expected_key}): moved or copied from another stream"),
+            );
+        }
+        if let Some(keys) = options.keys {
+            match keys.get(&body.key_id) {
+                None => check.problem(
+                    key,
+                    format!(
+                        "signed by key {}, which is not among the public keys (forged, or a key missing from the key file)",
+                        body.key_id
+                    ),
+                ),
+                Some(public) if !signature_holds(public, &digest.signed, &digest.signature) => {
+                    check.problem(
+                        key,
+                        format!(
+                            "the signature does not verify under key {} (digest altered or forged)",
+                            body.key_id
+                        ),
+                    )
+                }
+                Some(_) => check.signatures_checked += 1,
+            }
+        }
+        // The chain.
+        match previous {
+            Some((previous_file, previous_body)) => {
+                if body.period_start > previous_body.period_end {
+                    check.problem(
+                        key,
+                        format!(
+                            "digests missing for {}..{} (between {} and this one)",
+                            previous_body.period_end.to_rfc3339(),
+                            body.period_start.to_rfc3339(),
+                            previous_file.key
+                        ),
+                    );
+                } else if body.period_start < previous_body.period_end {
+                    check.problem(
+                        key,
+                        format!(
+                            "its period overlaps {}'s (a duplicated or forged digest)",
+                            previous_file.key
+                        ),
+                    );
+                }
+                let link = DigestLink {
+                    key: previous_file.key.clone(),
+                    sha256: sha256_hex(&previous_file.bytes),
+                };
+                if body.previous_digest.as_ref() != Some(&link) {
+                    check.problem(
+                        key,
+                        format!(
+                            "does not follow {}: its previous-digest link differs (a digest between them is missing, or one of them was replaced)",
+                            previous_file.key
+                        ),
+                    );
+                }
+                if body.seq_before != previous_body.last_seq {
+                    check.problem(
+                        key,
+                        format!(
+                            "starts after seq {}, but the digest before it ends at seq {}",
+                            body.seq_before, previous_body.last_seq
+                        ),
+                    );
+                }
+            }
+            None => {
+                if body.previous_digest.is_some() && options.start == StreamStart::Beginning {
+                    check.problem(
+                        key,
+                        "is not the stream's first digest, but no digest precedes it (earlier digests are missing; --pruned if retention removed them)".into(),
+                    );
+                }
+            }
+        }
+        // The objects it lists tile its sequence numbers and are there, byte for byte.
+        let mut expected = body.seq_before + 1;
+        for object in &body.objects {
+            if object.first_seq != expected
+                || object.last_seq < object.first_seq
+                || object.count != object.last_seq - object.first_seq + 1
+            {
+                check.problem(
+                    key,
+                    format!(
+                        "lists {} as seq {}..{} ({} events) where seq {expected} comes next",
+                        object.key, object.first_seq, object.last_seq, object.count
+                    ),
+                );
+            }
+            expected = object.last_seq.max(expected) + 1;
+            listed.insert(object.key.as_str());
+            match by_key.get(object.key.as_str()) {
+                None if object.last_seq < pruned_below => {}
+                None => check.problem(
+                    &object.key,
+                    format!(
+                        "missing (deleted?): digest {key} lists it with seq {}",
+                        seq_range(object.first_seq, object.last_seq)
+                    ),
+                ),
+                Some(found) => {
+                    if found.sha256 != object.sha256 {
+                        check.problem(
+                            &object.key,
+                            format!(
+                                "its bytes are not those digest {key} lists (replaced or altered)"
+                            ),
+                        );
+                    } else if let Ok(text) = &found.text
+                        && sha256_hex(text.as_bytes()) != object.ndjson_sha256
+                    {
+                        check.problem(
+                            &object.key,
+                            format!("its NDJSON does not hash to what digest {key} lists"),
+                        );
+                    }
+                }
+            }
+        }
+        if expected - 1 != body.last_seq {
+            check.problem(
+                key,
+                format!(
+                    "its objects end at seq {}, but it says the stream stood at seq {}",
+                    expected - 1,
+                    body.last_seq
+                ),
+            );
+        }
+        previous = Some((file, body));
+    }
+
+    // Objects no digest lists.
+    let first = parsed.first().map(|(_, d)| &d.body);
+    let newest = parsed.last().map(|(_, d)| &d.body);
+    check.covered_through = newest.map(|b| b.period_end);
+    let period_ms = newest.map(|b| b.period_end.0 - b.period_start.0);
+    let max_age = options
+        .max_age_ms
+        .unwrap_or_else(|| period_ms.map_or(2 * 3_600_000, |p| 2 * p));
+    let mut reported_unlisted_old = false;
+    for object in objects {
+        if listed.contains(object.key.as_str()) {
+            continue;
+        }
+        let Some((first_seq, last_seq)) = object_seqs(object) else {
+            continue; // unreadable or summary-less: check_stream reports it
+        };
+        let window = object_window(&object.key);
+        match (first, newest) {
+            (Some(first), _) if last_seq <= first.seq_before => check.objects_before += 1,
+            (_, Some(newest)) if first_seq > newest.last_seq => {
+                if window.is_some_and(|w| w.end <= newest.period_end) {
+                    check.problem(
+                        &object.key,
+                        format!(
+                            "holds seq {} for a period the digests already cover, but no digest lists it (inserted?)",
+                            seq_range(first_seq, last_seq)
+                        ),
+                    );
+                } else {
+                    check.objects_after += 1;
+                }
+            }
+            (Some(_), Some(_)) => check.problem(
+                &object.key,
+                format!(
+                    "no digest lists it, though the digests cover seq {} (inserted?)",
+                    seq_range(first_seq, last_seq)
+                ),
+            ),
+            _ => {
+                check.objects_after += 1;
+                // No digest at all: fine while the stream's first period is still open.
+                if !reported_unlisted_old
+                    && window.is_some_and(|w| w.end.0 < options.as_of.0 - max_age)
+                {
+                    reported_unlisted_old = true;
+                    check.problem(
+                        &object.key,
+                        "no digest covers it, though its window ended long enough ago to have one (digests deleted?)".into(),
+                    );
+                }
+            }
+        }
+    }
+    if let Some(newest) = newest
+        && newest.period_end.0 < options.as_of.0 - max_age
+    {
+        let (file, _) = &parsed[parsed.len() - 1];
+        check.problem(
+            &file.key,
+            format!(
+                "is the newest digest, but its period ended at {}, more than {} before {}: later digests (and any objects they list) are missing",
+                newest.period_end.to_rfc3339(),
+                human_duration(max_age),
+                options.as_of.to_rfc3339()
+            ),
+        );
+    }
+    check
+}
+
+/// `2h`, `90m`, `45s`.
+pub fn human_duration(ms: i64) -> String {
+    let s = ms / 1000;
+    if s % 3600 == 0 {
+        format!("{}h", s / 3600)
+    } else if s % 60 == 0 {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::export::window_containing;
+
+    #[test]
+    fn digests_sit_beside_the_objects_prefix() {
+        assert_eq!(
+            digest_prefix("user-events-audit/"),
+            "auditlog-digest/user-events-audit/"
+        );
+        assert_eq!(digest_prefix(""), "auditlog-digest/");
+        assert_eq!(
+            objects_prefix("auditlog-digest/user-events-audit/").unwrap(),
+            "user-events-audit/"
+        );
+        assert_eq!(objects_prefix("auditlog-digest/").unwrap(), "");
+        assert_eq!(objects_prefix("user-events-audit/"), None);
+        // 2026-11-21T10:00:00Z, hourly.
+        let period = window_containing(Timestamp(1_795_255_200_000), 3_600_000);
+        let key = digest_key("user-events-audit/", "acme", period);
+        assert_eq!(
+            key,
+            "auditlog-digest/user-events-audit/tenant=acme/year=2026/month=11/day=21/acme_20261121T100000Z_20261121T110000Z_digest.json"
+        );
+        assert_eq!(
+            stream_of_digest(&key).unwrap(),
+            "user-events-audit/tenant=acme"
+        );
+        assert_eq!(
+            stream_of_digest(&digest_key("", "acme", period)).unwrap(),
+            "tenant=acme"
+        );
+    }
+
+    #[test]
+    fn a_signed_digest_parses_back_and_its_signature_covers_every_member() {
+        let key = SigningKeyRecord::from_seed([3; 32], Timestamp(0));
+        let body = DigestBody {
+            format: DIGEST_FORMAT.into(),
+            destination_id: "dst_1".into(),
+            tenant: "acme".into(),
+            prefix: "p/".into(),
+            period_start: Timestamp(0),
+            period_end: Timestamp(3_600_000),
+            seq_before: 0,
+            last_seq: 0,
+            last_object_sha256: None,
+            objects: vec![],
+            previous_digest: None,
+            key_id: key.key_id.clone(),
+        };
+        let bytes = signed_digest(&body, &key).unwrap();
+        assert_eq!(bytes, signed_digest(&body, &key).unwrap(), "deterministic");
+        let parsed = parse_digest(&bytes).unwrap();
+        assert_eq!(parsed.body, body);
+        let public = key.public().verifying_key().unwrap();
+        assert!(signature_holds(&public, &parsed.signed, &parsed.signature));
+        // Any edit, even to a member this version does not know, breaks it.
+        let mut value: Value = serde_json::from_slice(&bytes).unwrap();
+        value["extra"] = Value::Bool(true);
+        let edited = parse_digest(&serde_json::to_vec(&value).unwrap()).unwrap();
+        assert!(!signature_holds(&public, &edited.signed, &edited.signature));
+        value["extra"] = Value::Null;
+        value.as_object_mut().unwrap().remove("extra");
+        value["last_seq"] = 1.into();
+        let edited = parse_digest(&serde_json::to_vec(&value).unwrap()).unwrap();
+        assert!(!signature_holds(&public, &edited.signed, &edited.signature));
+    }
+
+    #[test]
+    fn durations_read_as_people_write_them() {
+        assert_eq!(human_duration(7_200_000), "2h");
+        assert_eq!(human_duration(5_400_000), "90m");
+        assert_eq!(human_duration(45_000), "45s");
+    }
+}
