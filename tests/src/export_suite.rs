@@ -11,8 +11,10 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use auditlog_core::Timestamp;
+use auditlog_core::digest::{DigestFile, DigestOptions, check_digests, parse_digest};
 use auditlog_core::export::{Destination, S3Target, Target};
 use auditlog_core::integrity::{ObjectContent, StreamStart, check_stream, receipt, sha256_hex};
+use auditlog_core::signing::{PublicKeys, SigningKeyRecord};
 use auditlog_core::store::{AppendEvents, DestinationStore, NewEvent, ServiceStore};
 use auditlog_core::validate::{IngestContext, Limits, prepare_event};
 use auditlog_export::engine::{SinkFactory, export_destination};
@@ -36,6 +38,16 @@ pub struct Delivered {
     pub keys: Vec<String>,
     /// Every exported object (`.ndjson.gz`), in key order, as the verifier reads it.
     pub objects: Vec<ObjectContent>,
+    /// Every digest (`*_digest.json`, beside the objects' prefix), in key order.
+    pub digests: Vec<DigestFile>,
+}
+
+/// Read, write and delete access to what a rig's destination holds, by key: how the tamper
+/// tests damage it (files for a directory; boto3 for S3, not our SDK code).
+pub trait RigFiles: Send + Sync {
+    fn read(&self, key: &str) -> Vec<u8>;
+    fn write(&self, key: &str, bytes: &[u8]);
+    fn delete(&self, key: &str);
 }
 
 /// One destination, ready to export to, with an independent reader of what landed.
@@ -46,8 +58,11 @@ pub struct ExportRig {
     pub reader: Box<dyn Fn() -> Delivered + Send + Sync>,
     /// Every HTTP request the S3 clients sent (empty for directories).
     pub requests: Arc<Mutex<Vec<RecordedRequest>>>,
-    /// A window boundary about an hour before now: the events' receive times start here.
+    /// A digest period boundary about an hour before now: the events' receive times start here.
     pub t0: i64,
+    /// What `auditlog verify` is given: the directory, or `s3://bucket/prefix`.
+    pub location: String,
+    pub files: Arc<dyn RigFiles>,
     pub _guard: Box<dyn std::any::Any + Send>,
 }
 
@@ -56,9 +71,11 @@ pub trait ExportTarget: Send + Sync {
     async fn rig(&self) -> ExportRig;
 }
 
+/// A digest period boundary (so a window boundary too) about an hour ago: which windows share a
+/// digest is then the same in every run.
 fn first_window_boundary() -> i64 {
     let hour_ago = crate::now_ms() - 3_600_000;
-    hour_ago - hour_ago.rem_euclid(WINDOW)
+    hour_ago - hour_ago.rem_euclid(PERIOD)
 }
 
 pub fn config(owner: &str) -> ExportConfig {
@@ -382,6 +399,272 @@ pub async fn exported_streams_verify_against_the_receipts(rig: &ExportRig) {
     assert_eq!((check.events, check.last_seq), (39, Some(39)));
 }
 
+/// One signed digest per period, chained, also for a period without objects, each signed by
+/// the key in force at its period's end (the key rotates mid-stream): `auditlog verify` passes
+/// the stream as delivered, and names each tampering done to the destination itself.
+pub async fn digests_are_signed_chained_and_name_every_tampering(rig: &ExportRig) {
+    use auditlog_core::store::ExportStore;
+    let t0 = rig.t0;
+    let store: &dyn ExportStore = rig.store.as_ref();
+    let sink = rig.sinks.sink_for(&rig.destination).await.unwrap();
+    // Period 0 (windows 0-4): events in windows 0 and 1. Period 1: none. Period 2: window 11.
+    let mut receipts = BTreeMap::new();
+    for (batch, n, w) in [("d0", 6, 0), ("d1", 4, 1), ("d11", 3, 11)] {
+        let at = t0 + w * WINDOW + 1_000;
+        receipts.extend(ingest(rig.store.as_ref(), "acme", &ids(batch, n), at, None).await);
+    }
+    let export = async |now: Timestamp| {
+        let report =
+            export_destination(store, sink.as_ref(), &rig.destination, &config("a"), now).await;
+        assert_eq!(report.error, None);
+        report
+    };
+    let first = export(Timestamp(t0 + 2 * WINDOW + GRACE)).await;
+    assert_eq!((first.windows, first.digests_written), (2, 0));
+    assert_eq!(
+        store.signing_keys().await.unwrap(),
+        vec![],
+        "made when first needed"
+    );
+    // The first key (as `auditlog signing-keys public` makes it), then a rotation between
+    // period 0's end and period 1's.
+    let first_keys = auditlog_export::signing_keys::signing_keys(store, Timestamp(t0))
+        .await
+        .unwrap();
+    assert_eq!(first_keys.len(), 1);
+    let rotated = auditlog_export::signing_keys::rotate(store, Timestamp(t0 + 7 * WINDOW))
+        .await
+        .unwrap();
+    let now = Timestamp(t0 + 16 * WINDOW + GRACE);
+    let second = export(now).await;
+    assert_eq!((second.windows, second.digests_written), (1, 3));
+    assert_eq!(export(now).await.digests_written, 0, "each digest once");
+
+    let delivered = (rig.reader)();
+    let bodies: Vec<_> = delivered
+        .digests
+        .iter()
+        .map(|d| parse_digest(&d.bytes).unwrap().body)
+        .collect();
+    let spans: Vec<_> = bodies
+        .iter()
+        .map(|b| {
+            (
+                b.period_start.0 - t0,
+                b.period_end.0 - t0,
+                b.seq_before,
+                b.last_seq,
+            )
+        })
+        .collect();
+    assert_eq!(
+        spans,
+        [
+            (0, PERIOD, 0, 10),
+            (PERIOD, 2 * PERIOD, 10, 10),
+            (2 * PERIOD, 3 * PERIOD, 10, 13)
+        ]
+    );
+    assert!(
+        bodies[1].objects.is_empty(),
+        "the empty period has a digest"
+    );
+    assert_eq!(
+        bodies.iter().map(|b| b.key_id.as_str()).collect::<Vec<_>>(),
+        [
+            first_keys[0].key_id.as_str(),
+            &rotated.key_id,
+            &rotated.key_id
+        ]
+    );
+    let listed: Vec<&str> = bodies
+        .iter()
+        .flat_map(|b| b.objects.iter().map(|o| o.key.as_str()))
+        .collect();
+    let all: Vec<&str> = delivered.objects.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(listed, all, "every object listed once, in order");
+
+    // The pure checks agree.
+    let keys = store.signing_keys().await.unwrap();
+    let keyring = PublicKeys::of(&keys).keyring().unwrap();
+    let options = DigestOptions {
+        keys: Some(&keyring),
+        start: StreamStart::Beginning,
+        as_of: now,
+        max_age_ms: Some(3 * WINDOW),
+    };
+    let stream = "user-events-audit/tenant=acme";
+    let check = check_digests(stream, &delivered.digests, &delivered.objects, &options);
+    assert_eq!(check.problems, vec![]);
+    assert_eq!(check.signatures_checked, 3);
+    assert_eq!(check.covered_through, Some(Timestamp(t0 + 3 * PERIOD)));
+
+    // `auditlog verify` on the destination itself.
+    let scratch = tempfile::tempdir().unwrap();
+    let all_keys = scratch.path().join("keys.json");
+    std::fs::write(
+        &all_keys,
+        serde_json::to_vec(&PublicKeys::of(&keys)).unwrap(),
+    )
+    .unwrap();
+    let old_keys = scratch.path().join("old-keys.json");
+    let old_only = PublicKeys::of(&first_keys);
+    std::fs::write(&old_keys, serde_json::to_vec(&old_only).unwrap()).unwrap();
+    let as_of = now.to_rfc3339();
+    let verify = |keys: &Path| {
+        let out = crate::run_auditlog(
+            &[
+                "verify",
+                &rig.location,
+                "--public-keys",
+                keys.to_str().unwrap(),
+                "--as-of",
+                &as_of,
+                "--max-age",
+                "3m",
+            ],
+            &[],
+        );
+        (out.code, format!("{}{}", out.stdout, out.stderr))
+    };
+    let (code, out) = verify(&all_keys);
+    assert_eq!(code, Some(0), "{out}");
+    let complete = format!(
+        "3 digests, 3 signatures checked, complete through {}",
+        Timestamp(t0 + 3 * PERIOD).to_rfc3339()
+    );
+    assert!(out.contains(&complete), "{out}");
+    let (code, out) = verify(&old_keys);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains(&format!(
+            "signed by key {}, which is not among the public keys",
+            rotated.key_id
+        )),
+        "{out}"
+    );
+
+    let digest_keys: Vec<String> = delivered.digests.iter().map(|d| d.key.clone()).collect();
+    let newest_objects: Vec<String> = bodies[2].objects.iter().map(|o| o.key.clone()).collect();
+    let forger = SigningKeyRecord::from_seed([7; 32], now);
+    let forged = {
+        let mut body = bodies[1].clone();
+        body.key_id = forger.key_id.clone();
+        body.last_seq = 9;
+        auditlog_core::digest::signed_digest(&body, &forger).unwrap()
+    };
+    let edited = {
+        let mut value: Value = serde_json::from_slice(&delivered.digests[0].bytes).unwrap();
+        value["objects"].as_array_mut().unwrap().pop();
+        serde_json::to_vec_pretty(&value).unwrap()
+    };
+    let object0 = delivered.objects[0].key.clone();
+    let modified_line = {
+        let text = delivered.objects[0].text.clone().unwrap();
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(
+            &mut encoder,
+            text.replacen("doc.update", "doc.delete", 1).as_bytes(),
+        )
+        .unwrap();
+        encoder.finish().unwrap()
+    };
+    enum Damage {
+        Delete,
+        Write(Vec<u8>),
+    }
+    let mut newest_gone: Vec<(String, Damage)> = newest_objects
+        .iter()
+        .map(|k| (k.clone(), Damage::Delete))
+        .collect();
+    newest_gone.push((digest_keys[2].clone(), Damage::Delete));
+    let cases: Vec<(&str, Vec<(String, Damage)>, Vec<String>)> = vec![
+        (
+            "delete the newest objects and their digest",
+            newest_gone,
+            vec![format!(
+                "PROBLEM {}: is the newest digest, but its period ended at {}",
+                digest_keys[1],
+                Timestamp(t0 + 2 * PERIOD).to_rfc3339()
+            )],
+        ),
+        (
+            "delete an object a digest lists",
+            vec![(object0.clone(), Damage::Delete)],
+            vec![format!(
+                "PROBLEM {object0}: missing (deleted?): digest {}",
+                digest_keys[0]
+            )],
+        ),
+        (
+            "modify a line",
+            vec![(object0.clone(), Damage::Write(modified_line))],
+            vec![format!(
+                "PROBLEM {object0}: its bytes are not those digest {} lists",
+                digest_keys[0]
+            )],
+        ),
+        (
+            "replace a digest with one signed by another key",
+            vec![(digest_keys[1].clone(), Damage::Write(forged))],
+            vec![
+                format!(
+                    "PROBLEM {}: signed by key {}, which is not among the public keys",
+                    digest_keys[1], forger.key_id
+                ),
+                format!(
+                    "PROBLEM {}: does not follow {}",
+                    digest_keys[2], digest_keys[1]
+                ),
+            ],
+        ),
+        (
+            "edit a digest",
+            vec![(digest_keys[0].clone(), Damage::Write(edited))],
+            vec![format!(
+                "PROBLEM {}: the signature does not verify under key {}",
+                digest_keys[0], first_keys[0].key_id
+            )],
+        ),
+        (
+            "delete a digest in the middle",
+            vec![(digest_keys[1].clone(), Damage::Delete)],
+            vec![
+                format!("PROBLEM {}: digests missing for", digest_keys[2]),
+                format!(
+                    "PROBLEM {}: does not follow {}",
+                    digest_keys[2], digest_keys[0]
+                ),
+            ],
+        ),
+    ];
+    for (what, damages, expected) in cases {
+        let saved: Vec<(String, Vec<u8>)> = damages
+            .iter()
+            .map(|(key, _)| (key.clone(), rig.files.read(key)))
+            .collect();
+        for (key, damage) in &damages {
+            match damage {
+                Damage::Delete => rig.files.delete(key),
+                Damage::Write(bytes) => rig.files.write(key, bytes),
+            }
+        }
+        let (code, out) = verify(&all_keys);
+        assert_eq!(code, Some(1), "{what}: {out}");
+        for message in &expected {
+            assert!(
+                out.contains(message),
+                "{what}: wanted `{message}` in\n{out}"
+            );
+        }
+        for (key, bytes) in &saved {
+            rig.files.write(key, bytes);
+        }
+        let (code, out) = verify(&all_keys);
+        assert_eq!(code, Some(0), "after undoing {what}: {out}");
+    }
+}
+
 /// Runs each behaviour as its own test on a fresh rig from `$target`.
 #[macro_export]
 macro_rules! export_tests {
@@ -391,7 +674,8 @@ macro_rules! export_tests {
             a_crash_between_write_and_checkpoint_neither_loses_nor_duplicates,
             two_exporters_at_once_export_each_window_once,
             late_events_are_exported_once_with_the_window_they_arrive_in,
-            exported_streams_verify_against_the_receipts
+            exported_streams_verify_against_the_receipts,
+            digests_are_signed_chained_and_name_every_tampering
         );
     };
     (@one $target:expr, $($name:ident),+) => {
@@ -432,9 +716,18 @@ fn read_directory(root: &Path) -> Delivered {
                 .to_string_lossy()
                 .to_string();
             assert!(
-                key.ends_with(".ndjson.gz") || key.contains("_verify/"),
+                key.ends_with(".ndjson.gz")
+                    || key.contains("_verify/")
+                    || (key.starts_with("auditlog-digest/") && key.ends_with("_digest.json")),
                 "unexpected file left behind: {key}"
             );
+            if key.ends_with("_digest.json") {
+                delivered.digests.push(DigestFile {
+                    key,
+                    bytes: std::fs::read(&path).unwrap(),
+                });
+                continue;
+            }
             if key.ends_with(".ndjson.gz") {
                 let bytes = std::fs::read(&path).unwrap();
                 let mut text = String::new();
@@ -459,7 +752,42 @@ fn read_directory(root: &Path) -> Delivered {
     }
     delivered.keys.sort();
     delivered.objects.sort_by(|a, b| a.key.cmp(&b.key));
+    delivered.digests.sort_by(|a, b| a.key.cmp(&b.key));
     delivered
+}
+
+struct DirectoryFiles(PathBuf);
+
+impl RigFiles for DirectoryFiles {
+    fn read(&self, key: &str) -> Vec<u8> {
+        std::fs::read(self.0.join(key)).unwrap()
+    }
+    fn write(&self, key: &str, bytes: &[u8]) {
+        std::fs::write(self.0.join(key), bytes).unwrap()
+    }
+    fn delete(&self, key: &str) {
+        std::fs::remove_file(self.0.join(key)).unwrap()
+    }
+}
+
+struct BucketFiles(String);
+
+impl RigFiles for BucketFiles {
+    fn read(&self, key: &str) -> Vec<u8> {
+        use base64::Engine as _;
+        let got = aws_check(&["get-base64", &self.0, key]);
+        base64::engine::general_purpose::STANDARD
+            .decode(got["base64"].as_str().unwrap())
+            .unwrap()
+    }
+    fn write(&self, key: &str, bytes: &[u8]) {
+        use base64::Engine as _;
+        let data = base64::engine::general_purpose::STANDARD.encode(bytes);
+        aws_check(&["put-base64", &self.0, key, &data]);
+    }
+    fn delete(&self, key: &str) {
+        aws_check(&["tamper", &self.0, key, "delete"]);
+    }
 }
 
 #[async_trait]
@@ -480,6 +808,8 @@ impl ExportTarget for DirectoryOnSqlite {
         };
         store.add_destination(&destination).await.unwrap();
         let sinks = Sinks::new(aws_config::SdkConfig::builder().build());
+        let location = root.display().to_string();
+        let files = Arc::new(DirectoryFiles(root.clone()));
         ExportRig {
             store: Arc::new(store),
             destination,
@@ -487,6 +817,8 @@ impl ExportTarget for DirectoryOnSqlite {
             reader: Box::new(move || read_directory(&root)),
             requests: Arc::default(),
             t0: first_window_boundary(),
+            location,
+            files,
             _guard: Box::new((data, out)),
         }
     }
@@ -656,6 +988,14 @@ impl S3Bucket {
             })
             .collect();
         delivered.objects.sort_by(|a, b| a.key.cmp(&b.key));
+        for digest in got["digests"].as_array().unwrap() {
+            assert_eq!(digest["content_type"], "application/json", "{digest}");
+            delivered.digests.push(DigestFile {
+                key: digest["key"].as_str().unwrap().to_string(),
+                bytes: digest["text"].as_str().unwrap().as_bytes().to_vec(),
+            });
+        }
+        delivered.digests.sort_by(|a, b| a.key.cmp(&b.key));
         delivered
     }
 }
@@ -686,6 +1026,8 @@ impl ExportTarget for S3OnDynamo {
         };
         store.add_destination(&destination).await.unwrap();
         let (sinks, requests) = recorded_sinks().await;
+        let location = format!("s3://{}/user-events-audit/", bucket.bucket);
+        let files = Arc::new(BucketFiles(bucket.bucket.clone()));
         ExportRig {
             store: Arc::new(store),
             destination,
@@ -693,6 +1035,8 @@ impl ExportTarget for S3OnDynamo {
             reader: Box::new(move || bucket.delivered()),
             requests,
             t0: first_window_boundary(),
+            location,
+            files,
             _guard: Box::new(()),
         }
     }

@@ -11,7 +11,10 @@ print JSON on stdout:
                                     --no-write); prints its ARN
   delivered BUCKET PREFIX           every *.ndjson.gz object under PREFIX, gunzipped: ids with
                                     how often each appears, keys, each object's content type, and
-                                    each object's key, SHA-256 (as stored) and text
+                                    each object's key, SHA-256 (as stored) and text; and every
+                                    digest (*_digest.json) with its key, content type and text
+  get-base64 BUCKET KEY             one object's bytes, base64
+  put-base64 BUCKET KEY BYTES       writes (or overwrites) one object with base64 BYTES
   get BUCKET KEY                    one object's body as text
   tamper BUCKET KEY ACTION          damages one object in place: modify (edits its first line's
                                     event and re-gzips), delete, or truncate (keeps half its bytes)
@@ -21,6 +24,7 @@ print JSON on stdout:
                                     document POLICY (moto validates it as IAM does); prints the
                                     trust policy GetRole then returns
 """
+import base64
 import gzip
 import hashlib
 import json
@@ -71,7 +75,11 @@ def role(name, bucket_name, prefix, external_id, *flags):
             "Statement": [{
                 "Effect": "Allow",
                 "Action": ["s3:PutObject", "s3:GetObject"],
-                "Resource": f"arn:aws:s3:::{bucket_name}/{prefix}*",
+                # The objects, and their digests beside them (as `auditlog policy bucket`).
+                "Resource": [
+                    f"arn:aws:s3:::{bucket_name}/{prefix}*",
+                    f"arn:aws:s3:::{bucket_name}/auditlog-digest/{prefix}*",
+                ],
             }],
         }
         iam.put_role_policy(RoleName=name, PolicyName="write-audit-prefix", PolicyDocument=json.dumps(policy))
@@ -115,10 +123,15 @@ def put_trust_policy(role_name, policy):
 
 def delivered(bucket_name, prefix):
     s3 = client("s3")
-    ids, keys, types, objects = {}, [], {}, []
+    ids, keys, types, objects, digests = {}, [], {}, [], []
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket_name, Prefix=prefix):
         for item in page.get("Contents", []):
             key = item["Key"]
+            if key.endswith("_digest.json"):
+                obj = s3.get_object(Bucket=bucket_name, Key=key)
+                text = obj["Body"].read().decode("utf-8")
+                digests.append({"key": key, "content_type": obj.get("ContentType"), "text": text})
+                continue
             keys.append(key)
             if not key.endswith(".ndjson.gz"):
                 continue
@@ -130,7 +143,17 @@ def delivered(bucket_name, prefix):
             for line in text.splitlines():
                 event_id = json.loads(line)["id"]
                 ids[event_id] = ids.get(event_id, 0) + 1
-    return {"ids": ids, "keys": sorted(keys), "content_types": types, "objects": objects}
+    return {"ids": ids, "keys": sorted(keys), "content_types": types, "objects": objects, "digests": digests}
+
+
+def get_base64(bucket_name, key):
+    body = client("s3").get_object(Bucket=bucket_name, Key=key)["Body"].read()
+    return {"base64": base64.b64encode(body).decode("ascii")}
+
+
+def put_base64(bucket_name, key, data):
+    client("s3").put_object(Bucket=bucket_name, Key=key, Body=base64.b64decode(data))
+    return {"put": key}
 
 
 def get(bucket_name, key):
@@ -144,6 +167,8 @@ if __name__ == "__main__":
         "role": role,
         "delivered": delivered,
         "get": get,
+        "get-base64": get_base64,
+        "put-base64": put_base64,
         "tamper": tamper,
         "put-bucket-policy": put_bucket_policy,
         "put-trust-policy": put_trust_policy,

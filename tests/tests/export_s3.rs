@@ -9,7 +9,7 @@ use auditlog_core::export::{Destination, Target};
 use auditlog_core::store::{DestinationStore, ExportStateStore, ExportStore};
 use auditlog_export::{export_pass, verify_destination};
 use auditlog_tests::export_suite::{
-    GRACE, S3Bucket, S3OnDynamo, WINDOW, assert_no_acl, aws_check, config, ids, ingest,
+    GRACE, PERIOD, S3Bucket, S3OnDynamo, WINDOW, assert_no_acl, aws_check, config, ids, ingest,
     recorded_sinks, unique,
 };
 
@@ -181,45 +181,54 @@ async fn writes_carry_the_kms_key_owner_checksum_and_condition_and_never_an_acl(
     };
     store.add_destination(&destination).await.unwrap();
     let t0 = auditlog_tests::now_ms() - 3_600_000;
-    let t0 = t0 - t0.rem_euclid(WINDOW);
+    let t0 = t0 - t0.rem_euclid(PERIOD);
     let events = ids("k", 5);
     ingest(&store, "acme", &events, t0 + 1_000, None).await;
     let export_store: &dyn ExportStore = &store;
+    // The window's object, then (the period being over) the period's digest.
     let report = export_pass(
         export_store,
         &sinks,
         &config("a"),
-        Timestamp(t0 + WINDOW + GRACE),
+        Timestamp(t0 + PERIOD + GRACE),
     )
     .await
     .unwrap();
     assert_eq!(report.failed(), 0, "{report:?}");
+    assert_eq!(report.destinations[0].digests_written, 1, "{report:?}");
     auditlog_tests::export_suite::assert_exactly_once(&bucket.delivered(), &events);
 
     let requests = requests.lock().unwrap();
     let puts: Vec<_> = requests.iter().filter(|r| r.method == "PUT").collect();
-    assert_eq!(puts.len(), 1, "one object: {requests:?}");
-    let header = |name: &str| {
-        puts[0]
-            .headers
-            .iter()
-            .find(|(h, _)| h == name)
-            .map(|(_, v)| v.as_str())
-    };
-    assert_eq!(header("x-amz-server-side-encryption"), Some("aws:kms"));
-    assert_eq!(
-        header("x-amz-server-side-encryption-aws-kms-key-id"),
-        Some("arn:aws:kms:us-east-1:123456789012:key/0b1c2d3e")
-    );
-    assert_eq!(header("x-amz-expected-bucket-owner"), Some("123456789012"));
-    assert_eq!(header("if-none-match"), Some("*"));
+    assert_eq!(puts.len(), 2, "one object, one digest: {requests:?}");
+    for (put, content_type) in puts.iter().zip(["application/gzip", "application/json"]) {
+        let header = |name: &str| {
+            put.headers
+                .iter()
+                .find(|(h, _)| h == name)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(header("x-amz-server-side-encryption"), Some("aws:kms"));
+        assert_eq!(
+            header("x-amz-server-side-encryption-aws-kms-key-id"),
+            Some("arn:aws:kms:us-east-1:123456789012:key/0b1c2d3e")
+        );
+        assert_eq!(header("x-amz-expected-bucket-owner"), Some("123456789012"));
+        assert_eq!(header("if-none-match"), Some("*"));
+        assert!(
+            header("x-amz-checksum-sha256").is_some_and(|v| v.len() == 44),
+            "{put:?}"
+        );
+        assert_eq!(header("content-type"), Some(content_type), "{put:?}");
+        assert_eq!(header("content-encoding"), None);
+    }
     assert!(
-        header("x-amz-checksum-sha256").is_some_and(|v| v.len() == 44),
+        puts[1]
+            .uri
+            .contains("/auditlog-digest/user-events-audit/tenant%3Dacme/"),
         "{:?}",
-        puts[0]
+        puts[1]
     );
-    assert_eq!(header("content-type"), Some("application/gzip"));
-    assert_eq!(header("content-encoding"), None);
     assert_no_acl(&requests);
 }
 
@@ -276,7 +285,8 @@ async fn verify_reads_the_bucket_and_names_tampering_done_in_s3() {
     let (code, stdout) = auditlog(&["verify", &location, "--receipts", receipts_arg]);
     assert_eq!(code, Some(0), "{stdout}");
     assert!(
-        stdout.contains("3 objects, 9 events, last seq 9, 9 receipts checked: ok"),
+        stdout.contains("3 objects, 9 events, last seq 9, 9 receipts checked;")
+            && stdout.contains(": ok"),
         "{stdout}"
     );
 

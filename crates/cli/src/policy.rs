@@ -327,7 +327,7 @@ mod tests {
         let role = "arn:aws-us-gov:iam::123456789012:role/export";
         let policy = bucket_policy("gov-bucket", role, "", false).unwrap();
         assert_eq!(
-            allow_statements(&policy)[0]["Resource"],
+            allow_statements(&policy)[0]["Resource"][0],
             "arn:aws-us-gov:s3:::gov-bucket/*"
         );
     }

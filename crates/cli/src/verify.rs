@@ -47,7 +47,8 @@ pub struct VerifyArgs {
     /// earlier; default: now.
     #[arg(long)]
     pub as_of: Option<String>,
-    /// How far before `--as-of` the newest digest may end (default: two digest periods).
+    /// How far before `--as-of` the newest digest may end (default: one digest period and
+    /// 15 minutes, the time a digest takes to appear).
     #[arg(long, value_parser = auditlog_settings::parse_duration)]
     pub max_age: Option<std::time::Duration>,
 }

@@ -23,6 +23,9 @@ use crate::signing::{Keyring, SigningError, SigningKeyRecord, signature_holds};
 
 /// The `format` member of every digest this version writes.
 pub const DIGEST_FORMAT: &str = "auditlog-digest/1";
+/// How long after its period ends a digest may take to appear, by default: the export grace
+/// (2 minutes), the schedule (every 5 minutes) and the pass itself, with room to spare.
+pub const DEFAULT_DIGEST_SLACK_MS: i64 = 15 * 60_000;
 /// How digest file names end.
 pub const DIGEST_SUFFIX: &str = "_digest.json";
 /// The member that carries the signature; everything else is signed.
@@ -183,8 +186,8 @@ pub struct DigestOptions<'a> {
     pub start: StreamStart,
     /// The time the copy is judged at (now, or when it was taken).
     pub as_of: Timestamp,
-    /// How far behind `as_of` the newest digest may end. `None`: two periods (the newest
-    /// digest's length), or two hours when there is no digest.
+    /// How far behind `as_of` the newest digest may end. `None`: one period (the newest
+    /// digest's length, or an hour when there is none) and [`DEFAULT_DIGEST_SLACK_MS`].
     pub max_age_ms: Option<i64>,
 }
 
@@ -421,7 +424,7 @@ pub fn check_digests(
     let period_ms = newest.map(|b| b.period_end.0 - b.period_start.0);
     let max_age = options
         .max_age_ms
-        .unwrap_or_else(|| period_ms.map_or(2 * 3_600_000, |p| 2 * p));
+        .unwrap_or_else(|| period_ms.unwrap_or(3_600_000) + DEFAULT_DIGEST_SLACK_MS);
     let mut reported_unlisted_old = false;
     for object in objects {
         if listed.contains(object.key.as_str()) {

@@ -286,7 +286,13 @@ mod tests {
         let config = args.export_config("me").unwrap();
         assert_eq!((config.window_ms, config.grace_ms), (300_000, 120_000));
         assert_eq!(config.digest_period_ms, 3_600_000);
-        for (period, ok) in [(300, true), (900, true), (86_400, true), (450, false), (60, false)] {
+        for (period, ok) in [
+            (300, true),
+            (900, true),
+            (86_400, true),
+            (450, false),
+            (60, false),
+        ] {
             args.digest_period = Duration::from_secs(period);
             assert_eq!(
                 args.export_config("me").is_ok(),
