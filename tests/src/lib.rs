@@ -367,6 +367,7 @@ macro_rules! suite_tests {
             responses_carry_a_request_id,
             pages_stop_at_the_response_byte_budget,
             admin_keys_manage_destinations_and_read_their_status,
+            the_digest_public_keys_are_published_with_every_rotation,
         );
     };
     ($backend:expr; $($name:ident),* $(,)?) => {

@@ -809,3 +809,52 @@ pub async fn admin_keys_manage_destinations_and_read_their_status(s: &TestServic
     let (_, list) = s.get(Some(&admin), "/v1/destinations").await;
     assert_eq!(list["destinations"].as_array().map(Vec::len), Some(0));
 }
+
+/// `GET /v1/integrity/keys` needs no API key (security teams verifying digests hold none), and
+/// lists every signing key, retired ones included, each named by its fingerprint and never with
+/// its private part; what it lists checks the signatures the store's keys make.
+pub async fn the_digest_public_keys_are_published_with_every_rotation(s: &TestService) {
+    use auditlog_core::Timestamp;
+    use auditlog_core::signing::{PublicKeys, signature_holds};
+    use auditlog_core::store::SigningKeyStore as _;
+    let (status, published) = s.get(None, "/v1/integrity/keys").await;
+    assert_eq!((status, published), (200, json!({"keys": []})));
+
+    let store = s.store.as_ref();
+    let first = auditlog_export::signing_keys::signing_keys(store, Timestamp(1_000))
+        .await
+        .unwrap();
+    let again = auditlog_export::signing_keys::signing_keys(store, Timestamp(2_000))
+        .await
+        .unwrap();
+    assert_eq!(first, again, "the first key is made once");
+    let rotated = auditlog_export::signing_keys::rotate(store, Timestamp(3_000))
+        .await
+        .unwrap();
+    let stored = store.signing_keys().await.unwrap();
+    assert_eq!(stored.len(), 2);
+    assert!(matches!(
+        store.add_signing_key(&rotated).await,
+        Err(auditlog_core::store::StoreError::Conflict(_))
+    ));
+
+    let (status, published) = s.get(None, "/v1/integrity/keys").await;
+    assert_eq!(status, 200, "{published}");
+    let text = published.to_string();
+    for key in &stored {
+        assert!(!text.contains(&key.seed), "a private seed was published");
+    }
+    let keys: PublicKeys = serde_json::from_value(published).unwrap();
+    let ids: Vec<&str> = keys.keys.iter().map(|k| k.key_id.as_str()).collect();
+    assert_eq!(ids, [first[0].key_id.as_str(), rotated.key_id.as_str()]);
+    assert_eq!(keys.keys[1].activated_at, Timestamp(3_000));
+    let keyring = keys.keyring().unwrap();
+    for key in &stored {
+        let signature = key.sign(b"period digest").unwrap();
+        assert!(signature_holds(
+            &keyring[&key.key_id],
+            b"period digest",
+            &signature
+        ));
+    }
+}
