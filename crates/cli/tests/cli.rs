@@ -692,3 +692,76 @@ fn keys_are_managed_in_dynamodb_when_selected() {
         .expect("still there");
     assert!(record.revoked_at.is_some());
 }
+
+/// `auditlog signing-keys`: none until needed; `public` makes the first; `rotate` adds one that
+/// `list` marks current; `public` prints both, in the form `verify --public-keys` reads.
+#[test]
+fn signing_keys_are_listed_rotated_and_published() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path();
+    let (ok, stdout, stderr) = auditlog(data, &["signing-keys", "list"]);
+    assert!(
+        ok && stdout.contains("no signing keys yet"),
+        "{stdout}{stderr}"
+    );
+    let (ok, stdout, stderr) = auditlog(data, &["signing-keys", "public"]);
+    assert!(ok, "{stderr}");
+    let first: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(first["keys"].as_array().map(Vec::len), Some(1), "{first}");
+    assert_eq!(first["keys"][0]["algorithm"], "Ed25519");
+    let (ok, stdout, stderr) = auditlog(data, &["signing-keys", "rotate"]);
+    assert!(
+        ok && stdout.contains("new signing key ed25519-"),
+        "{stdout}{stderr}"
+    );
+    let (ok, stdout, _) = auditlog(data, &["signing-keys", "list"]);
+    assert!(ok);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    let first_id = first["keys"][0]["key_id"].as_str().expect("id");
+    assert!(
+        lines[0].starts_with(first_id) && !lines[0].contains("(current)"),
+        "{stdout}"
+    );
+    assert!(lines[1].ends_with("(current)"), "{stdout}");
+    let (ok, stdout, _) = auditlog(data, &["signing-keys", "public"]);
+    assert!(ok);
+    let both: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(both["keys"].as_array().map(Vec::len), Some(2), "{both}");
+    assert!(!stdout.contains("seed"), "{stdout}");
+    // What it prints is what the verifier takes.
+    let keys_file = dir.path().join("keys.json");
+    std::fs::write(&keys_file, &stdout).expect("write");
+    let empty = tempfile::tempdir().expect("tempdir");
+    let (ok, _, stderr) = auditlog(
+        data,
+        &[
+            "verify",
+            empty.path().to_str().expect("utf8"),
+            "--public-keys",
+            keys_file.to_str().expect("utf8"),
+        ],
+    );
+    assert!(
+        !ok && stderr.contains("no exported objects or digests"),
+        "{stderr}"
+    );
+    std::fs::write(
+        &keys_file,
+        stdout.replace(first_id, "ed25519-0000000000000000"),
+    )
+    .expect("write");
+    let (ok, _, stderr) = auditlog(
+        data,
+        &[
+            "verify",
+            empty.path().to_str().expect("utf8"),
+            "--public-keys",
+            keys_file.to_str().expect("utf8"),
+        ],
+    );
+    assert!(
+        !ok && stderr.contains("not this key's fingerprint"),
+        "{stderr}"
+    );
+}
