@@ -573,12 +573,14 @@ pub async fn digests_are_signed_chained_and_name_every_tampering(rig: &ExportRig
         Delete,
         Write(Vec<u8>),
     }
-    let mut newest_gone: Vec<(String, Damage)> = newest_objects
+    /// One tampering: what is done to which keys, and what the verifier must say.
+    type Damages = Vec<(String, Damage)>;
+    let mut newest_gone: Damages = newest_objects
         .iter()
         .map(|k| (k.clone(), Damage::Delete))
         .collect();
     newest_gone.push((digest_keys[2].clone(), Damage::Delete));
-    let cases: Vec<(&str, Vec<(String, Damage)>, Vec<String>)> = vec![
+    let cases: Vec<(&str, Damages, Vec<String>)> = vec![
         (
             "delete the newest objects and their digest",
             newest_gone,

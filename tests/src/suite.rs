@@ -816,7 +816,6 @@ pub async fn admin_keys_manage_destinations_and_read_their_status(s: &TestServic
 pub async fn the_digest_public_keys_are_published_with_every_rotation(s: &TestService) {
     use auditlog_core::Timestamp;
     use auditlog_core::signing::{PublicKeys, signature_holds};
-    use auditlog_core::store::SigningKeyStore as _;
     let (status, published) = s.get(None, "/v1/integrity/keys").await;
     assert_eq!((status, published), (200, json!({"keys": []})));
 
