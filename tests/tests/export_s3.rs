@@ -282,7 +282,16 @@ async fn verify_reads_the_bucket_and_names_tampering_done_in_s3() {
     std::fs::write(&receipts_file, serde_json::to_string(&receipts).unwrap()).unwrap();
     let location = format!("s3://{bucket}/user-events-audit/");
     let receipts_arg = receipts_file.to_str().unwrap();
-    let (code, stdout) = auditlog(&["verify", &location, "--receipts", receipts_arg]);
+    // Judged as of the export's (simulated) time: the period's digest is not due yet.
+    let as_of = now.to_rfc3339();
+    let (code, stdout) = auditlog(&[
+        "verify",
+        &location,
+        "--receipts",
+        receipts_arg,
+        "--as-of",
+        &as_of,
+    ]);
     assert_eq!(code, Some(0), "{stdout}");
     assert!(
         stdout.contains("3 objects, 9 events, last seq 9, 9 receipts checked;")
@@ -290,9 +299,25 @@ async fn verify_reads_the_bucket_and_names_tampering_done_in_s3() {
         "{stdout}"
     );
 
+    // As of the real now, an hour later, the period's digest is long overdue (this test's
+    // exporter ran on simulated time and never wrote it): the verifier says so.
+    let (code, stdout) = auditlog(&["verify", &location]);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains("though the digest of its period is overdue"),
+        "{stdout}"
+    );
+
     // Each damage is done to the live bucket, checked, and found.
     aws_check(&["tamper", &bucket, &keys[0], "modify"]);
-    let (code, stdout) = auditlog(&["verify", &location, "--receipts", receipts_arg]);
+    let (code, stdout) = auditlog(&[
+        "verify",
+        &location,
+        "--receipts",
+        receipts_arg,
+        "--as-of",
+        &as_of,
+    ]);
     assert_eq!(code, Some(1), "{stdout}");
     assert!(
         stdout.contains(&format!(
@@ -307,7 +332,7 @@ async fn verify_reads_the_bucket_and_names_tampering_done_in_s3() {
     );
 
     aws_check(&["tamper", &bucket, &keys[1], "delete"]);
-    let (code, stdout) = auditlog(&["verify", &location]);
+    let (code, stdout) = auditlog(&["verify", &location, "--as-of", &as_of]);
     assert_eq!(code, Some(1));
     assert!(
         stdout.contains(&format!(
@@ -318,7 +343,7 @@ async fn verify_reads_the_bucket_and_names_tampering_done_in_s3() {
     );
 
     aws_check(&["tamper", &bucket, &keys[2], "truncate"]);
-    let (code, stdout) = auditlog(&["verify", &location]);
+    let (code, stdout) = auditlog(&["verify", &location, "--as-of", &as_of]);
     assert_eq!(code, Some(1));
     assert!(
         stdout.contains(&format!("PROBLEM {}: cannot be read", keys[2])),

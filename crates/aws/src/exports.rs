@@ -19,7 +19,7 @@ use auditlog_core::signing::SigningKeyRecord;
 use auditlog_core::store::{DestinationStore, ExportStateStore, SigningKeyStore, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::{DynamoStore, n, number_attr, s, sdk_message, text_attr};
+use crate::{DynamoStore, created, n, number_attr, s, sdk_message, text_attr};
 
 const DESTINATION_PK: &str = "destination";
 const STATE_SK: &str = "state";
@@ -88,19 +88,7 @@ impl DestinationStore for DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::Conflict(format!(
-                    "destination {}",
-                    destination.id
-                )))
-            }
-            Err(e) => Err(StoreError::Unavailable(sdk_message(&e))),
-        }
+        created(result, || format!("destination {}", destination.id))
     }
 
     async fn list_destinations(
@@ -206,16 +194,7 @@ impl SigningKeyStore for DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::Conflict(format!("signing key {}", key.key_id)))
-            }
-            Err(e) => Err(StoreError::Unavailable(sdk_message(&e))),
-        }
+        created(result, || format!("signing key {}", key.key_id))
     }
 
     async fn signing_keys(&self) -> Result<Vec<SigningKeyRecord>, StoreError> {

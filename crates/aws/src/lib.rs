@@ -107,6 +107,24 @@ fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
+/// The outcome of a `PutItem` conditioned on the item being absent: `Conflict(what)` when the
+/// condition failed (the item exists), `Unavailable` on any other failure.
+fn created<O, R: std::fmt::Debug>(
+    result: Result<O, SdkError<aws_sdk_dynamodb::operation::put_item::PutItemError, R>>,
+    what: impl FnOnce() -> String,
+) -> Result<(), StoreError> {
+    match result {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+        {
+            Err(StoreError::Conflict(what()))
+        }
+        Err(e) => Err(StoreError::Unavailable(sdk_message(&e))),
+    }
+}
+
 fn sdk_message<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
     e: &SdkError<E, R>,
 ) -> String {
@@ -557,16 +575,7 @@ impl ApiKeyStore for DynamoStore {
             .condition_expression("attribute_not_exists(key_id)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::Conflict(format!("key id {}", record.key_id)))
-            }
-            Err(e) => Err(StoreError::Unavailable(sdk_message(&e))),
-        }
+        created(result, || format!("key id {}", record.key_id))
     }
 
     async fn find_key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {

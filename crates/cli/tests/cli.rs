@@ -733,15 +733,18 @@ fn signing_keys_are_listed_rotated_and_published() {
     let keys_file = dir.path().join("keys.json");
     std::fs::write(&keys_file, &stdout).expect("write");
     let empty = tempfile::tempdir().expect("tempdir");
-    let (ok, _, stderr) = auditlog(
-        data,
-        &[
-            "verify",
-            empty.path().to_str().expect("utf8"),
-            "--public-keys",
-            keys_file.to_str().expect("utf8"),
-        ],
-    );
+    let verify_empty = || {
+        auditlog(
+            data,
+            &[
+                "verify",
+                empty.path().to_str().expect("utf8"),
+                "--public-keys",
+                keys_file.to_str().expect("utf8"),
+            ],
+        )
+    };
+    let (ok, _, stderr) = verify_empty();
     assert!(
         !ok && stderr.contains("no exported objects or digests"),
         "{stderr}"
@@ -751,15 +754,7 @@ fn signing_keys_are_listed_rotated_and_published() {
         stdout.replace(first_id, "ed25519-0000000000000000"),
     )
     .expect("write");
-    let (ok, _, stderr) = auditlog(
-        data,
-        &[
-            "verify",
-            empty.path().to_str().expect("utf8"),
-            "--public-keys",
-            keys_file.to_str().expect("utf8"),
-        ],
-    );
+    let (ok, _, stderr) = verify_empty();
     assert!(
         !ok && stderr.contains("not this key's fingerprint"),
         "{stderr}"

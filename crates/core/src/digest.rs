@@ -207,10 +207,7 @@ pub struct DigestCheck {
 
 impl DigestCheck {
     fn problem(&mut self, at: &str, message: String) {
-        self.problems.push(Problem {
-            at: at.to_string(),
-            message,
-        });
+        self.problems.push(Problem::new(at, message));
     }
 }
 

@@ -157,12 +157,18 @@ pub struct StreamCheck {
     pub problems: Vec<Problem>,
 }
 
-impl StreamCheck {
-    fn problem(&mut self, at: &str, message: String) {
-        self.problems.push(Problem {
+impl Problem {
+    pub(crate) fn new(at: &str, message: String) -> Self {
+        Problem {
             at: at.to_string(),
             message,
-        });
+        }
+    }
+}
+
+impl StreamCheck {
+    fn problem(&mut self, at: &str, message: String) {
+        self.problems.push(Problem::new(at, message));
     }
 }
 
