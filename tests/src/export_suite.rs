@@ -572,6 +572,8 @@ pub async fn digests_are_signed_chained_and_name_every_tampering(rig: &ExportRig
     enum Damage {
         Delete,
         Write(Vec<u8>),
+        /// A new file (undone by deleting it).
+        Create(Vec<u8>),
     }
     /// One tampering: what is done to which keys, and what the verifier must say.
     type Damages = Vec<(String, Damage)>;
@@ -580,7 +582,47 @@ pub async fn digests_are_signed_chained_and_name_every_tampering(rig: &ExportRig
         .map(|k| (k.clone(), Damage::Delete))
         .collect();
     newest_gone.push((digest_keys[2].clone(), Damage::Delete));
+    let object1 = delivered.objects[1].key.clone();
+    let bytes = |key: &str| rig.files.read(key);
+    // A well-formed object (a copy of the first) under a new part number of the first window.
+    let forged_key = object0.replace("_0000.ndjson.gz", "_0099.ndjson.gz");
+    assert_ne!(forged_key, object0);
+    let truncated = {
+        let whole = bytes(&object0);
+        whole[..whole.len() / 2].to_vec()
+    };
     let cases: Vec<(&str, Damages, Vec<String>)> = vec![
+        (
+            "reorder two objects",
+            vec![
+                (object0.clone(), Damage::Write(bytes(&object1))),
+                (object1.clone(), Damage::Write(bytes(&object0))),
+            ],
+            vec![
+                format!("PROBLEM {object1}: line 1 has seq 1, expected"),
+                "(reordered, duplicated or inserted)".to_string(),
+                format!(
+                    "PROBLEM {object0}: its bytes are not those digest {}",
+                    digest_keys[0]
+                ),
+            ],
+        ),
+        (
+            "insert a forged object",
+            vec![(forged_key.clone(), Damage::Create(bytes(&object0)))],
+            vec![format!("PROBLEM {forged_key}: no digest lists it")],
+        ),
+        (
+            "truncate a file",
+            vec![(object0.clone(), Damage::Write(truncated))],
+            vec![
+                format!("PROBLEM {object0}: cannot be read"),
+                format!(
+                    "PROBLEM {object0}: its bytes are not those digest {}",
+                    digest_keys[0]
+                ),
+            ],
+        ),
         (
             "delete the newest objects and their digest",
             newest_gone,
@@ -641,14 +683,17 @@ pub async fn digests_are_signed_chained_and_name_every_tampering(rig: &ExportRig
         ),
     ];
     for (what, damages, expected) in cases {
-        let saved: Vec<(String, Vec<u8>)> = damages
+        let saved: Vec<(String, Option<Vec<u8>>)> = damages
             .iter()
-            .map(|(key, _)| (key.clone(), rig.files.read(key)))
+            .map(|(key, damage)| {
+                let before = (!matches!(damage, Damage::Create(_))).then(|| rig.files.read(key));
+                (key.clone(), before)
+            })
             .collect();
         for (key, damage) in &damages {
             match damage {
                 Damage::Delete => rig.files.delete(key),
-                Damage::Write(bytes) => rig.files.write(key, bytes),
+                Damage::Write(bytes) | Damage::Create(bytes) => rig.files.write(key, bytes),
             }
         }
         let (code, out) = verify(&all_keys);
@@ -659,8 +704,11 @@ pub async fn digests_are_signed_chained_and_name_every_tampering(rig: &ExportRig
                 "{what}: wanted `{message}` in\n{out}"
             );
         }
-        for (key, bytes) in &saved {
-            rig.files.write(key, bytes);
+        for (key, before) in &saved {
+            match before {
+                Some(bytes) => rig.files.write(key, bytes),
+                None => rig.files.delete(key),
+            }
         }
         let (code, out) = verify(&all_keys);
         assert_eq!(code, Some(0), "after undoing {what}: {out}");

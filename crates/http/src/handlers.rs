@@ -12,7 +12,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use serde::Serialize;
 use serde_json::json;
 
@@ -116,20 +116,43 @@ struct IngestSummary {
 }
 
 pub(crate) async fn read_body(body: Body, max: usize) -> Result<Bytes, ApiError> {
-    match Limited::new(body, max).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!("request body exceeds {max} bytes"),
-        )),
-        Err(_) => Err(ApiError::new(
+    let unreadable = || {
+        ApiError::new(
             StatusCode::BAD_REQUEST,
             "unreadable_body",
             "the request body could not be read",
-        )),
+        )
+    };
+    let mut body = body;
+    let mut kept = bytes::BytesMut::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| unreadable())?;
+        let Ok(chunk) = frame.into_data() else {
+            continue; // trailers
+        };
+        seen = seen.saturating_add(chunk.len());
+        if seen <= max {
+            kept.extend_from_slice(&chunk);
+        } else if seen > max.saturating_mul(DRAIN_FACTOR) {
+            // Past this, stop reading: the client may see the connection close first.
+            break;
+        }
+        // Over the limit, keep reading (and dropping) a bounded amount: a client still
+        // sending when the answer comes would see its connection reset instead of the 413.
     }
+    if seen > max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("request body exceeds {max} bytes"),
+        ));
+    }
+    Ok(kept.freeze())
 }
+
+/// How far past the size limit a request body is read (and dropped) before the 413 answer.
+const DRAIN_FACTOR: usize = 4;
 
 fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let value = headers
