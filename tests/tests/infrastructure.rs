@@ -149,8 +149,8 @@ fn each_guard_rule_fails_on_a_template_that_breaks_it() {
         ),
         (
             VENDOR,
-            "Action: [s3:PutObject, s3:GetObject]\n            Resource: !Sub \"${SharedBucket",
-            "Action: [\"s3:*\"]\n            Resource: !Sub \"${SharedBucket",
+            "Action: [s3:PutObject, s3:GetObject]\n            Resource:\n              - !Sub \"${SharedBucket",
+            "Action: [\"s3:*\"]\n            Resource:\n              - !Sub \"${SharedBucket",
             "iam_no_wildcard_actions",
         ),
         (
@@ -293,12 +293,13 @@ fn vendor_tables_and_shared_bucket_create_in_cloudformation_as_declared() {
     let grant = &bucket["policy"]["Statement"][1];
     assert_eq!(grant["Effect"], "Allow");
     assert_eq!(grant["Principal"]["AWS"], export_role);
+    let name = bucket["name"].as_str().unwrap();
     assert_eq!(
         grant["Resource"],
-        format!(
-            "arn:aws:s3:::{}/user-events-audit/*",
-            bucket["name"].as_str().unwrap()
-        )
+        json!([
+            format!("arn:aws:s3:::{name}/user-events-audit/*"),
+            format!("arn:aws:s3:::{name}/auditlog-digest/user-events-audit/*")
+        ])
     );
 }
 
