@@ -284,14 +284,17 @@ async fn verify_reads_the_bucket_and_names_tampering_done_in_s3() {
     let receipts_arg = receipts_file.to_str().unwrap();
     // Judged as of the export's (simulated) time: the period's digest is not due yet.
     let as_of = now.to_rfc3339();
-    let (code, stdout) = auditlog(&[
-        "verify",
-        &location,
-        "--receipts",
-        receipts_arg,
-        "--as-of",
-        &as_of,
-    ]);
+    let verify_receipts = || {
+        auditlog(&[
+            "verify",
+            &location,
+            "--receipts",
+            receipts_arg,
+            "--as-of",
+            &as_of,
+        ])
+    };
+    let (code, stdout) = verify_receipts();
     assert_eq!(code, Some(0), "{stdout}");
     assert!(
         stdout.contains("3 objects, 9 events, last seq 9, 9 receipts checked;")
@@ -310,14 +313,7 @@ async fn verify_reads_the_bucket_and_names_tampering_done_in_s3() {
 
     // Each damage is done to the live bucket, checked, and found.
     aws_check(&["tamper", &bucket, &keys[0], "modify"]);
-    let (code, stdout) = auditlog(&[
-        "verify",
-        &location,
-        "--receipts",
-        receipts_arg,
-        "--as-of",
-        &as_of,
-    ]);
+    let (code, stdout) = verify_receipts();
     assert_eq!(code, Some(1), "{stdout}");
     assert!(
         stdout.contains(&format!(
