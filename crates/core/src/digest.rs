@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::Timestamp;
 use crate::export::{Window, compact_time, object_window};
 use crate::integrity::{
-    ObjectContent, Problem, StreamStart, parse_line, range as seq_range, sha256_hex,
+    ObjectContent, Problem, StreamStart, parse_line, range as seq_range, sha256_hex, stream_of,
 };
 use crate::signing::{Keyring, SigningError, SigningKeyRecord, signature_holds};
 
@@ -41,11 +41,6 @@ pub fn digest_prefix(prefix: &str) -> String {
     format!("{DIGEST_ROOT}{prefix}")
 }
 
-/// The objects' prefix of a digest prefix (the inverse of [`digest_prefix`]).
-pub fn objects_prefix(digest_prefix: &str) -> Option<String> {
-    digest_prefix.strip_prefix(DIGEST_ROOT).map(str::to_string)
-}
-
 /// The key of the digest of `period` for a destination writing under `prefix`.
 pub fn digest_key(prefix: &str, tenant: &str, period: Window) -> String {
     let start = compact_time(period.start);
@@ -59,16 +54,13 @@ pub fn digest_key(prefix: &str, tenant: &str, period: Window) -> String {
     )
 }
 
-/// The stream (`{prefix}tenant={t}`, as `streams::stream_of` names object streams) a digest key
-/// belongs to, judged by its location.
-pub fn stream_of_digest(key: &str) -> Option<String> {
+/// The stream (`{prefix}tenant={t}`, as [`stream_of`] names object streams) a digest key
+/// belongs to, judged by its location: its own stream without the digest root.
+pub fn stream_of_digest(key: &str) -> Option<&str> {
     if !key.ends_with(DIGEST_SUFFIX) {
         return None;
     }
-    let at = key.find("tenant=")?;
-    let end = key[at..].find('/').map(|i| at + i)?;
-    let prefix = objects_prefix(&key[..at])?;
-    Some(format!("{prefix}{}", &key[at..end]))
+    stream_of(key)?.strip_prefix(DIGEST_ROOT)
 }
 
 /// One object delivered in a period.
@@ -418,11 +410,12 @@ pub fn check_digests(
     let first = parsed.first().map(|(_, d)| &d.body);
     let newest = parsed.last().map(|(_, d)| &d.body);
     check.covered_through = newest.map(|b| b.period_end);
-    let period_ms = newest.map(|b| b.period_end.0 - b.period_start.0);
+    // The newest digest's period, or hourly when there is none.
+    let period_ms = newest.map_or(3_600_000, |b| b.period_end.0 - b.period_start.0);
     let max_age = options
         .max_age_ms
-        .unwrap_or_else(|| period_ms.unwrap_or(3_600_000) + DEFAULT_DIGEST_SLACK_MS);
-    let period_ms = period_ms.unwrap_or(3_600_000).max(1);
+        .unwrap_or(period_ms + DEFAULT_DIGEST_SLACK_MS);
+    let period_ms = period_ms.max(1);
     // The digest of the period holding `window` is due `max_age - period` after it ends (the
     // newest digest may end `max_age` before `as_of`: one period, and the time to appear).
     let overdue = |window: Option<Window>| {
@@ -513,12 +506,11 @@ mod tests {
             "auditlog-digest/user-events-audit/"
         );
         assert_eq!(digest_prefix(""), "auditlog-digest/");
+        // A digest-named file outside the digest root belongs to no digest stream.
         assert_eq!(
-            objects_prefix("auditlog-digest/user-events-audit/").unwrap(),
-            "user-events-audit/"
+            stream_of_digest("user-events-audit/tenant=acme/acme_x_digest.json"),
+            None
         );
-        assert_eq!(objects_prefix("auditlog-digest/").unwrap(), "");
-        assert_eq!(objects_prefix("user-events-audit/"), None);
         // 2026-11-21T10:00:00Z, hourly.
         let period = window_containing(Timestamp(1_795_255_200_000), 3_600_000);
         let key = digest_key("user-events-audit/", "acme", period);

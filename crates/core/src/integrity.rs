@@ -191,6 +191,14 @@ pub fn parse_line(line: &str) -> Result<ParsedLine, String> {
     })
 }
 
+/// The stream an object key belongs to: everything up to its `tenant=` partition
+/// (`{prefix}tenant={t}`).
+pub fn stream_of(key: &str) -> Option<&str> {
+    let at = key.find("tenant=")?;
+    let end = key[at..].find('/').map(|i| at + i)?;
+    Some(&key[..end])
+}
+
 /// One exported object as the verifier read it.
 #[derive(Debug, Clone)]
 pub struct ObjectContent {

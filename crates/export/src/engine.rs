@@ -320,15 +320,15 @@ async fn next_step(
 ) -> Result<Step, StoreError> {
     let next_event =
         first_event_at_or_after(store, &destination.tenant, state.exported_through, now).await?;
-    let next_window = next_event.map(|p| window_containing(p.received_at, config.window_ms));
+    // The next event's window, if it is closed (exportable now).
+    let ready = next_event
+        .map(|p| window_containing(p.received_at, config.window_ms))
+        .filter(|w| is_closed(*w, now, config.grace_ms));
     // Everything before `horizon` is exported: the windows before the next event's are empty,
     // and a window that is not closed yet starts at or after the end of the last closed one.
-    let last_closed = window_containing(Timestamp(now.0 - config.grace_ms), config.window_ms);
-    let closed_through = last_closed.start;
-    let horizon = match next_window {
-        Some(w) if is_closed(w, now, config.grace_ms) => w.start,
-        _ => closed_through,
-    };
+    let closed_through =
+        window_containing(Timestamp(now.0 - config.grace_ms), config.window_ms).start;
+    let horizon = ready.map_or(closed_through, |w| w.start);
     let period_ms = config.digest_period_ms.max(config.window_ms);
     let Some(period_start) = state.digest.period_start else {
         return Ok(Step::StartDigests(
@@ -342,10 +342,7 @@ async fn next_step(
     if period.end <= horizon {
         return Ok(Step::Digest(period));
     }
-    Ok(match next_window {
-        Some(w) if is_closed(w, now, config.grace_ms) => Step::Window(w),
-        _ => Step::Done,
-    })
+    Ok(ready.map_or(Step::Done, Step::Window))
 }
 
 /// Writes the digest of `period` (every window of it exported); returns the link the next

@@ -9,6 +9,7 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use auditlog_core::digest::{DIGEST_SUFFIX, DigestFile, stream_of_digest};
+pub use auditlog_core::integrity::stream_of;
 use auditlog_core::integrity::{ObjectContent, sha256_hex};
 
 /// The objects and digests of each stream, by stream name (`{prefix}tenant={t}`), and the
@@ -25,13 +26,6 @@ fn wanted(key: &str) -> bool {
     key.ends_with(".ndjson.gz") || key.ends_with(DIGEST_SUFFIX)
 }
 
-/// The stream an object key belongs to: everything up to its `tenant=` partition.
-pub fn stream_of(key: &str) -> Option<&str> {
-    let at = key.find("tenant=")?;
-    let end = key[at..].find('/').map(|i| at + i)?;
-    Some(&key[..end])
-}
-
 impl Streams {
     /// Every stream name that has objects or digests.
     pub fn names(&self) -> std::collections::BTreeSet<&String> {
@@ -41,10 +35,15 @@ impl Streams {
     fn add(&mut self, key: String, bytes: &[u8]) {
         if key.ends_with(DIGEST_SUFFIX) {
             match stream_of_digest(&key) {
-                Some(stream) => self.digests.entry(stream).or_default().push(DigestFile {
-                    key,
-                    bytes: bytes.to_vec(),
-                }),
+                Some(stream) => {
+                    self.digests
+                        .entry(stream.to_string())
+                        .or_default()
+                        .push(DigestFile {
+                            key,
+                            bytes: bytes.to_vec(),
+                        })
+                }
                 None => self.strays.push(key),
             }
             return;
