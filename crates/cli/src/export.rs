@@ -13,7 +13,7 @@ use auditlog_core::keys::validate_tenant;
 use auditlog_core::store::{ExportStore, ServiceStore};
 use auditlog_export::engine::{PassReport, SinkFactory};
 use auditlog_export::{Sinks, destination_status, export_pass, verify_destination};
-use auditlog_http::destinations::{destination_json, new_destination_id};
+use auditlog_http::destinations::{DestinationList, DestinationView, new_destination_id};
 use auditlog_settings::{ApiArgs, ExportArgs};
 use clap::{Args, Subcommand};
 use serde_json::json;
@@ -71,11 +71,11 @@ fn now() -> Timestamp {
     Timestamp(chrono::Utc::now().timestamp_millis())
 }
 
-fn print_json(value: &serde_json::Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
-    );
+fn print_json(value: &impl serde::Serialize) {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("could not print the answer: {e}"),
+    }
 }
 
 fn target_of(args: AddArgs) -> anyhow::Result<Target> {
@@ -141,13 +141,12 @@ pub async fn destinations(
                 created_at: now(),
             };
             store.add_destination(&destination).await?;
-            print_json(&destination_json(&destination));
+            print_json(&DestinationView::of(&destination));
             Ok(true)
         }
         DestinationsCommand::List { tenant } => {
             let list = store.list_destinations(tenant.as_deref()).await?;
-            let items: Vec<_> = list.iter().map(destination_json).collect();
-            print_json(&json!({"destinations": items}));
+            print_json(&DestinationList::of(&list));
             Ok(true)
         }
         DestinationsCommand::Remove { id } => {

@@ -102,6 +102,9 @@ enum Command {
         #[command(subcommand)]
         command: signing_keys::SigningKeysCommand,
     },
+    /// Print the OpenAPI 3.1 document of the HTTP API (what `GET /v1/openapi.json` serves;
+    /// docs/openapi.json is this output).
+    Openapi,
     /// Delete expired events now (the same pass the schedule runs).
     Purge {
         #[command(flatten)]
@@ -188,6 +191,10 @@ async fn run(command: Command) -> anyhow::Result<bool> {
         Command::Export { store, export, api } => {
             let opened = store.open().await?;
             export::export_once(opened.store, &export, &api).await
+        }
+        Command::Openapi => {
+            println!("{}", auditlog_http::openapi::DOCUMENT.as_str());
+            Ok(true)
         }
         Command::Purge { store } => {
             let opened = store.open().await.context("cannot open the store")?;

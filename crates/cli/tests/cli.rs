@@ -4,74 +4,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_auditlog");
+mod common;
 
-fn auditlog(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(BIN)
-        .args(args)
-        .env("AUDITLOG_DATA_DIR", data_dir)
-        .env_remove("AUDITLOG_KEY")
-        .output()
-        .expect("run auditlog");
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).to_string(),
-        String::from_utf8_lossy(&out.stderr).to_string(),
-    )
-}
-
-struct Server {
-    child: Child,
-    url: String,
-    log: mpsc::Receiver<String>,
-}
-
-fn start_server(data_dir: &Path) -> Server {
-    start_server_with(data_dir, &[])
-}
-
-fn start_server_with(data_dir: &Path, env: &[(&str, &str)]) -> Server {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .envs(env.iter().copied())
-        .env("AUDITLOG_DATA_DIR", data_dir)
-        .env("AUDITLOG_LOG_FORMAT", "json")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let url = loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("serve printed no address");
-        let entry: Value = serde_json::from_str(&line).expect("log lines are JSON");
-        if let Some(address) = entry["address"].as_str() {
-            break format!("http://{address}");
-        }
-    };
-    Server {
-        child,
-        url,
-        log: rx,
-    }
-}
+use common::{BIN, auditlog, start_server, start_server_with};
 
 #[test]
 fn serve_keys_send_query_and_stop_gracefully() {

@@ -104,6 +104,7 @@ pub fn key_in_force(keys: &[SigningKeyRecord], period_end: Timestamp) -> Option<
 
 /// One published public key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PublicKey {
     pub key_id: String,
     pub algorithm: String,
@@ -114,6 +115,7 @@ pub struct PublicKey {
 
 /// What the service publishes, and what `auditlog verify --public-keys` reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PublicKeys {
     pub keys: Vec<PublicKey>,
 }

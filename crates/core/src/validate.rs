@@ -50,9 +50,24 @@ impl Default for Limits {
 
 /// One rejected field: where it is (RFC 6901 JSON pointer into the request body) and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     pub pointer: String,
     pub message: String,
+}
+
+/// A number JSON Schema calls an integer: `42`, or `42.0` (a zero fraction), as the published
+/// schema (`"type": "integer"`) accepts it. Fractions, and floats too large to be exact, are not.
+fn whole(n: &serde_json::Number) -> Option<i128> {
+    if let Some(i) = n.as_i64() {
+        return Some(i.into());
+    }
+    if let Some(u) = n.as_u64() {
+        return Some(u.into());
+    }
+    n.as_f64()
+        .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+        .map(|f| f as i128)
 }
 
 /// What the server supplies for every event of a request.
@@ -350,7 +365,7 @@ impl Validator<'_> {
         let value = take(map, "occurred_at")?;
         let parsed = match &value {
             Value::String(text) => time::parse_rfc3339(text).map_err(|e| e.to_string()),
-            Value::Number(n) => match n.as_i64() {
+            Value::Number(n) => match whole(n).and_then(|w| i64::try_from(w).ok()) {
                 Some(ms) => time::from_epoch_millis(ms).map_err(|e| e.to_string()),
                 None => Err("epoch milliseconds must be a whole number".to_string()),
             },
@@ -503,7 +518,7 @@ impl Validator<'_> {
         let params = self.free_object(&mut r, "/request", "params");
         let response_code = match take(&mut r, "response_code") {
             None => None,
-            Some(Value::Number(n)) => match n.as_u64() {
+            Some(Value::Number(n)) => match whole(&n) {
                 Some(code @ 100..=599) => Some(code as u16),
                 _ => {
                     self.error(
@@ -523,7 +538,7 @@ impl Validator<'_> {
         };
         let latency_ms = match take(&mut r, "latency_ms") {
             None => None,
-            Some(Value::Number(n)) => match n.as_u64() {
+            Some(Value::Number(n)) => match whole(&n).and_then(|w| u64::try_from(w).ok()) {
                 Some(ms) => Some(ms),
                 None => {
                     self.error(
@@ -814,6 +829,20 @@ mod tests {
                     .prop_map(|m| Value::Object(m.into_iter().collect())),
             ]
         })
+    }
+
+    #[test]
+    fn integers_are_what_json_schema_calls_integers() {
+        let number = |text: &str| serde_json::from_str::<serde_json::Number>(text).unwrap();
+        assert_eq!(whole(&number("153")), Some(153));
+        assert_eq!(whole(&number("153.0")), Some(153));
+        assert_eq!(whole(&number("1.53e2")), Some(153));
+        assert_eq!(
+            whole(&number("18446744073709551615")),
+            Some(u64::MAX.into())
+        );
+        assert_eq!(whole(&number("153.5")), None);
+        assert_eq!(whole(&number("1e300")), None);
     }
 
     proptest! {

@@ -41,7 +41,7 @@ pub(crate) struct Envelope<'a> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct TypedEnvelope<'a> {
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "objects")]
     pub events: Vec<WireEvent<'a>>,
 }
 
@@ -52,19 +52,19 @@ pub(crate) struct WireEvent<'a> {
     id: Text<'a>,
     #[serde(borrow, default, deserialize_with = "opt_text")]
     action: Text<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "opt_object")]
     actor: Option<WireActor<'a>>,
     #[serde(borrow, default)]
     occurred_at: Option<WireTime<'a>>,
     #[serde(borrow, default, deserialize_with = "opt_text")]
     outcome: Text<'a>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "opt_objects")]
     targets: Option<Vec<WireTarget<'a>>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "opt_object")]
     context: Option<WireContext<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "opt_object")]
     source: Option<WireSource<'a>>,
-    #[serde(borrow, default)]
+    #[serde(borrow, default, deserialize_with = "opt_object")]
     request: Option<WireRequest<'a>>,
     #[serde(default)]
     metadata: Option<Map<String, Value>>,
@@ -166,6 +166,54 @@ impl<'de: 'a, 'a> Deserialize<'de> for WireTime<'a> {
     }
 }
 
+/// A struct read from a JSON object only. serde's derived struct impls also take a JSON array
+/// (fields by position), which the walker and the published schema refuse: `"source": [null]`
+/// must not pass as an empty source. Every struct of this module is read through this.
+struct ObjectOnly<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOnly<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer
+            .deserialize_map(Visitor(std::marker::PhantomData))
+            .map(ObjectOnly)
+    }
+}
+
+fn opt_object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<ObjectOnly<T>>::deserialize(d).map(|o| o.map(|ObjectOnly(t)| t))
+}
+
+fn objects<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Vec::<ObjectOnly<T>>::deserialize(d).map(|v| v.into_iter().map(|ObjectOnly(t)| t).collect())
+}
+
+fn opt_objects<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<Vec<ObjectOnly<T>>>::deserialize(d)
+        .map(|o| o.map(|v| v.into_iter().map(|ObjectOnly(t)| t).collect()))
+}
+
 /// An optional string that borrows from the body when it has no escapes (serde's own
 /// `Option<Cow<str>>` always copies). JSON `null` is absent, as in the walker.
 fn opt_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, str>>, D::Error> {
@@ -229,7 +277,7 @@ pub(crate) fn prepare_fast(
     ctx: &IngestContext<'_>,
     fresh_id: &mut dyn FnMut() -> String,
 ) -> Option<PreparedEvent> {
-    let wire: WireEvent<'_> = serde_json::from_str(raw).ok()?;
+    let ObjectOnly(wire) = serde_json::from_str::<ObjectOnly<WireEvent<'_>>>(raw).ok()?;
     prepare_wire(wire, base, ctx, fresh_id)
 }
 

@@ -35,5 +35,5 @@ pub mod verify;
 pub use engine::{ExportConfig, PassReport, export_destination, export_pass};
 #[cfg(feature = "s3")]
 pub use sinks::Sinks;
-pub use status::destination_status;
+pub use status::{DestinationStatus, destination_status};
 pub use verify::verify_destination;

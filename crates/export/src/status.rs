@@ -4,46 +4,111 @@
 use auditlog_core::Timestamp;
 use auditlog_core::export::Destination;
 use auditlog_core::store::{ExportStore, StoreError};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::engine::backlog;
 
-fn time(t: Option<Timestamp>) -> Value {
-    t.map(|t| Value::String(t.to_rfc3339()))
-        .unwrap_or(Value::Null)
+/// The status document (`docs/export.md` describes each field).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DestinationStatus {
+    pub destination_id: String,
+    pub tenant: String,
+    /// False while the last attempt failed.
+    pub healthy: bool,
+    /// Every event received before this has been delivered.
+    pub exported_through: Option<Timestamp>,
+    pub last_success_at: Option<Timestamp>,
+    pub last_error: Option<LastError>,
+    pub objects_delivered: u64,
+    pub events_delivered: u64,
+    pub backlog: Backlog,
+    pub digests: Digests,
+    /// The exporter holding the destination now, if any.
+    pub lease: Option<Lease>,
 }
 
-/// The status document (`docs/export.md` describes each field).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct LastError {
+    pub at: Timestamp,
+    /// What failed, with a hint where one is known.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Backlog {
+    /// Events waiting, counted up to a cap.
+    pub events: u64,
+    /// True when `events` stopped at the cap.
+    pub capped: bool,
+    pub oldest_unexported_at: Option<Timestamp>,
+    pub oldest_unexported_age_seconds: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Digests {
+    pub written: u64,
+    pub last: Option<DigestRef>,
+    pub next_period_start: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DigestRef {
+    pub key: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Lease {
+    pub owner: String,
+    pub until: Option<Timestamp>,
+}
+
+/// Reads the state and the backlog of `destination` as of `now`.
 pub async fn destination_status(
     store: &dyn ExportStore,
     destination: &Destination,
     now: Timestamp,
-) -> Result<Value, StoreError> {
+) -> Result<DestinationStatus, StoreError> {
     let state = store.export_state(&destination.id).await?;
     let waiting = backlog(store, destination, &state, now).await?;
     let oldest_age = waiting
         .oldest_unexported
         .map(|t| ((now.0 - t.0).max(0)) / 1000);
-    Ok(json!({
-        "destination_id": destination.id,
-        "tenant": destination.tenant,
-        "healthy": state.last_error.is_none(),
-        "exported_through": time(state.exported_through),
-        "last_success_at": time(state.last_success_at),
-        "last_error": state.last_error.as_ref().map(|e| json!({"at": e.at.to_rfc3339(), "message": e.message})),
-        "objects_delivered": state.objects_delivered,
-        "events_delivered": state.events_delivered,
-        "backlog": {
-            "events": waiting.events,
-            "capped": waiting.capped,
-            "oldest_unexported_at": time(waiting.oldest_unexported),
-            "oldest_unexported_age_seconds": oldest_age,
+    Ok(DestinationStatus {
+        destination_id: destination.id.clone(),
+        tenant: destination.tenant.clone(),
+        healthy: state.last_error.is_none(),
+        exported_through: state.exported_through,
+        last_success_at: state.last_success_at,
+        last_error: state.last_error.as_ref().map(|e| LastError {
+            at: e.at,
+            message: e.message.clone(),
+        }),
+        objects_delivered: state.objects_delivered,
+        events_delivered: state.events_delivered,
+        backlog: Backlog {
+            events: waiting.events,
+            capped: waiting.capped,
+            oldest_unexported_at: waiting.oldest_unexported,
+            oldest_unexported_age_seconds: oldest_age,
         },
-        "digests": {
-            "written": state.digest.digests_written,
-            "last": state.digest.last.as_ref().map(|d| json!({"key": d.key, "sha256": d.sha256})),
-            "next_period_start": time(state.digest.period_start),
+        digests: Digests {
+            written: state.digest.digests_written,
+            last: state.digest.last.as_ref().map(|d| DigestRef {
+                key: d.key.clone(),
+                sha256: d.sha256.clone(),
+            }),
+            next_period_start: state.digest.period_start,
         },
-        "lease": state.lease_owner.as_ref().map(|owner| json!({"owner": owner, "until": time(state.lease_until)})),
-    }))
+        lease: state.lease_owner.as_ref().map(|owner| Lease {
+            owner: owner.clone(),
+            until: state.lease_until,
+        }),
+    })
 }

@@ -4,59 +4,106 @@
 //! Only S3 destinations can be added over HTTP: a local directory is a path on the server,
 //! which only the operator (`auditlog destinations add --dir`) may choose.
 
+use auditlog_core::Timestamp;
 use auditlog_core::export::{
     DEFAULT_PREFIX, Destination, S3Target, Target, check_s3_target, normalize_prefix,
 };
-use auditlog_core::keys::Scope;
-use axum::Extension;
+use auditlog_export::DestinationStatus;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::auth::authorize;
-use crate::error::ApiError;
-use crate::handlers::{read_body, store_unavailable, with_tenant};
-use crate::request_log::RequestId;
+use crate::auth::{Admin, ApiKey, KeyRefusals};
+use crate::error::{ApiError, ErrorBody};
+use crate::handlers::{PathId, check_json_content_type, read_body, store_unavailable};
 
 /// Largest `POST /v1/destinations` body.
 const MAX_DESTINATION_BODY: usize = 16 * 1024;
 
-/// The body of `POST /v1/destinations`.
-#[derive(Debug, Deserialize)]
+/// The body of `POST /v1/destinations`: an S3 bucket, written through a role in its owner's
+/// account when `role_arn` is set.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct NewS3Destination {
+pub struct NewS3Destination {
     bucket: String,
     region: Option<String>,
+    /// Object key prefix; default `user-events-audit/`.
     prefix: Option<String>,
+    /// A role in the bucket owner's account; needs `external_id`.
     role_arn: Option<String>,
     external_id: Option<String>,
+    /// SSE-KMS with this key; else the bucket's default encryption.
     kms_key_id: Option<String>,
+    /// The 12-digit account that must own the bucket.
     expected_bucket_owner: Option<String>,
 }
 
-/// A destination as the API shows it.
-pub fn destination_json(destination: &Destination) -> Value {
-    let mut value = json!({
-        "id": destination.id,
-        "tenant": destination.tenant,
-        "created_at": destination.created_at.to_rfc3339(),
-    });
-    match &destination.target {
-        Target::S3(s3) => {
-            value["kind"] = json!("s3");
-            value["s3"] = json!(s3);
-        }
-        Target::Directory { path, prefix } => {
-            value["kind"] = json!("directory");
-            value["directory"] = json!({"path": path, "prefix": prefix});
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DestinationKind {
+    S3,
+    Directory,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DirectoryTarget {
+    path: String,
+    prefix: String,
+}
+
+/// A destination as the API (and `auditlog destinations`) shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DestinationView {
+    id: String,
+    tenant: String,
+    created_at: Timestamp,
+    kind: DestinationKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    s3: Option<S3Target>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    directory: Option<DirectoryTarget>,
+}
+
+impl DestinationView {
+    pub fn of(destination: &Destination) -> Self {
+        let (kind, s3, directory) = match &destination.target {
+            Target::S3(s3) => (DestinationKind::S3, Some(s3.clone()), None),
+            Target::Directory { path, prefix } => (
+                DestinationKind::Directory,
+                None,
+                Some(DirectoryTarget {
+                    path: path.clone(),
+                    prefix: prefix.clone(),
+                }),
+            ),
+        };
+        DestinationView {
+            id: destination.id.clone(),
+            tenant: destination.tenant.clone(),
+            created_at: destination.created_at,
+            kind,
+            s3,
+            directory,
         }
     }
-    value
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DestinationList {
+    destinations: Vec<DestinationView>,
+}
+
+impl DestinationList {
+    pub fn of(destinations: &[Destination]) -> Self {
+        DestinationList {
+            destinations: destinations.iter().map(DestinationView::of).collect(),
+        }
+    }
 }
 
 fn invalid(details: Value) -> ApiError {
@@ -118,113 +165,110 @@ async fn owned(state: &AppState, tenant: &str, id: &str) -> Result<Destination, 
         })
 }
 
-async fn admin(state: &AppState, headers: &HeaderMap, rid: &RequestId) -> Result<String, Response> {
-    authorize(state, headers, Scope::Admin)
-        .await
-        .map(|key| key.tenant)
-        .map_err(|e| e.for_request(&rid.0).into_response())
-}
-
-fn finish(result: Result<Response, ApiError>, rid: &RequestId, tenant: &str) -> Response {
-    let response = result.unwrap_or_else(|e| e.for_request(&rid.0).into_response());
-    with_tenant(response, tenant)
-}
-
+/// The tenant's export destinations.
+#[utoipa::path(get, path = "/v1/destinations", tag = "destinations",
+    security(("api_key" = ["admin"])),
+    responses(
+        (status = 200, description = "Every destination of the tenant.", body = DestinationList),
+        KeyRefusals,
+        (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+    ))]
 pub async fn list_destinations(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-) -> Response {
-    let tenant = match admin(&state, &headers, &rid).await {
-        Ok(t) => t,
-        Err(response) => return response,
-    };
-    let result = state
+    key: ApiKey<Admin>,
+) -> Result<Json<DestinationList>, ApiError> {
+    let list = state
         .store
-        .list_destinations(Some(&tenant))
+        .list_destinations(Some(key.tenant()))
         .await
-        .map_err(store_unavailable)
-        .map(|list| {
-            let items: Vec<Value> = list.iter().map(destination_json).collect();
-            Json(json!({"destinations": items})).into_response()
-        });
-    finish(result, &rid, &tenant)
+        .map_err(store_unavailable)?;
+    Ok(Json(DestinationList::of(&list)))
 }
 
+/// Adds an S3 destination (docs/export.md). A local directory cannot be named over HTTP.
+#[utoipa::path(post, path = "/v1/destinations", tag = "destinations",
+    security(("api_key" = ["admin"])),
+    request_body(content = NewS3Destination, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Added.", body = DestinationView),
+        (status = 400, description = "`malformed_json`: not a destination object (unknown fields are refused), or `unreadable_body`.", body = ErrorBody),
+        KeyRefusals,
+        (status = 413, description = "`body_too_large`: over 16 KiB.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send `application/json`.", body = ErrorBody),
+        (status = 422, description = "`invalid_destination`: `details` holds one `{pointer, message}` per problem.", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+    ))]
 pub async fn add_destination(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
+    key: ApiKey<Admin>,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    let tenant = match admin(&state, &headers, &rid).await {
-        Ok(t) => t,
-        Err(response) => return response,
+) -> Result<(StatusCode, Json<DestinationView>), ApiError> {
+    check_json_content_type(&headers)?;
+    let bytes = read_body(body, MAX_DESTINATION_BODY).await?;
+    let target = parse_new_destination(&bytes)?;
+    let destination = Destination {
+        id: new_destination_id(),
+        tenant: key.tenant().to_string(),
+        target: Target::S3(target),
+        created_at: (state.clock)(),
     };
-    let result = async {
-        let bytes = read_body(body, MAX_DESTINATION_BODY).await?;
-        let target = parse_new_destination(&bytes)?;
-        let destination = Destination {
-            id: new_destination_id(),
-            tenant: tenant.clone(),
-            target: Target::S3(target),
-            created_at: (state.clock)(),
-        };
-        state
-            .store
-            .add_destination(&destination)
-            .await
-            .map_err(store_unavailable)?;
-        tracing::info!(destination = %destination.id, "destination added");
-        Ok((StatusCode::CREATED, Json(destination_json(&destination))).into_response())
-    }
-    .await;
-    finish(result, &rid, &tenant)
+    state
+        .store
+        .add_destination(&destination)
+        .await
+        .map_err(store_unavailable)?;
+    tracing::info!(destination = %destination.id, "destination added");
+    Ok((StatusCode::CREATED, Json(DestinationView::of(&destination))))
 }
 
+/// Removes a destination; its export state is kept for the record.
+#[utoipa::path(delete, path = "/v1/destinations/{id}", tag = "destinations",
+    security(("api_key" = ["admin"])),
+    params(("id" = String, Path, description = "The destination's id (`dst_...`).")),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 400, description = "`invalid_id`: over 128 characters.", body = ErrorBody),
+        KeyRefusals,
+        (status = 404, description = "`destination_not_found`: none with this id for this tenant.", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+    ))]
 pub async fn remove_destination(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let tenant = match admin(&state, &headers, &rid).await {
-        Ok(t) => t,
-        Err(response) => return response,
-    };
-    let result = async {
-        let destination = owned(&state, &tenant, &id).await?;
-        state
-            .store
-            .remove_destination(&destination.id)
-            .await
-            .map_err(store_unavailable)?;
-        Ok(StatusCode::NO_CONTENT.into_response())
-    }
-    .await;
-    finish(result, &rid, &tenant)
+    key: ApiKey<Admin>,
+    PathId(id): PathId,
+) -> Result<StatusCode, ApiError> {
+    let destination = owned(&state, key.tenant(), &id).await?;
+    state
+        .store
+        .remove_destination(&destination.id)
+        .await
+        .map_err(store_unavailable)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
+/// Last success, last error, delivered counts, backlog and digests of a destination.
+#[utoipa::path(get, path = "/v1/destinations/{id}/status", tag = "destinations",
+    security(("api_key" = ["admin"])),
+    params(("id" = String, Path, description = "The destination's id (`dst_...`).")),
+    responses(
+        (status = 200, description = "The destination's status (docs/export.md).", body = DestinationStatus),
+        (status = 400, description = "`invalid_id`: over 128 characters.", body = ErrorBody),
+        KeyRefusals,
+        (status = 404, description = "`destination_not_found`: none with this id for this tenant.", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+    ))]
 pub async fn destination_status(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let tenant = match admin(&state, &headers, &rid).await {
-        Ok(t) => t,
-        Err(response) => return response,
-    };
-    let result = async {
-        let destination = owned(&state, &tenant, &id).await?;
-        let store: &dyn auditlog_core::store::ExportStore = state.store.as_ref();
-        let status = auditlog_export::destination_status(store, &destination, (state.clock)())
-            .await
-            .map_err(store_unavailable)?;
-        Ok(Json(status).into_response())
-    }
-    .await;
-    finish(result, &rid, &tenant)
+    key: ApiKey<Admin>,
+    PathId(id): PathId,
+) -> Result<Json<DestinationStatus>, ApiError> {
+    let destination = owned(&state, key.tenant(), &id).await?;
+    let store: &dyn auditlog_core::store::ExportStore = state.store.as_ref();
+    let status = auditlog_export::destination_status(store, &destination, (state.clock)())
+        .await
+        .map_err(store_unavailable)?;
+    Ok(Json(status))
 }
 
 /// `dst_` and a lowercase ULID: unique, and sortable by creation.

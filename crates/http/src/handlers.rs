@@ -1,25 +1,27 @@
-//! One function per route.
+//! The event routes, health and the public integrity keys: one function per route, each
+//! described for the OpenAPI document by its `#[utoipa::path]` (see `openapi`).
 
 use auditlog_core::cursor::{Position, decode_cursor, encode_cursor};
-use auditlog_core::ingest::{PreparedItem, RequestError, check_content_type, prepare_request};
-use auditlog_core::integrity::receipt;
-use auditlog_core::keys::Scope;
+use auditlog_core::ingest::{RequestError, check_content_type, prepare_request};
 use auditlog_core::query::parse_query;
-use auditlog_core::store::{AppendStatus, NewEvent, PageRequest};
-use auditlog_core::validate::{FieldError, IngestContext, MAX_ID_CHARS};
+use auditlog_core::store::PageRequest;
+use auditlog_core::validate::{IngestContext, MAX_ID_CHARS};
+use axum::Json;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
 use http_body_util::BodyExt;
 use serde::Serialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::auth::authorize;
-use crate::error::ApiError;
-use crate::request_log::{AuthenticatedTenant, RequestId};
+use crate::auth::{ApiKey, KeyRefusals, Read, Write};
+use crate::error::{ApiError, ErrorBody};
+use crate::ingest_answer::{IngestSummary, IngestUnavailable, store_items};
+use crate::openapi::EventPage;
 
 pub(crate) fn store_unavailable(e: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "store call failed");
@@ -30,89 +32,91 @@ pub(crate) fn store_unavailable(e: impl std::fmt::Display) -> ApiError {
     )
 }
 
-pub(crate) fn with_tenant(mut response: Response, tenant: &str) -> Response {
-    response
-        .extensions_mut()
-        .insert(AuthenticatedTenant(tenant.to_string()));
-    response
-}
-
 fn json_response(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
-pub async fn health() -> Response {
-    Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")})).into_response()
-}
+/// A path segment naming an event or a destination: 1 to 128 characters. A segment that is
+/// not valid percent-encoded UTF-8 gets our error shape too, not axum's plain-text rejection.
+pub struct PathId(pub String);
 
-/// `GET /v1/integrity/keys`: the public keys that sign export digests, for verifiers. Public
-/// by design (no API key): the people who check digests are the customers' security teams,
-/// who hold no key to this API, and a public key reveals nothing.
-pub async fn integrity_keys(
-    State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-) -> Response {
-    match state.store.signing_keys().await {
-        Ok(keys) => Json(auditlog_core::signing::PublicKeys::of(&keys)).into_response(),
-        Err(e) => store_unavailable(e).for_request(&rid.0).into_response(),
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let invalid = || {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_id",
+                format!("an id is 1 to {MAX_ID_CHARS} characters of UTF-8"),
+            )
+        };
+        let Path(id) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| invalid())?;
+        if id.is_empty() || id.chars().count() > MAX_ID_CHARS {
+            return Err(invalid());
+        }
+        Ok(PathId(id))
     }
 }
 
-pub async fn not_found(Extension(rid): Extension<RequestId>, uri: Uri) -> ApiError {
+/// The liveness answer.
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    status: &'static str,
+    /// The service's version.
+    version: &'static str,
+}
+
+/// Liveness: no key, no store call.
+#[utoipa::path(get, path = "/v1/health", tag = "service", security(()),
+    responses((status = 200, description = "The service is up.", body = Health)))]
+pub async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// The public keys that sign export digests, for verifiers. Public by design (no API key):
+/// the people who check digests are the customers' security teams, who hold no key to this
+/// API, and a public key reveals nothing.
+#[utoipa::path(get, path = "/v1/integrity/keys", tag = "integrity", security(()),
+    responses(
+        (status = 200, description = "Every key that ever signed a digest, retired ones included.",
+            body = auditlog_core::signing::PublicKeys),
+        (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+    ))]
+pub async fn integrity_keys(
+    State(state): State<AppState>,
+) -> Result<Json<auditlog_core::signing::PublicKeys>, ApiError> {
+    let keys = state
+        .store
+        .signing_keys()
+        .await
+        .map_err(store_unavailable)?;
+    Ok(Json(auditlog_core::signing::PublicKeys::of(&keys)))
+}
+
+pub async fn not_found(uri: Uri) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "not_found",
         format!(
-            "no route for {}; routes are /v1/events, /v1/events/{{id}}, /v1/destinations, /v1/destinations/{{id}}, /v1/destinations/{{id}}/status, /v1/integrity/keys, /v1/health",
+            "no route for {}; the routes are listed at /v1/openapi.json",
             uri.path()
         ),
     )
-    .for_request(&rid.0)
 }
 
-pub async fn method_not_allowed(
-    Extension(rid): Extension<RequestId>,
-    method: Method,
-    uri: Uri,
-) -> ApiError {
+pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         format!("{} is not allowed on {}", method, uri.path()),
     )
-    .for_request(&rid.0)
-}
-
-#[derive(Serialize)]
-struct ItemResult {
-    index: usize,
-    id: Option<String>,
-    status: &'static str,
-    /// The receipt of an accepted event: SHA-256 of its canonical stored form, which its line
-    /// in every export carries too (docs/integrity.md).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sha256: Option<String>,
-    #[serde(skip_serializing_if = "is_zero")]
-    redacted: usize,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    errors: Vec<FieldError>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
-}
-
-#[derive(Serialize, Default)]
-struct IngestSummary {
-    request_id: String,
-    accepted: usize,
-    duplicate: usize,
-    rejected: usize,
-    failed: usize,
-    redacted: usize,
-    items: Vec<ItemResult>,
 }
 
 pub(crate) async fn read_body(body: Body, max: usize) -> Result<Bytes, ApiError> {
@@ -154,7 +158,7 @@ pub(crate) async fn read_body(body: Body, max: usize) -> Result<Bytes, ApiError>
 /// How far past the size limit a request body is read (and dropped) before the 413 answer.
 const DRAIN_FACTOR: usize = 4;
 
-fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
+pub(crate) fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     let value = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
@@ -167,34 +171,29 @@ fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiError> {
     })
 }
 
-/// `POST /v1/events`.
+/// Send one event, or a batch of up to `AUDITLOG_MAX_BATCH_EVENTS`. Each item is judged on its
+/// own; the answer lists every item in request order (docs/api.md).
+#[utoipa::path(post, path = "/v1/events", tag = "events",
+    security(("api_key" = ["write"])),
+    request_body(content = ref("#/components/schemas/EventsRequest"), content_type = "application/json",
+        description = "One event, or `{\"events\": [...]}`."),
+    responses(
+        (status = 201, description = "Every item stored: each `accepted` or `duplicate`.", body = IngestSummary),
+        (status = 207, description = "Some items stored, others `rejected` (with their errors) or `failed`.", body = IngestSummary),
+        (status = 422, description = "Nothing stored: every item was `rejected`.", body = IngestSummary),
+        (status = 503, description = "Nothing stored: the store failed while storing (`failed` items), or `store_unavailable` before (the key could not be checked). Resending is safe.", body = IngestUnavailable),
+        (status = 400, description = "`empty_body`, `malformed_json` (details: line, column), `invalid_envelope` (details: pointer), `empty_batch`, `unreadable_body`.", body = ErrorBody),
+        KeyRefusals,
+        (status = 413, description = "`body_too_large` or `too_many_events`.", body = ErrorBody),
+        (status = 415, description = "`unsupported_media_type`: send `application/json`.", body = ErrorBody),
+    ))]
 pub async fn post_events(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
+    key: ApiKey<Write>,
     headers: HeaderMap,
     body: Body,
-) -> Response {
-    let key = match authorize(&state, &headers, Scope::Write).await {
-        Ok(k) => k,
-        Err(e) => return e.for_request(&rid.0).into_response(),
-    };
-    let tenant = key.tenant.as_str();
-    let result = ingest(&state, &rid.0, tenant, &headers, body).await;
-    let response = match result {
-        Ok(r) => r,
-        Err(e) => e.for_request(&rid.0).into_response(),
-    };
-    with_tenant(response, tenant)
-}
-
-async fn ingest(
-    state: &AppState,
-    rid: &str,
-    tenant: &str,
-    headers: &HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    check_json_content_type(headers)?;
+) -> Result<(StatusCode, Json<IngestSummary>), ApiError> {
+    check_json_content_type(&headers)?;
     let limits = &state.config.limits;
     if let Some(length) = headers
         .get(header::CONTENT_LENGTH)
@@ -214,118 +213,15 @@ async fn ingest(
     let bytes = read_body(body, limits.max_request_bytes).await?;
     let now = (state.clock)();
     let ctx = IngestContext {
-        tenant,
+        tenant: key.tenant(),
         received_at: now,
         limits,
         redactor: &state.config.redactor,
     };
     let mut fresh_id = || ulid::Ulid::new().to_string();
     let prepared = prepare_request(&bytes, &ctx, &mut fresh_id).map_err(request_error)?;
-
-    let expires_at = auditlog_core::Timestamp(now.0.saturating_add(state.config.retention_ms));
-    // Valid events and, beside them, their positions in the request (for the answer).
-    let mut events = Vec::new();
-    let mut positions = Vec::new();
-    let mut summary = IngestSummary {
-        request_id: rid.to_string(),
-        ..IngestSummary::default()
-    };
-    for (index, item) in prepared.into_iter().enumerate() {
-        match item {
-            PreparedItem::Valid(p) => {
-                let sha256 = match receipt(&p.json) {
-                    Ok(sha256) => Some(sha256),
-                    Err(e) => {
-                        tracing::error!(error = %e, "no receipt for a validated event");
-                        None
-                    }
-                };
-                summary.items.push(ItemResult {
-                    index,
-                    id: Some(p.event.id.clone()),
-                    status: "accepted",
-                    sha256,
-                    redacted: p.redacted,
-                    errors: Vec::new(),
-                    message: None,
-                });
-                positions.push(index);
-                events.push(NewEvent {
-                    event: p.event,
-                    json: p.json,
-                    expires_at,
-                });
-            }
-            PreparedItem::Rejected { id, errors } => {
-                summary.rejected += 1;
-                summary.items.push(ItemResult {
-                    index,
-                    id: id.filter(|i| i.chars().count() <= MAX_ID_CHARS),
-                    status: "rejected",
-                    sha256: None,
-                    redacted: 0,
-                    errors,
-                    message: None,
-                });
-            }
-        }
-    }
-
-    if !events.is_empty() {
-        let statuses = match state.store.append_events(tenant, &events, now).await {
-            Ok(s) if s.len() == events.len() => s,
-            Ok(_) => {
-                tracing::error!("store answered a different number of statuses than events sent");
-                vec![
-                    AppendStatus::Failed("the store gave no answer for this event".into());
-                    events.len()
-                ]
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "append failed");
-                vec![
-                    AppendStatus::Failed(format!("not stored: {e}; retrying is safe"));
-                    events.len()
-                ]
-            }
-        };
-        for (index, status) in positions.into_iter().zip(statuses) {
-            let item = &mut summary.items[index];
-            match status {
-                AppendStatus::Stored => {
-                    summary.accepted += 1;
-                    summary.redacted += item.redacted;
-                }
-                AppendStatus::Duplicate => {
-                    // The receipt was given when the event was first accepted; this copy was
-                    // not stored and may differ from it.
-                    item.status = "duplicate";
-                    item.sha256 = None;
-                    item.redacted = 0;
-                    summary.duplicate += 1;
-                }
-                AppendStatus::Failed(message) => {
-                    item.status = "failed";
-                    item.sha256 = None;
-                    item.redacted = 0;
-                    item.message = Some(message);
-                    summary.failed += 1;
-                }
-            }
-        }
-    }
-
-    let stored = summary.accepted + summary.duplicate;
-    let status = if summary.rejected == 0 && summary.failed == 0 {
-        StatusCode::CREATED
-    } else if stored > 0 {
-        StatusCode::MULTI_STATUS
-    } else if summary.failed > 0 {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
-    Ok((status, Json(summary)).into_response())
+    let summary = store_items(&state, key.tenant(), prepared, now).await;
+    Ok((summary.status(), Json(summary)))
 }
 
 fn request_error(e: RequestError) -> ApiError {
@@ -337,26 +233,23 @@ fn request_error(e: RequestError) -> ApiError {
     }
 }
 
-/// `GET /v1/events`.
+/// The tenant's events, filtered and paged (docs/api.md: ordering and paging).
+#[utoipa::path(get, path = "/v1/events", tag = "events",
+    security(("api_key" = ["read"])),
+    params(crate::openapi::EventFilters),
+    responses(
+        (status = 200, description = "A page; `next_cursor` is null on the last one.", body = EventPage),
+        (status = 400, description = "`invalid_query` (details name each bad parameter) or `invalid_cursor`.", body = ErrorBody),
+        KeyRefusals,
+        (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+    ))]
 pub async fn list_events(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
+    key: ApiKey<Read>,
     RawQuery(raw): RawQuery,
-) -> Response {
-    let key = match authorize(&state, &headers, Scope::Read).await {
-        Ok(k) => k,
-        Err(e) => return e.for_request(&rid.0).into_response(),
-    };
-    let response = match list(&state, &key.tenant, raw.as_deref().unwrap_or("")).await {
-        Ok(r) => r,
-        Err(e) => e.for_request(&rid.0).into_response(),
-    };
-    with_tenant(response, &key.tenant)
-}
-
-async fn list(state: &AppState, tenant: &str, raw: &str) -> Result<Response, ApiError> {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.as_bytes())
+) -> Result<Response, ApiError> {
+    let tenant = key.tenant();
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
         .into_owned()
         .collect();
     let parsed = parse_query(&pairs).map_err(|errors| {
@@ -424,38 +317,33 @@ async fn list(state: &AppState, tenant: &str, raw: &str) -> Result<Response, Api
     Ok(json_response(StatusCode::OK, body))
 }
 
-/// `GET /v1/events/{id}`.
+/// One stored event of the tenant's. Expired events are not returned.
+#[utoipa::path(get, path = "/v1/events/{id}", tag = "events",
+    security(("api_key" = ["read"])),
+    params(("id" = String, Path, description = "The event's id (1-128 characters).")),
+    responses(
+        (status = 200, description = "The stored event.", body = ref("#/components/schemas/StoredEvent")),
+        (status = 400, description = "`invalid_id`: over 128 characters.", body = ErrorBody),
+        KeyRefusals,
+        (status = 404, description = "`event_not_found`: none with this id for this tenant.", body = ErrorBody),
+        (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+    ))]
 pub async fn get_event(
     State(state): State<AppState>,
-    Extension(rid): Extension<RequestId>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let key = match authorize(&state, &headers, Scope::Read).await {
-        Ok(k) => k,
-        Err(e) => return e.for_request(&rid.0).into_response(),
-    };
-    let result = if id.is_empty() || id.chars().count() > MAX_ID_CHARS {
-        Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_id",
-            format!("an event id is 1 to {MAX_ID_CHARS} characters"),
-        ))
-    } else {
-        match state
-            .store
-            .get_event(&key.tenant, &id, (state.clock)())
-            .await
-        {
-            Ok(Some(json)) => Ok(json_response(StatusCode::OK, json)),
-            Ok(None) => Err(ApiError::new(
-                StatusCode::NOT_FOUND,
-                "event_not_found",
-                "no event with this id for this tenant",
-            )),
-            Err(e) => Err(store_unavailable(e)),
-        }
-    };
-    let response = result.unwrap_or_else(|e| e.for_request(&rid.0).into_response());
-    with_tenant(response, &key.tenant)
+    key: ApiKey<Read>,
+    PathId(id): PathId,
+) -> Result<Response, ApiError> {
+    match state
+        .store
+        .get_event(key.tenant(), &id, (state.clock)())
+        .await
+    {
+        Ok(Some(json)) => Ok(json_response(StatusCode::OK, json)),
+        Ok(None) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "event_not_found",
+            "no event with this id for this tenant",
+        )),
+        Err(e) => Err(store_unavailable(e)),
+    }
 }

@@ -7,7 +7,9 @@
 //! - `handlers`: one function per route; they parse with `auditlog-core`, call the store
 //!   traits, and shape the JSON answers.
 //! - [`destinations`]: the admin routes for a tenant's export destinations and their status.
-//! - `auth`: bearer keys → tenant and scopes.
+//! - `auth`: the `ApiKey<Scope>` extractor: bearer key → tenant, checked once per request.
+//! - `ingest_answer`: storing a request's valid events and the per-item answer.
+//! - [`openapi`]: the OpenAPI 3.1 document, generated from the routes' descriptions.
 //! - [`error::ApiError`]: every error answer (`{"error": {"code", "message", ...}}`).
 //! - `request_log`: request ids and one structured log line per request. It never logs headers,
 //!   bodies or query strings, so keys and masked values cannot reach the logs.
@@ -16,6 +18,8 @@ mod auth;
 pub mod destinations;
 pub mod error;
 mod handlers;
+mod ingest_answer;
+pub mod openapi;
 mod request_log;
 
 use std::sync::Arc;
@@ -26,7 +30,10 @@ use auditlog_core::redact::Redactor;
 use auditlog_core::store::ServiceStore;
 use auditlog_core::validate::Limits;
 use axum::Router;
-use axum::routing::get;
+use axum::http::header;
+use axum::response::IntoResponse;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use request_log::RequestId;
 
@@ -57,28 +64,39 @@ pub struct AppState {
     pub clock: Clock,
 }
 
+/// Every route, each with its OpenAPI description (`routes!` takes it from the handler's
+/// `#[utoipa::path]`).
+pub(crate) fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::base())
+        .routes(routes!(handlers::list_events, handlers::post_events))
+        .routes(routes!(handlers::get_event))
+        .routes(routes!(
+            destinations::list_destinations,
+            destinations::add_destination
+        ))
+        .routes(routes!(destinations::remove_destination))
+        .routes(routes!(destinations::destination_status))
+        .routes(routes!(handlers::integrity_keys))
+        .routes(routes!(handlers::health))
+        .routes(routes!(openapi_json))
+}
+
+/// This API's OpenAPI 3.1 document.
+#[utoipa::path(get, path = "/v1/openapi.json", tag = "service", security(()),
+    responses((status = 200, description = "The OpenAPI 3.1 document of this API.",
+        content_type = "application/json")))]
+async fn openapi_json() -> axum::response::Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        openapi::DOCUMENT.as_str(),
+    )
+        .into_response()
+}
+
 /// The whole API.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route(
-            "/v1/events",
-            get(handlers::list_events).post(handlers::post_events),
-        )
-        .route("/v1/events/{id}", get(handlers::get_event))
-        .route(
-            "/v1/destinations",
-            get(destinations::list_destinations).post(destinations::add_destination),
-        )
-        .route(
-            "/v1/destinations/{id}",
-            axum::routing::delete(destinations::remove_destination),
-        )
-        .route(
-            "/v1/destinations/{id}/status",
-            get(destinations::destination_status),
-        )
-        .route("/v1/integrity/keys", get(handlers::integrity_keys))
-        .route("/v1/health", get(handlers::health))
+    let (router, _) = api_router().split_for_parts();
+    router
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .with_state(state)

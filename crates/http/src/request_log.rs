@@ -1,5 +1,12 @@
 //! Request ids and the per-request log line.
+//!
+//! The middleware gives each request its id and a slot for the tenant. The id is also kept in a
+//! task-local for the request's future, so an [`ApiError`](crate::error::ApiError) made anywhere
+//! while serving it carries the id in its body without every handler passing it along; the
+//! tenant slot is filled by the authenticating extractor, so the log line names the tenant
+//! (never the key).
 
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use axum::extract::Request;
@@ -11,12 +18,28 @@ use axum::response::Response;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// Set by handlers on the response once the caller is authenticated, so the log line can name
-/// the tenant (never the key).
-#[derive(Debug, Clone)]
-pub struct AuthenticatedTenant(pub String);
+/// Where the authenticating extractor records the caller's tenant for the log line.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TenantSlot(Arc<OnceLock<String>>);
+
+impl TenantSlot {
+    pub(crate) fn record(&self, tenant: &str) {
+        let _ = self.0.set(tenant.to_string());
+    }
+}
 
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+tokio::task_local! {
+    static CURRENT_REQUEST_ID: String;
+}
+
+/// The id of the request this task is serving, or empty outside a request.
+pub(crate) fn current_request_id() -> String {
+    CURRENT_REQUEST_ID
+        .try_with(Clone::clone)
+        .unwrap_or_default()
+}
 
 /// Keeps a caller's id when it is short and plain (so it can be correlated across hops, e.g. the
 /// API Gateway request id), otherwise makes one.
@@ -40,13 +63,13 @@ pub async fn request_log(mut request: Request, next: Next) -> Response {
     let method = request.method().clone();
     // The path only: query strings may carry filter values we would rather not log.
     let path = request.uri().path().to_string();
+    let tenant_slot = TenantSlot::default();
     request.extensions_mut().insert(RequestId(id.clone()));
-    let mut response = next.run(request).await;
-    let tenant = response
-        .extensions()
-        .get::<AuthenticatedTenant>()
-        .map(|t| t.0.clone())
-        .unwrap_or_default();
+    request.extensions_mut().insert(tenant_slot.clone());
+    let mut response = CURRENT_REQUEST_ID
+        .scope(id.clone(), next.run(request))
+        .await;
+    let tenant = tenant_slot.0.get().map(String::as_str).unwrap_or_default();
     let status = response.status().as_u16();
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
     if status >= 500 {
