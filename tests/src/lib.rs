@@ -11,6 +11,7 @@
 // Test harness code: a failed unwrap is a failed test, which is what it should be.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod console_suite;
 pub mod export_suite;
 pub mod suite;
 
@@ -161,6 +162,7 @@ pub fn test_state(store: Arc<dyn ServiceStore>, clock_offset: Arc<AtomicI64>) ->
             retention_ms: RETENTION_MS,
             cursor_key: CursorKey::new(rand_bytes()),
             max_response_bytes: MAX_RESPONSE_BYTES,
+            console_frame_ancestors: "'none'".into(),
         }),
         clock: Arc::new(move || Timestamp(now_ms() + clock_offset.load(Ordering::SeqCst))),
     }
@@ -369,6 +371,11 @@ macro_rules! suite_tests {
             admin_keys_manage_destinations_and_read_their_status,
             the_digest_public_keys_are_published_with_every_rotation,
         );
+        $crate::console_suite_tests!($backend;
+            viewer_sessions_open_once_and_refuse_every_other_way_in,
+            the_console_shows_only_the_sessions_view_escaped,
+            console_pages_forward_and_back_through_every_event_once,
+        );
     };
     ($backend:expr; $($name:ident),* $(,)?) => {
         $(
@@ -376,6 +383,20 @@ macro_rules! suite_tests {
             async fn $name() {
                 let service = $crate::TestService::start(&$backend).await;
                 $crate::suite::$name(&service).await;
+            }
+        )*
+    };
+}
+
+/// The console behaviours ([`console_suite`]), run per store like the API suite.
+#[macro_export]
+macro_rules! console_suite_tests {
+    ($backend:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let service = $crate::TestService::start(&$backend).await;
+                $crate::console_suite::$name(&service).await;
             }
         )*
     };

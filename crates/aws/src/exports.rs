@@ -5,6 +5,7 @@
 //! | a destination | `destination` | its id | `tenant`, `body` (the destination as JSON) |
 //! | its export state | `state#{id}` | `state` | `version` (N), `body` (the state as JSON) |
 //! | a digest signing key | `signing-key` | its id | `body` (the key, private seed included) |
+//! | a console viewer session | `viewer-session#{id}` | `session` | `opened` (BOOL), `body` (hashes only; see `viewer.rs`) |
 //!
 //! All destinations share one partition so that listing them is one strongly consistent
 //! `Query` (no Scan); they are few and change rarely. Each state lives in its own item and is

@@ -16,6 +16,7 @@ mod exports;
 pub mod layout;
 pub mod limits;
 pub mod tables;
+mod viewer;
 
 use std::collections::HashMap;
 use std::time::Duration;

@@ -1,6 +1,7 @@
 //! `auditlog`: the local server and the operator's CLI.
 
 mod client;
+mod console;
 mod export;
 mod keys;
 mod policy;
@@ -102,6 +103,14 @@ enum Command {
         #[command(subcommand)]
         command: signing_keys::SigningKeysCommand,
     },
+    /// Print a one-time link that opens the console on a tenant's events (made in the store;
+    /// no API key needed).
+    Console {
+        #[command(flatten)]
+        store: settings::StoreArgs,
+        #[command(flatten)]
+        args: console::ConsoleArgs,
+    },
     /// Print the OpenAPI 3.1 document of the HTTP API (what `GET /v1/openapi.json` serves;
     /// docs/openapi.json is this output).
     Openapi,
@@ -191,6 +200,12 @@ async fn run(command: Command) -> anyhow::Result<bool> {
         Command::Export { store, export, api } => {
             let opened = store.open().await?;
             export::export_once(opened.store, &export, &api).await
+        }
+        Command::Console { store, args } => {
+            let opened = store.open().await?;
+            console::run(opened.store.as_ref(), args)
+                .await
+                .map(|()| true)
         }
         Command::Openapi => {
             println!("{}", auditlog_http::openapi::DOCUMENT.as_str());

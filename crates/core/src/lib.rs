@@ -39,6 +39,7 @@ pub mod signing;
 pub mod store;
 pub mod time;
 pub mod validate;
+pub mod viewer;
 mod wire;
 
 pub use event::Event;

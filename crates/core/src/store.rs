@@ -105,10 +105,37 @@ pub trait PurgeExpired: Send + Sync {
     async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError>;
 }
 
-/// Everything the API needs from a store.
-pub trait Store: AppendEvents + QueryEvents + GetEvent + ApiKeyStore + PurgeExpired {}
+/// Viewer sessions of the console (`crate::viewer`).
+#[async_trait]
+pub trait ViewerSessionStore: Send + Sync {
+    /// Stores a new session; `Conflict` if its id exists.
+    async fn create_viewer_session(
+        &self,
+        session: &crate::viewer::ViewerSession,
+    ) -> Result<(), StoreError>;
+    async fn find_viewer_session(
+        &self,
+        id: &str,
+    ) -> Result<Option<crate::viewer::ViewerSession>, StoreError>;
+    /// Stores `opened` (the session with `opened_at` and `cookie_hash` set) if the stored one
+    /// was not opened yet; `false` when it was: a link opens the console once, even when two
+    /// openings race.
+    async fn open_viewer_session(
+        &self,
+        opened: &crate::viewer::ViewerSession,
+    ) -> Result<bool, StoreError>;
+}
 
-impl<T: AppendEvents + QueryEvents + GetEvent + ApiKeyStore + PurgeExpired> Store for T {}
+/// Everything the API needs from a store.
+pub trait Store:
+    AppendEvents + QueryEvents + GetEvent + ApiKeyStore + PurgeExpired + ViewerSessionStore
+{
+}
+
+impl<T> Store for T where
+    T: AppendEvents + QueryEvents + GetEvent + ApiKeyStore + PurgeExpired + ViewerSessionStore
+{
+}
 
 /// A tenant's export destinations.
 #[async_trait]

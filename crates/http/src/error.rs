@@ -57,6 +57,7 @@ pub const ERROR_CODES: &[&str] = &[
     "event_not_found",
     "invalid_destination",
     "destination_not_found",
+    "invalid_viewer_session",
     "not_found",
     "method_not_allowed",
     "store_unavailable",

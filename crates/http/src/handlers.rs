@@ -1,10 +1,8 @@
 //! The event routes, health and the public integrity keys: one function per route, each
 //! described for the OpenAPI document by its `#[utoipa::path]` (see `openapi`).
 
-use auditlog_core::cursor::{Position, decode_cursor, encode_cursor};
 use auditlog_core::ingest::{RequestError, check_content_type, prepare_request};
 use auditlog_core::query::parse_query;
-use auditlog_core::store::PageRequest;
 use auditlog_core::validate::{IngestContext, MAX_ID_CHARS};
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -20,6 +18,7 @@ use utoipa::ToSchema;
 use crate::AppState;
 use crate::auth::{ApiKey, KeyRefusals, Read, Write};
 use crate::error::{ApiError, ErrorBody};
+use crate::event_pages::{Page, read_page};
 use crate::ingest_answer::{IngestSummary, IngestUnavailable, store_items};
 use crate::openapi::EventPage;
 
@@ -260,48 +259,8 @@ pub async fn list_events(
         )
         .with_details(json!(errors))
     })?;
-    let query = parsed.query;
-    let after: Option<Position> = match &parsed.cursor {
-        Some(text) => Some(
-            decode_cursor(&state.config.cursor_key, tenant, &query, text).map_err(|e| {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_cursor", e.to_string())
-            })?,
-        ),
-        None => None,
-    };
-    let mut rows = state
-        .store
-        .query_events(PageRequest {
-            tenant,
-            query: &query,
-            after: after.as_ref(),
-            now: (state.clock)(),
-        })
-        .await
-        .map_err(store_unavailable)?;
-    // A page holds at most `limit` events and at most `max_response_bytes` (the envelope and
-    // cursor take well under 1 KB); it always holds one event, which is far smaller than that.
-    let budget = state.config.max_response_bytes.saturating_sub(1024);
-    let mut page_bytes = 0;
-    let mut keep = 0;
-    for row in rows.iter().take(query.limit) {
-        if keep > 0 && page_bytes + row.json.len() + 1 > budget {
-            break;
-        }
-        page_bytes += row.json.len() + 1;
-        keep += 1;
-    }
-    let has_more = rows.len() > keep;
-    rows.truncate(keep);
-    let next_cursor = match (has_more, rows.last()) {
-        (true, Some(last)) => Some(encode_cursor(
-            &state.config.cursor_key,
-            tenant,
-            &query,
-            &last.position,
-        )),
-        _ => None,
-    };
+    let Page { rows, next_cursor } =
+        read_page(&state, tenant, &parsed.query, parsed.cursor.as_deref()).await?;
     // The stored JSON is spliced in as is: it was produced by serde from our own types.
     let mut body = String::with_capacity(rows.iter().map(|r| r.json.len() + 1).sum::<usize>() + 64);
     body.push_str("{\"events\":[");

@@ -8,19 +8,25 @@
 //!   traits, and shape the JSON answers.
 //! - [`destinations`]: the admin routes for a tenant's export destinations and their status.
 //! - `auth`: the `ApiKey<Scope>` extractor: bearer key → tenant, checked once per request.
+//! - `event_pages`: reading a page of events, for the API and the console alike.
 //! - `ingest_answer`: storing a request's valid events and the per-item answer.
+//! - [`console`]: the web console (viewer sessions, server-rendered pages).
+//! - `viewer_sessions`: `POST /v1/viewer-sessions`, the console's one-time links.
 //! - [`openapi`]: the OpenAPI 3.1 document, generated from the routes' descriptions.
 //! - [`error::ApiError`]: every error answer (`{"error": {"code", "message", ...}}`).
 //! - `request_log`: request ids and one structured log line per request. It never logs headers,
 //!   bodies or query strings, so keys and masked values cannot reach the logs.
 
 mod auth;
+pub mod console;
 pub mod destinations;
 pub mod error;
+mod event_pages;
 mod handlers;
 mod ingest_answer;
 pub mod openapi;
 mod request_log;
+mod viewer_sessions;
 
 use std::sync::Arc;
 
@@ -36,6 +42,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use request_log::RequestId;
+pub use viewer_sessions::link_path as viewer_link_path;
 
 /// Settings the API needs; built once at start-up.
 #[derive(Debug, Clone)]
@@ -48,6 +55,9 @@ pub struct ApiConfig {
     /// Largest `GET /v1/events` answer: a page ends early (with a cursor) rather than exceed it.
     /// Lambda refuses responses over 6 MB, so the functions keep it below that.
     pub max_response_bytes: usize,
+    /// The console's CSP `frame-ancestors` sources (checked by the settings): `'none'`, or the
+    /// vendor's origins that may embed it.
+    pub console_frame_ancestors: String,
 }
 
 /// Where "now" comes from; tests substitute a controllable clock.
@@ -76,6 +86,7 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(destinations::remove_destination))
         .routes(routes!(destinations::destination_status))
+        .routes(routes!(viewer_sessions::create_viewer_session))
         .routes(routes!(handlers::integrity_keys))
         .routes(routes!(handlers::health))
         .routes(routes!(openapi_json))
@@ -93,10 +104,11 @@ async fn openapi_json() -> axum::response::Response {
         .into_response()
 }
 
-/// The whole API.
+/// The whole API, and the console beside it.
 pub fn router(state: AppState) -> Router {
     let (router, _) = api_router().split_for_parts();
     router
+        .merge(console::routes(state.clone()))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .with_state(state)

@@ -30,6 +30,7 @@ const EVENT_SCHEMA: &str = include_str!("../../../schemas/event.v1.json");
     tags(
         (name = "events", description = "Send, query and fetch audit events."),
         (name = "destinations", description = "A tenant's export destinations (`admin` scope)."),
+        (name = "console", description = "One-time links to the console (`admin` scope)."),
         (name = "integrity", description = "What verifiers need; public."),
         (name = "service", description = "Health and this document; public."),
     )
@@ -86,7 +87,7 @@ pub struct EventFilters {
     #[param(min_length = 1)]
     target_id: Option<String>,
     #[param(inline)]
-    outcome: Option<Outcome>,
+    outcome: Option<auditlog_core::event::Outcome>,
     #[param(min_length = 1)]
     source_service: Option<String>,
     /// Page size; default 100.
@@ -98,15 +99,6 @@ pub struct EventFilters {
     /// The previous page's `next_cursor`, with the same filters and order.
     #[param(min_length = 1)]
     cursor: Option<String>,
-}
-
-#[derive(ToSchema)]
-#[serde(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub enum Outcome {
-    Success,
-    Failure,
-    Unknown,
 }
 
 #[derive(ToSchema)]

@@ -7,11 +7,13 @@
 //! - [`SqliteStore`]: the adapter. One connection behind a mutex, used from tokio's blocking
 //!   pool: SQLite serializes writers anyway, and one connection keeps prepared statements cached.
 //! - `schema`: tables and pragmas.
+//! - `viewer`: the console's viewer sessions.
 //!
 //! Durability: WAL journal with `synchronous = FULL`, so a commit has reached the disk before
 //! `append_events` returns and the API acknowledges the request.
 
 mod schema;
+mod viewer;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -63,7 +65,7 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(e.to_string())
 }
 
@@ -115,7 +117,7 @@ impl SqliteStore {
     }
 
     /// Runs `f` with the connection on the blocking pool.
-    async fn with_conn<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub(crate) async fn with_conn<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
@@ -466,11 +468,11 @@ impl PurgeExpired for SqliteStore {
     }
 }
 
-fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 

@@ -63,6 +63,12 @@ pub fn prepare(conn: &Connection) -> rusqlite::Result<()> {
             version        INTEGER NOT NULL,
             body           TEXT    NOT NULL
         );
+        -- Console viewer sessions (crate::viewer); `body` holds hashes, never a token.
+        CREATE TABLE IF NOT EXISTS viewer_sessions (
+            id     TEXT PRIMARY KEY,
+            opened INTEGER NOT NULL,
+            body   TEXT    NOT NULL
+        );
         -- Digest signing keys (docs/integrity.md); `body` holds the private seed.
         CREATE TABLE IF NOT EXISTS signing_keys (
             key_id       TEXT PRIMARY KEY,

@@ -64,6 +64,14 @@ pub struct ApiArgs {
     /// it. The default stays under Lambda's 6 MB response limit.
     #[arg(long, env = "AUDITLOG_MAX_RESPONSE_BYTES", default_value_t = DEFAULT_MAX_RESPONSE_BYTES)]
     pub max_response_bytes: usize,
+    /// Who may frame the console: `'none'` (nobody), or space-separated origins such as
+    /// `https://admin.vendor.example` (the CSP `frame-ancestors` directive).
+    #[arg(
+        long,
+        env = "AUDITLOG_CONSOLE_FRAME_ANCESTORS",
+        default_value = "'none'"
+    )]
+    pub console_frame_ancestors: String,
 }
 
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 5 * 1024 * 1024;
@@ -105,6 +113,35 @@ impl ApiArgs {
         Ok(ms)
     }
 
+    /// The `frame-ancestors` sources, each `'none'`, `'self'` or an http(s) origin: nothing that
+    /// could end the directive or add another to the Content-Security-Policy.
+    pub fn frame_ancestors(&self) -> Result<String, SettingsError> {
+        let sources: Vec<&str> = self.console_frame_ancestors.split_whitespace().collect();
+        let origin_ok = |s: &str| {
+            let rest = s
+                .strip_prefix("https://")
+                .or_else(|| s.strip_prefix("http://"));
+            rest.is_some_and(|host| {
+                !host.is_empty()
+                    && host
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b".-:*".contains(&b))
+            })
+        };
+        let ok = !sources.is_empty()
+            && sources
+                .iter()
+                .all(|s| *s == "'none'" || *s == "'self'" || origin_ok(s))
+            && (!sources.contains(&"'none'") || sources.len() == 1);
+        if ok {
+            Ok(sources.join(" "))
+        } else {
+            Err(invalid(
+                "AUDITLOG_CONSOLE_FRAME_ANCESTORS must be 'none', or origins such as https://admin.example.com (and 'self'), separated by spaces",
+            ))
+        }
+    }
+
     /// Everything the router needs, with the store's cursor secret.
     pub fn api_config(&self, cursor_secret: [u8; 32]) -> Result<ApiConfig, SettingsError> {
         Ok(ApiConfig {
@@ -113,6 +150,7 @@ impl ApiArgs {
             retention_ms: self.retention_ms()?,
             cursor_key: CursorKey::new(cursor_secret),
             max_response_bytes: self.max_response_bytes,
+            console_frame_ancestors: self.frame_ancestors()?,
         })
     }
 }

@@ -1,0 +1,83 @@
+//! Viewer sessions in the exports table: one item each, `pk = viewer-session#{id}`,
+//! `sk = session`, the record as JSON in `body`, and `opened` (BOOL) that the one-time opening
+//! sets with a `PutItem` conditioned on it being false, so two racing openings cannot both win.
+//! Each session has its own partition: sessions are read by id only.
+
+use async_trait::async_trait;
+use auditlog_core::store::{StoreError, ViewerSessionStore};
+use auditlog_core::viewer::ViewerSession;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::{DynamoStore, created, s, sdk_message, text_attr};
+
+const SESSION_SK: &str = "session";
+
+fn session_pk(id: &str) -> String {
+    format!("viewer-session#{id}")
+}
+
+fn body(session: &ViewerSession) -> Result<String, StoreError> {
+    serde_json::to_string(session).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+#[async_trait]
+impl ViewerSessionStore for DynamoStore {
+    async fn create_viewer_session(&self, session: &ViewerSession) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.config.exports_table)
+            .item("pk", s(session_pk(&session.id)))
+            .item("sk", s(SESSION_SK))
+            .item("opened", AttributeValue::Bool(session.opened_at.is_some()))
+            .item("body", s(body(session)?))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        created(result, || format!("viewer session {}", session.id))
+    }
+
+    async fn find_viewer_session(&self, id: &str) -> Result<Option<ViewerSession>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.config.exports_table)
+            .key("pk", s(session_pk(id)))
+            .key("sk", s(SESSION_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(sdk_message(&e)))?;
+        out.item()
+            .map(|item| {
+                serde_json::from_str(&text_attr(item, "body")?)
+                    .map_err(|e| StoreError::Corrupt(format!("viewer session item: {e}")))
+            })
+            .transpose()
+    }
+
+    async fn open_viewer_session(&self, opened: &ViewerSession) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.config.exports_table)
+            .item("pk", s(session_pk(&opened.id)))
+            .item("sk", s(SESSION_SK))
+            .item("opened", AttributeValue::Bool(true))
+            .item("body", s(body(opened)?))
+            .condition_expression("attribute_exists(pk) AND opened = :not_yet")
+            .expression_attribute_values(":not_yet", AttributeValue::Bool(false))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(StoreError::Unavailable(sdk_message(&e))),
+        }
+    }
+}
