@@ -12,7 +12,9 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{Markup, html};
 
-use super::form::{ListRequest, PAGE_SIZES, RANGES, events_url, parse_list, query_pairs};
+use super::form::{
+    DEFAULT_PAGE_SIZE, ListRequest, PAGE_SIZES, RANGES, events_url, parse_list, query_pairs,
+};
 use super::session::{RefusalPage, Viewer};
 use super::views::{actor, iso, layout, when};
 use crate::AppState;
@@ -120,7 +122,10 @@ fn form_markup(pairs: &[(String, String)], viewer: &Viewer) -> Markup {
         }
     };
     let chosen_range = value_of(pairs, "range");
-    let chosen_limit = value_of(pairs, "limit");
+    let chosen_limit = match value_of(pairs, "limit") {
+        "" => DEFAULT_PAGE_SIZE.to_string(),
+        limit => limit.to_string(),
+    };
     let chosen_outcome = value_of(pairs, "outcome");
     html! {
         form.filters method="get" action="/console/events" {

@@ -1,0 +1,340 @@
+//! The console in a real browser: Debian's Chromium, driven over WebDriver (chromedriver) by
+//! fantoccini, against a real `auditlog serve` on SQLite. What only a browser can show: the
+//! link exchange with its cookie, the filter form, that hostile event fields render as text with
+//! no script running, and screenshots of the pages.
+//!
+//! Needs `/usr/bin/chromedriver` and `/usr/bin/chromium` (`.ci/run` installs Debian's
+//! `chromium` and `chromium-driver`); `AUDITLOG_CHROMEDRIVER` names another driver.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{Server, auditlog, start_server_with};
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// chromedriver on a free loopback port, and a headless Chromium session through it.
+async fn browser() -> (Driver, Client) {
+    let driver =
+        std::env::var("AUDITLOG_CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+    let port = free_port();
+    let child = Command::new(&driver)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {driver} (apt-get install chromium-driver): {e}"));
+    let driver = Driver(child);
+    let profile = tempfile::tempdir().unwrap().keep();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": std::env::var("AUDITLOG_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        }),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let mut last = None;
+    for _ in 0..50 {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(connector)
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(client) => return (driver, client),
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("no WebDriver session: {last:?}");
+}
+
+fn make_key(data: &Path, tenant: &str) -> String {
+    let (ok, stdout, stderr) = auditlog(
+        data,
+        &[
+            "keys",
+            "create",
+            "--tenant",
+            tenant,
+            "--scopes",
+            "write,read,admin",
+            "--json",
+        ],
+    );
+    assert!(ok, "{stderr}");
+    serde_json::from_str::<Value>(&stdout).unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn console_link(data: &Path, server: &Server, tenant: &str, extra: &[&str]) -> String {
+    let mut args = vec!["console", "--tenant", tenant, "--url", server.url.as_str()];
+    args.extend_from_slice(extra);
+    let (ok, stdout, stderr) = auditlog(data, &args);
+    assert!(ok, "{stderr}");
+    stdout.trim().to_string()
+}
+
+async fn post(server: &Server, key: &str, body: &Value) -> Value {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/events", server.url))
+        .bearer_auth(key)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    response.json().await.unwrap()
+}
+
+async fn api_ids(server: &Server, key: &str, query: &str) -> Vec<String> {
+    let page: Value = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/events?order=desc&limit=1000&{query}",
+            server.url
+        ))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn shown_ids(client: &Client) -> Vec<String> {
+    let mut ids = Vec::new();
+    for row in client.find_all(Locator::Css("tr[data-id]")).await.unwrap() {
+        ids.push(row.attr("data-id").await.unwrap().unwrap());
+    }
+    ids
+}
+
+/// No dialog is open, and the page holds no script and no image element (the payloads'
+/// `<script>` and `<img onerror>` stayed text).
+async fn assert_no_script_ran(client: &Client) {
+    assert!(client.get_alert_text().await.is_err(), "a dialog opened");
+    let counts = client
+        .execute(
+            "return [document.scripts.length, document.images.length];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(counts, json!([0, 0]));
+}
+
+fn artefacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let server = start_server_with(data, &[]);
+    let key = make_key(data, "acme");
+    let other = make_key(data, "rival");
+    let hostile = json!({"events": [
+        {"id": "evil-1", "action": "user.login",
+         "actor": {"id": "u_1", "name": "<script>alert('actor')</script>", "email": "ada@example.com"},
+         "targets": [{"id": "doc-9", "name": "<img src=x onerror=alert('target')>"}],
+         "metadata": {"link": "javascript:alert('meta')", "close": "</textarea><script>alert(1)</script>"},
+         "source": {"service": "billing"}},
+        {"id": "pay-1", "action": "billing.paid", "actor": {"id": "u_42"}, "outcome": "success",
+         "source": {"service": "billing"}},
+        {"id": "pay-2", "action": "billing.refunded", "actor": {"id": "u_42"}, "outcome": "failure",
+         "targets": [{"id": "inv-7"}], "source": {"service": "ledger"}},
+    ]});
+    let answer = post(&server, &key, &hostile).await;
+    post(
+        &server,
+        &other,
+        &json!({"id": "rival-1", "action": "user.login", "actor": {"id": "r"}}),
+    )
+    .await;
+
+    let (_driver, client) = browser().await;
+    let link = console_link(data, &server, "acme", &["--display-name", "Ada"]);
+    client.goto(&link).await.unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("table.events"))
+        .await
+        .unwrap();
+    assert!(
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/console/events")
+    );
+    assert_eq!(
+        shown_ids(&client).await,
+        ["pay-2", "pay-1", "evil-1"],
+        "acme's events only"
+    );
+    assert_no_script_ran(&client).await;
+    let actor = client
+        .find(Locator::Css("tr[data-id='evil-1'] td.actor"))
+        .await
+        .unwrap();
+    assert!(
+        actor
+            .text()
+            .await
+            .unwrap()
+            .contains("<script>alert('actor')</script>")
+    );
+    std::fs::write(
+        artefacts().join("console-events.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // Each filter of the form narrows to exactly what the API returns for the same query.
+    for (field, value, query) in [
+        ("action", "billing.*", "action=billing.*"),
+        ("actor_id", "u_42", "actor_id=u_42"),
+        (
+            "actor_email",
+            "ada@example.com",
+            "actor_email=ada@example.com",
+        ),
+        ("target_id", "inv-7", "target_id=inv-7"),
+        ("source_service", "billing", "source_service=billing"),
+    ] {
+        client
+            .goto(&format!("{}/console/events", server.url))
+            .await
+            .unwrap();
+        let form = client.form(Locator::Css("form.filters")).await.unwrap();
+        form.set_by_name(field, value).await.unwrap();
+        form.submit().await.unwrap();
+        client
+            .wait()
+            .for_element(Locator::Css("main"))
+            .await
+            .unwrap();
+        assert_eq!(
+            shown_ids(&client).await,
+            api_ids(&server, &key, query).await,
+            "{field}"
+        );
+    }
+    client
+        .goto(&format!("{}/console/events?outcome=failure", server.url))
+        .await
+        .unwrap();
+    assert_eq!(shown_ids(&client).await, ["pay-2"]);
+
+    // The detail page: every field as text, and the receipt the sender got.
+    client
+        .goto(&format!("{}/console/event?id=evil-1", server.url))
+        .await
+        .unwrap();
+    let json_text = client
+        .find(Locator::Css("pre.json"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(json_text.contains("</textarea><script>alert(1)</script>"));
+    let receipt = client
+        .find(Locator::Css("code.receipt"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(receipt, answer["items"][0]["sha256"].as_str().unwrap());
+    assert_no_script_ran(&client).await;
+    std::fs::write(
+        artefacts().join("console-detail.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // The used link, in the same browser, is refused with a page.
+    client.goto(&link).await.unwrap();
+    let refusal = client
+        .find(Locator::Css("p.refusal"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(refusal.contains("already used"), "{refusal}");
+
+    // A session held to one actor cannot be widened by editing the URL.
+    let held = console_link(data, &server, "acme", &["--actor-id", "u_42"]);
+    client.goto(&held).await.unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("table.events"))
+        .await
+        .unwrap();
+    assert_eq!(shown_ids(&client).await, ["pay-2", "pay-1"]);
+    client
+        .goto(&format!("{}/console/events?actor_id=u_1", server.url))
+        .await
+        .unwrap();
+    let problems = client
+        .find(Locator::Css("div.problems"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        problems.contains("limited to actor_id = u_42"),
+        "{problems}"
+    );
+    assert!(shown_ids(&client).await.is_empty());
+
+    client.close().await.unwrap();
+    let mut server = server;
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+}
