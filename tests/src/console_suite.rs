@@ -327,3 +327,188 @@ pub async fn console_pages_forward_and_back_through_every_event_once(s: &TestSer
     back.reverse();
     assert_eq!(back, pages, "backward: the same pages");
 }
+
+pub async fn downloads_hold_exactly_the_filtered_events(s: &TestService) {
+    let key = s.key("dl", "write,read,admin").await;
+    let (status, _) = s
+        .post_events(&key, &json!({"events": [
+            {"id": "d-1", "action": "billing.paid", "actor": {"id": "u_42", "name": "=HYPERLINK(\"http://evil\")"},
+             "targets": [{"id": "inv-1", "type": "invoice", "name": "-2+3"}, {"id": "inv-2"}],
+             "context": {"ip_address": "203.0.113.9"}, "metadata": {"plan": "pro"}},
+            {"id": "d-2", "action": "billing.refunded", "actor": {"id": "u_42"}, "outcome": "failure"},
+            {"id": "d-3", "action": "user.login", "actor": {"id": "u_7", "email": "ada@example.com"}},
+        ]}))
+        .await;
+    assert_eq!(status, 201);
+    let cookie = session(s, &key, json!({})).await;
+    let fetch = |path: String| {
+        let request = s
+            .client
+            .get(s.url(&path))
+            .header("cookie", format!("auditlog_console={cookie}"));
+        async move {
+            let response = request.send().await.unwrap();
+            let headers = response.headers().clone();
+            (
+                response.status().as_u16(),
+                headers,
+                response.text().await.unwrap(),
+            )
+        }
+    };
+
+    // The list links its downloads, with the same filters.
+    let (_, _, html) = page(s, Some(&cookie), "/console/events?action=billing.*").await;
+    let csv_link = html
+        .split("class=\"download\" href=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .replace("&amp;", "&");
+    assert!(
+        csv_link.contains("format=csv") && csv_link.contains("action=billing.*"),
+        "{csv_link}"
+    );
+
+    let (status, headers, text) = fetch(csv_link).await;
+    assert_eq!(status, 200);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    assert!(
+        headers["content-disposition"]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment; filename=\"auditlog-dl-")
+    );
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(
+        &header[..6],
+        [
+            "id",
+            "received_at",
+            "occurred_at",
+            "action",
+            "outcome",
+            "actor.id"
+        ]
+    );
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let ids: Vec<&str> = rows.iter().map(|r| &r[0]).collect();
+    let api: Vec<String> = s
+        .all_pages(&key, "action=billing.*&order=desc")
+        .await
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, api, "exactly the API's events for the same filter");
+    let d1 = rows.iter().find(|r| &r[0] == "d-1").unwrap();
+    assert_eq!(
+        &d1[column("actor.name")],
+        "'=HYPERLINK(\"http://evil\")",
+        "no formula runs"
+    );
+    assert_eq!(&d1[column("targets.id")], "inv-1; inv-2");
+    assert_eq!(
+        &d1[column("targets.name")],
+        "'-2+3; ",
+        "a cell that starts a formula is quoted"
+    );
+    assert_eq!(&d1[column("targets.type")], "invoice; ");
+    assert_eq!(&d1[column("context.ip_address")], "203.0.113.9");
+    assert_eq!(&d1[column("metadata")], r#"{"plan":"pro"}"#);
+
+    // NDJSON: the stored events, byte for byte as the API returns them.
+    let (status, headers, text) = fetch("/console/download?format=ndjson".into()).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["content-type"], "application/x-ndjson");
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines, s.all_pages(&key, "order=desc").await);
+
+    // A session's fixed filter holds for downloads too.
+    let held = session(s, &key, json!({"filter": {"actor_id": "u_7"}})).await;
+    let response = s
+        .client
+        .get(s.url("/console/download?format=ndjson"))
+        .header("cookie", format!("auditlog_console={held}"))
+        .send()
+        .await
+        .unwrap();
+    let text = response.text().await.unwrap();
+    assert_eq!(text.lines().count(), 1);
+    assert!(text.contains("\"d-3\""));
+    let widened = s
+        .client
+        .get(s.url("/console/download?format=csv&actor_id=u_42"))
+        .header("cookie", format!("auditlog_console={held}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(widened.status(), 400);
+}
+
+pub async fn admin_sessions_show_each_destinations_health(s: &TestService) {
+    use auditlog_core::export::ExportError;
+    let key = s.key("ops", "write,read,admin").await;
+    let rival = s.key("rival", "admin").await;
+    let add = |key: String, bucket: &'static str| async move {
+        let response = s
+            .client
+            .post(s.url("/v1/destinations"))
+            .bearer_auth(key)
+            .json(&json!({"bucket": bucket}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        response.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let id = add(key.clone(), "ops-audit").await;
+    let rival_id = add(rival, "rival-audit").await;
+    // The exporter's last attempt failed: its state says so, as an export pass records it.
+    let mut state = s.store.export_state(&id).await.unwrap();
+    let expected = state.version;
+    state.version += 1;
+    state.last_error = Some(ExportError {
+        at: s.now(),
+        message: "AccessDenied writing <ops-audit>: the role's policy does not grant s3:PutObject"
+            .into(),
+    });
+    assert!(s.store.save_export_state(&state, expected).await.unwrap());
+
+    let viewer = session(s, &key, json!({})).await;
+    let (status, _, html) = page(s, Some(&viewer), "/console/destinations").await;
+    assert!(status == 403 && html.contains("admin session"), "{status}");
+    let admin = session(s, &key, json!({"admin": true})).await;
+    let (_, _, events) = page(s, Some(&admin), "/console/events").await;
+    assert!(events.contains("href=\"/console/destinations\""));
+    let (status, _, html) = page(s, Some(&admin), "/console/destinations").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains(&id) && !html.contains(&rival_id),
+        "the tenant's destinations only"
+    );
+    assert!(html.contains("Failing"));
+    assert!(
+        html.contains("AccessDenied writing &lt;ops-audit&gt;: the role&#39;s policy")
+            || html.contains("AccessDenied writing &lt;ops-audit&gt;: the role's policy"),
+        "{html}"
+    );
+    assert!(html.contains("s3://ops-audit/"));
+}

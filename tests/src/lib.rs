@@ -375,6 +375,8 @@ macro_rules! suite_tests {
             viewer_sessions_open_once_and_refuse_every_other_way_in,
             the_console_shows_only_the_sessions_view_escaped,
             console_pages_forward_and_back_through_every_event_once,
+            downloads_hold_exactly_the_filtered_events,
+            admin_sessions_show_each_destinations_health,
         );
     };
     ($backend:expr; $($name:ident),* $(,)?) => {

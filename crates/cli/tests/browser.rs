@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Server, auditlog, start_server_with};
+use common::{Server, auditlog_with, start_server_with};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
@@ -78,8 +78,8 @@ async fn browser() -> (Driver, Client) {
     panic!("no WebDriver session: {last:?}");
 }
 
-fn make_key(data: &Path, tenant: &str) -> String {
-    let (ok, stdout, stderr) = auditlog(
+fn make_key(data: &Path, env: &[(&str, &str)], tenant: &str) -> String {
+    let (ok, stdout, stderr) = auditlog_with(
         data,
         &[
             "keys",
@@ -90,6 +90,7 @@ fn make_key(data: &Path, tenant: &str) -> String {
             "write,read,admin",
             "--json",
         ],
+        env,
     );
     assert!(ok, "{stderr}");
     serde_json::from_str::<Value>(&stdout).unwrap()["key"]
@@ -98,10 +99,16 @@ fn make_key(data: &Path, tenant: &str) -> String {
         .to_string()
 }
 
-fn console_link(data: &Path, server: &Server, tenant: &str, extra: &[&str]) -> String {
+fn console_link(
+    data: &Path,
+    env: &[(&str, &str)],
+    server: &Server,
+    tenant: &str,
+    extra: &[&str],
+) -> String {
     let mut args = vec!["console", "--tenant", tenant, "--url", server.url.as_str()];
     args.extend_from_slice(extra);
-    let (ok, stdout, stderr) = auditlog(data, &args);
+    let (ok, stdout, stderr) = auditlog_with(data, &args, env);
     assert!(ok, "{stderr}");
     stdout.trim().to_string()
 }
@@ -172,8 +179,8 @@ async fn the_console_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
     let server = start_server_with(data, &[]);
-    let key = make_key(data, "acme");
-    let other = make_key(data, "rival");
+    let key = make_key(data, &[], "acme");
+    let other = make_key(data, &[], "rival");
     let hostile = json!({"events": [
         {"id": "evil-1", "action": "user.login",
          "actor": {"id": "u_1", "name": "<script>alert('actor')</script>", "email": "ada@example.com"},
@@ -194,7 +201,7 @@ async fn the_console_in_chromium() {
     .await;
 
     let (_driver, client) = browser().await;
-    let link = console_link(data, &server, "acme", &["--display-name", "Ada"]);
+    let link = console_link(data, &[], &server, "acme", &["--display-name", "Ada"]);
     client.goto(&link).await.unwrap();
     client
         .wait()
@@ -308,7 +315,7 @@ async fn the_console_in_chromium() {
     assert!(refusal.contains("already used"), "{refusal}");
 
     // A session held to one actor cannot be widened by editing the URL.
-    let held = console_link(data, &server, "acme", &["--actor-id", "u_42"]);
+    let held = console_link(data, &[], &server, "acme", &["--actor-id", "u_42"]);
     client.goto(&held).await.unwrap();
     client
         .wait()
@@ -333,6 +340,81 @@ async fn the_console_in_chromium() {
     );
     assert!(shown_ids(&client).await.is_empty());
 
+    client.close().await.unwrap();
+    let mut server = server;
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+}
+
+/// The event list on DynamoDB Local: `serve`, `keys`, `console` and `tables` on the same tables.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_lists_events_stored_in_dynamodb() {
+    assert!(
+        std::env::var("AWS_ENDPOINT_URL_DYNAMODB").is_ok(),
+        "set AWS_ENDPOINT_URL_DYNAMODB to a DynamoDB Local (scripts/test starts one)"
+    );
+    let run = format!("browser{}", std::process::id());
+    let (events, keys, exports) = (
+        format!("{run}-events"),
+        format!("{run}-keys"),
+        format!("{run}-exports"),
+    );
+    let env = [
+        ("AUDITLOG_STORE", "dynamodb"),
+        ("AUDITLOG_EVENTS_TABLE", events.as_str()),
+        ("AUDITLOG_KEYS_TABLE", keys.as_str()),
+        ("AUDITLOG_EXPORTS_TABLE", exports.as_str()),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, stderr) = auditlog_with(dir.path(), &["tables", "create"], &env);
+    assert!(ok, "{stderr}");
+    let server = start_server_with(dir.path(), &env);
+    let key = make_key(dir.path(), &env, "acme");
+    let batch: Vec<Value> = (0..30)
+        .map(|i| json!({"id": format!("d-{i:02}"), "action": "doc.viewed", "actor": {"id": "u"}}))
+        .collect();
+    post(&server, &key, &json!({"events": batch})).await;
+
+    let (_driver, client) = browser().await;
+    client
+        .goto(&console_link(dir.path(), &env, &server, "acme", &[]))
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("table.events"))
+        .await
+        .unwrap();
+    client
+        .goto(&format!("{}/console/events?limit=25", server.url))
+        .await
+        .unwrap();
+    let first_page = shown_ids(&client).await;
+    assert_eq!(first_page.len(), 25);
+    let api = api_ids(&server, &key, "").await;
+    assert_eq!(
+        first_page,
+        api[..first_page.len()],
+        "newest first, as the API orders them"
+    );
+    client
+        .find(Locator::Css("a[rel=next]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("table.events"))
+        .await
+        .unwrap();
+    let second_page = shown_ids(&client).await;
+    assert_eq!(
+        [first_page, second_page].concat(),
+        api,
+        "two pages, every event once"
+    );
     client.close().await.unwrap();
     let mut server = server;
     let _ = server.child.kill();

@@ -15,8 +15,18 @@ use serde_json::Value;
 pub const BIN: &str = env!("CARGO_BIN_EXE_auditlog");
 
 pub fn auditlog(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
+    auditlog_with(data_dir, args, &[])
+}
+
+/// `auditlog` with extra environment variables (a store other than SQLite, say).
+pub fn auditlog_with(
+    data_dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (bool, String, String) {
     let out = Command::new(BIN)
         .args(args)
+        .envs(env.iter().copied())
         .env("AUDITLOG_DATA_DIR", data_dir)
         .env_remove("AUDITLOG_KEY")
         .output()

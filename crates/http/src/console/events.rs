@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{Markup, html};
 
+use super::download::{MAX_DOWNLOAD_EVENTS, download_url};
 use super::form::{
     DEFAULT_PAGE_SIZE, ListRequest, PAGE_SIZES, RANGES, events_url, parse_list, query_pairs,
 };
@@ -93,7 +94,7 @@ pub async fn list(
     let (status, body) = match request {
         Err(problems) => (StatusCode::BAD_REQUEST, problems_markup(&problems)),
         Ok(request) => match listing(&state, &viewer.session.tenant, &request).await {
-            Ok(listing) => (StatusCode::OK, list_markup(now, &listing)),
+            Ok(listing) => (StatusCode::OK, list_markup(now, &request, &listing)),
             Err(message) => (
                 StatusCode::BAD_REQUEST,
                 problems_markup(&[ParamError {
@@ -179,8 +180,14 @@ fn problems_markup(problems: &[ParamError]) -> Markup {
     }
 }
 
-fn list_markup(now: Timestamp, listing: &Listing) -> Markup {
+fn list_markup(now: Timestamp, request: &ListRequest, listing: &Listing) -> Markup {
     html! {
+        p.downloads {
+            "Download these events: "
+            a.download href=(download_url(&request.query, "csv")) { "CSV" } " · "
+            a.download href=(download_url(&request.query, "ndjson")) { "NDJSON" }
+            " (at most " (MAX_DOWNLOAD_EVENTS) " events; narrow the filters for more)"
+        }
         @if listing.rows.is_empty() {
             p.empty { "No events match these filters." }
         } @else {

@@ -8,11 +8,15 @@
 //!   check every page shares), with the refusal page.
 //! - `form`: the events page's URL, in and out (filters, presets, paging links).
 //! - `events`: the events list and one event's detail.
+//! - `destinations`: each export destination's health, for admin sessions.
+//! - `download`: the current filter as CSV or NDJSON, streamed and capped.
 //! - `views`: the maud templates they share.
 //!
 //! Every answer carries a strict Content-Security-Policy (no inline script or style, framing
 //! only by the configured origins), `nosniff`, `no-referrer` and `no-store`.
 
+mod destinations;
+mod download;
 mod events;
 mod form;
 mod session;
@@ -78,6 +82,8 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/console/open", get(session::open))
         .route("/console/events", get(events::list))
         .route("/console/event", get(events::detail))
+        .route("/console/download", get(download::download))
+        .route("/console/destinations", get(destinations::list))
         .route("/console/assets/console.css", get(stylesheet))
         .layer(axum::middleware::from_fn_with_state(
             state,

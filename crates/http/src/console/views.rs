@@ -27,6 +27,7 @@ pub fn layout(title: &str, session: Option<&ViewerSession>, body: Markup) -> Mar
                         span.expires { "session until " (iso(s.expires_at)) }
                         nav {
                             a href="/console/events" { "Events" }
+                            @if s.admin { a href="/console/destinations" { "Destinations" } }
                         }
                     }
                 }
