@@ -116,6 +116,14 @@ pub async fn viewer_sessions_open_once_and_refuse_every_other_way_in(s: &TestSer
         (400, Some("malformed_json")),
         "a tenant cannot be named"
     );
+    for shape in [json!({"filter": [null, null]}), json!([3600, null, "Ada"])] {
+        let (status, bad) = issue(s, &admin, shape.clone()).await;
+        assert_eq!(
+            (status, bad["error"]["code"].as_str()),
+            (400, Some("malformed_json")),
+            "{shape}"
+        );
+    }
 
     let (status, issued) =
         issue(s, &admin, json!({"display_name": "Ada", "expires_in": 600})).await;

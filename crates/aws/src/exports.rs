@@ -20,7 +20,7 @@ use auditlog_core::signing::SigningKeyRecord;
 use auditlog_core::store::{DestinationStore, ExportStateStore, SigningKeyStore, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::{DynamoStore, created, n, number_attr, s, sdk_message, text_attr};
+use crate::{DynamoStore, created, n, number_attr, s, sdk_message, text_attr, won};
 
 const DESTINATION_PK: &str = "destination";
 const STATE_SK: &str = "state";
@@ -168,16 +168,7 @@ impl ExportStateStore for DynamoStore {
             put.condition_expression("version = :expected")
                 .expression_attribute_values(":expected", n(expected))
         };
-        match put.send().await {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(StoreError::Unavailable(sdk_message(&e))),
-        }
+        won(put.send().await)
     }
 }
 

@@ -126,6 +126,18 @@ fn created<O, R: std::fmt::Debug>(
     }
 }
 
+/// The outcome of a conditional `PutItem` that may lose a race: `false` when the condition
+/// failed (someone else wrote first), `Unavailable` on any other failure.
+fn won<O, R: std::fmt::Debug>(
+    result: Result<O, SdkError<aws_sdk_dynamodb::operation::put_item::PutItemError, R>>,
+) -> Result<bool, StoreError> {
+    match created(result, String::new) {
+        Ok(()) => Ok(true),
+        Err(StoreError::Conflict(_)) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 fn sdk_message<E: ProvideErrorMetadata + std::fmt::Debug, R: std::fmt::Debug>(
     e: &SdkError<E, R>,
 ) -> String {

@@ -8,7 +8,7 @@ use auditlog_core::store::{StoreError, ViewerSessionStore};
 use auditlog_core::viewer::ViewerSession;
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::{DynamoStore, created, s, sdk_message, text_attr};
+use crate::{DynamoStore, created, s, sdk_message, text_attr, won};
 
 const SESSION_SK: &str = "session";
 
@@ -69,15 +69,6 @@ impl ViewerSessionStore for DynamoStore {
             .expression_attribute_values(":not_yet", AttributeValue::Bool(false))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(StoreError::Unavailable(sdk_message(&e))),
-        }
+        won(result)
     }
 }

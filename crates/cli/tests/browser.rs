@@ -168,6 +168,29 @@ async fn assert_no_script_ran(client: &Client) {
     assert_eq!(counts, json!([0, 0]));
 }
 
+/// The text of the first element matching `css`.
+async fn text_of(client: &Client, css: &str) -> String {
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+/// Opens a page of the server's.
+async fn visit(client: &Client, server: &Server, path: &str) {
+    client.goto(&format!("{}{path}", server.url)).await.unwrap();
+}
+
+/// Ends the browser session and the server.
+async fn finish(client: Client, mut server: Server) {
+    client.close().await.unwrap();
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+}
+
 fn artefacts() -> PathBuf {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
@@ -251,10 +274,7 @@ async fn the_console_in_chromium() {
         ("target_id", "inv-7", "target_id=inv-7"),
         ("source_service", "billing", "source_service=billing"),
     ] {
-        client
-            .goto(&format!("{}/console/events", server.url))
-            .await
-            .unwrap();
+        visit(&client, &server, "/console/events").await;
         let form = client.form(Locator::Css("form.filters")).await.unwrap();
         form.set_by_name(field, value).await.unwrap();
         form.submit().await.unwrap();
@@ -269,32 +289,14 @@ async fn the_console_in_chromium() {
             "{field}"
         );
     }
-    client
-        .goto(&format!("{}/console/events?outcome=failure", server.url))
-        .await
-        .unwrap();
+    visit(&client, &server, "/console/events?outcome=failure").await;
     assert_eq!(shown_ids(&client).await, ["pay-2"]);
 
     // The detail page: every field as text, and the receipt the sender got.
-    client
-        .goto(&format!("{}/console/event?id=evil-1", server.url))
-        .await
-        .unwrap();
-    let json_text = client
-        .find(Locator::Css("pre.json"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    visit(&client, &server, "/console/event?id=evil-1").await;
+    let json_text = text_of(&client, "pre.json").await;
     assert!(json_text.contains("</textarea><script>alert(1)</script>"));
-    let receipt = client
-        .find(Locator::Css("code.receipt"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let receipt = text_of(&client, "code.receipt").await;
     assert_eq!(receipt, answer["items"][0]["sha256"].as_str().unwrap());
     assert_no_script_ran(&client).await;
     std::fs::write(
@@ -305,13 +307,7 @@ async fn the_console_in_chromium() {
 
     // The used link, in the same browser, is refused with a page.
     client.goto(&link).await.unwrap();
-    let refusal = client
-        .find(Locator::Css("p.refusal"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let refusal = text_of(&client, "p.refusal").await;
     assert!(refusal.contains("already used"), "{refusal}");
 
     // A session held to one actor cannot be widened by editing the URL.
@@ -323,27 +319,15 @@ async fn the_console_in_chromium() {
         .await
         .unwrap();
     assert_eq!(shown_ids(&client).await, ["pay-2", "pay-1"]);
-    client
-        .goto(&format!("{}/console/events?actor_id=u_1", server.url))
-        .await
-        .unwrap();
-    let problems = client
-        .find(Locator::Css("div.problems"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    visit(&client, &server, "/console/events?actor_id=u_1").await;
+    let problems = text_of(&client, "div.problems").await;
     assert!(
         problems.contains("limited to actor_id = u_42"),
         "{problems}"
     );
     assert!(shown_ids(&client).await.is_empty());
 
-    client.close().await.unwrap();
-    let mut server = server;
-    let _ = server.child.kill();
-    let _ = server.child.wait();
+    finish(client, server).await;
 }
 
 /// The event list on DynamoDB Local: `serve`, `keys`, `console` and `tables` on the same tables.
@@ -385,10 +369,7 @@ async fn the_console_lists_events_stored_in_dynamodb() {
         .for_element(Locator::Css("table.events"))
         .await
         .unwrap();
-    client
-        .goto(&format!("{}/console/events?limit=25", server.url))
-        .await
-        .unwrap();
+    visit(&client, &server, "/console/events?limit=25").await;
     let first_page = shown_ids(&client).await;
     assert_eq!(first_page.len(), 25);
     let api = api_ids(&server, &key, "").await;
@@ -415,8 +396,5 @@ async fn the_console_lists_events_stored_in_dynamodb() {
         api,
         "two pages, every event once"
     );
-    client.close().await.unwrap();
-    let mut server = server;
-    let _ = server.child.kill();
-    let _ = server.child.wait();
+    finish(client, server).await;
 }

@@ -109,10 +109,7 @@ impl std::fmt::Debug for IssuedKey {
 /// Builds a key from caller-supplied randomness (this crate has no random source of its own).
 pub fn issue_key(id_bytes: [u8; 8], secret_bytes: [u8; 32]) -> IssuedKey {
     let key_id = hex::encode(id_bytes);
-    let key = format!(
-        "{KEY_PREFIX}{key_id}_{}",
-        URL_SAFE_NO_PAD.encode(secret_bytes)
-    );
+    let key = bearer_token(KEY_PREFIX, &key_id, secret_bytes);
     let hash = hash_key(&key);
     IssuedKey { key_id, key, hash }
 }
@@ -122,9 +119,20 @@ pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
+/// `{prefix}{id}_{43 base64url characters of the secret}`: the shape of every secret token we
+/// issue (API keys, console links and session cookies, each with its own prefix).
+pub fn bearer_token(prefix: &str, id: &str, secret: [u8; 32]) -> String {
+    format!("{prefix}{id}_{}", URL_SAFE_NO_PAD.encode(secret))
+}
+
 /// The key id of a presented key, if it is shaped like one of ours.
 pub fn key_id_of(presented: &str) -> Option<&str> {
-    let rest = presented.strip_prefix(KEY_PREFIX)?;
+    token_id_of(KEY_PREFIX, presented)
+}
+
+/// The id (16 hex digits) of a presented [`bearer_token`] with `prefix`, if it has that shape.
+pub fn token_id_of<'a>(prefix: &str, presented: &'a str) -> Option<&'a str> {
+    let rest = presented.strip_prefix(prefix)?;
     let (id, secret) = rest.split_once('_')?;
     let id_ok = id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit());
     let secret_ok = secret.len() == 43

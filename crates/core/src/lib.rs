@@ -37,6 +37,7 @@ pub mod query;
 pub mod redact;
 pub mod signing;
 pub mod store;
+pub mod strict;
 pub mod time;
 pub mod validate;
 pub mod viewer;

@@ -3,20 +3,17 @@
 //! A tenant admin (through `POST /v1/viewer-sessions`) or the operator (`auditlog console`)
 //! issues a session: a record in the store and a one-time link token, `vsl_<id>_<secret>`.
 //! Opening the link exchanges the token, once, for a session cookie, `vsc_<id>_<secret>`, whose
-//! secret is made at that moment. Only the SHA-256 of each token is stored (as for API keys:
-//! 256 random bits need no slow hash), and both are compared in constant time.
+//! secret is made at that moment. Only the SHA-256 of each token is stored (hashed and compared
+//! in constant time by the API keys' own functions: 256 random bits need no slow hash).
 //!
 //! A session may carry a fixed filter (`actor_id = u_42`, `action = billing.*`): every query of
 //! the session is narrowed by it ([`narrow`]), and a query that asks for more is refused, never
 //! silently widened. This module is pure: randomness and time come from the caller.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use crate::event::Outcome;
+use crate::keys::{bearer_token as token, hash_key as hash, key_matches as matches, token_id_of};
 use crate::query::{ActionFilter, EventQuery, ParamError, parse_query};
 use crate::time::Timestamp;
 
@@ -129,31 +126,9 @@ impl std::fmt::Debug for Issued {
     }
 }
 
-fn token(prefix: &str, id: &str, secret: [u8; 32]) -> String {
-    format!("{prefix}{id}_{}", URL_SAFE_NO_PAD.encode(secret))
-}
-
-fn hash(text: &str) -> String {
-    hex::encode(Sha256::digest(text.as_bytes()))
-}
-
-fn matches(presented: &str, stored_hash: &str) -> bool {
-    hash(presented)
-        .as_bytes()
-        .ct_eq(stored_hash.as_bytes())
-        .into()
-}
-
 /// The session id of a token shaped like ours (`prefix`, 16 hex, `_`, 43 base64url).
 pub fn session_id_of<'a>(prefix: &str, presented: &'a str) -> Option<&'a str> {
-    let rest = presented.strip_prefix(prefix)?;
-    let (id, secret) = rest.split_once('_')?;
-    let id_ok = id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit());
-    let secret_ok = secret.len() == 43
-        && secret
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    (id_ok && secret_ok).then_some(id)
+    token_id_of(prefix, presented)
 }
 
 /// Checks a request for a session; every problem is named by JSON pointer.

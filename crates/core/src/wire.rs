@@ -21,6 +21,7 @@ use serde_json::{Map, Value};
 use crate::event::{
     Actor, ActorType, Context, Event, Outcome, Request, SCHEMA_VERSION, Source, Target,
 };
+use crate::strict::{ObjectOnly, objects, opt_object, opt_objects};
 use crate::time;
 use crate::validate::{
     IngestContext, MAX_ACTION_CHARS, MAX_EMAIL_CHARS, MAX_ID_CHARS, MAX_IP_CHARS, MAX_LABEL_CHARS,
@@ -164,54 +165,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for WireTime<'a> {
         }
         deserializer.deserialize_any(Visitor)
     }
-}
-
-/// A struct read from a JSON object only. serde's derived struct impls also take a JSON array
-/// (fields by position), which the walker and the published schema refuse: `"source": [null]`
-/// must not pass as an empty source. Every struct of this module is read through this.
-struct ObjectOnly<T>(T);
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOnly<T> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor<T>(std::marker::PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for Visitor<T> {
-            type Value = T;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
-                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-            }
-        }
-        deserializer
-            .deserialize_map(Visitor(std::marker::PhantomData))
-            .map(ObjectOnly)
-    }
-}
-
-fn opt_object<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<ObjectOnly<T>>::deserialize(d).map(|o| o.map(|ObjectOnly(t)| t))
-}
-
-fn objects<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Vec::<ObjectOnly<T>>::deserialize(d).map(|v| v.into_iter().map(|ObjectOnly(t)| t).collect())
-}
-
-fn opt_objects<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<Vec<ObjectOnly<T>>>::deserialize(d)
-        .map(|o| o.map(|v| v.into_iter().map(|ObjectOnly(t)| t).collect()))
 }
 
 /// An optional string that borrows from the body when it has no escapes (serde's own

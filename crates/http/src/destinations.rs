@@ -19,8 +19,8 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::{Admin, ApiKey, KeyRefusals};
-use crate::error::{ApiError, ErrorBody};
-use crate::handlers::{PathId, check_json_content_type, read_body, store_unavailable};
+use crate::error::{ApiError, ErrorBody, JsonBodyRefusals, StoreRefusal};
+use crate::handlers::{PathId, read_json_body, store_unavailable};
 
 /// Largest `POST /v1/destinations` body.
 const MAX_DESTINATION_BODY: usize = 16 * 1024;
@@ -115,15 +115,8 @@ fn invalid(details: Value) -> ApiError {
     .with_details(details)
 }
 
-/// Parses and checks a new S3 destination: every problem is named by JSON pointer.
-fn parse_new_destination(bytes: &[u8]) -> Result<S3Target, ApiError> {
-    let body: NewS3Destination = serde_json::from_slice(bytes).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("the body is not a destination object: {e}"),
-        )
-    })?;
+/// Checks a new S3 destination: every problem is named by JSON pointer.
+fn check_new_destination(body: NewS3Destination) -> Result<S3Target, ApiError> {
     let target = S3Target {
         bucket: body.bucket,
         region: body.region,
@@ -171,7 +164,7 @@ async fn owned(state: &AppState, tenant: &str, id: &str) -> Result<Destination, 
     responses(
         (status = 200, description = "Every destination of the tenant.", body = DestinationList),
         KeyRefusals,
-        (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+        StoreRefusal,
     ))]
 pub async fn list_destinations(
     State(state): State<AppState>,
@@ -191,12 +184,10 @@ pub async fn list_destinations(
     request_body(content = NewS3Destination, content_type = "application/json"),
     responses(
         (status = 201, description = "Added.", body = DestinationView),
-        (status = 400, description = "`malformed_json`: not a destination object (unknown fields are refused), or `unreadable_body`.", body = ErrorBody),
+        JsonBodyRefusals,
         KeyRefusals,
-        (status = 413, description = "`body_too_large`: over 16 KiB.", body = ErrorBody),
-        (status = 415, description = "`unsupported_media_type`: send `application/json`.", body = ErrorBody),
         (status = 422, description = "`invalid_destination`: `details` holds one `{pointer, message}` per problem.", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+        StoreRefusal,
     ))]
 pub async fn add_destination(
     State(state): State<AppState>,
@@ -204,9 +195,8 @@ pub async fn add_destination(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<DestinationView>), ApiError> {
-    check_json_content_type(&headers)?;
-    let bytes = read_body(body, MAX_DESTINATION_BODY).await?;
-    let target = parse_new_destination(&bytes)?;
+    let body = read_json_body(&headers, body, MAX_DESTINATION_BODY, "a destination object").await?;
+    let target = check_new_destination(body)?;
     let destination = Destination {
         id: new_destination_id(),
         tenant: key.tenant().to_string(),
@@ -231,7 +221,7 @@ pub async fn add_destination(
         (status = 400, description = "`invalid_id`: over 128 characters.", body = ErrorBody),
         KeyRefusals,
         (status = 404, description = "`destination_not_found`: none with this id for this tenant.", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+        StoreRefusal,
     ))]
 pub async fn remove_destination(
     State(state): State<AppState>,
@@ -256,7 +246,7 @@ pub async fn remove_destination(
         (status = 400, description = "`invalid_id`: over 128 characters.", body = ErrorBody),
         KeyRefusals,
         (status = 404, description = "`destination_not_found`: none with this id for this tenant.", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+        StoreRefusal,
     ))]
 pub async fn destination_status(
     State(state): State<AppState>,

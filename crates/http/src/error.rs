@@ -109,3 +109,28 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// The refusals of a small JSON body (admin routes), for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // a description only: the answers are `ApiError`s
+pub enum JsonBodyRefusals {
+    /// `malformed_json` (not JSON, not the documented object, or an unknown field), or
+    /// `unreadable_body`.
+    #[response(status = 400)]
+    Malformed(ErrorBody),
+    /// `body_too_large`: over 16 KiB.
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// `unsupported_media_type`: send `application/json`.
+    #[response(status = 415)]
+    MediaType(ErrorBody),
+}
+
+/// `503 store_unavailable`, for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // a description only: the answers are `ApiError`s
+pub enum StoreRefusal {
+    /// `store_unavailable`: the store could not be read or written; retrying is safe.
+    #[response(status = 503)]
+    Unavailable(ErrorBody),
+}

@@ -3,6 +3,7 @@
 
 use auditlog_core::ingest::{RequestError, check_content_type, prepare_request};
 use auditlog_core::query::parse_query;
+use auditlog_core::strict::ObjectOnly;
 use auditlog_core::validate::{IngestContext, MAX_ID_CHARS};
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -17,7 +18,7 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::{ApiKey, KeyRefusals, Read, Write};
-use crate::error::{ApiError, ErrorBody};
+use crate::error::{ApiError, ErrorBody, StoreRefusal};
 use crate::event_pages::{Page, read_page};
 use crate::ingest_answer::{IngestSummary, IngestUnavailable, store_items};
 use crate::openapi::EventPage;
@@ -86,7 +87,7 @@ pub async fn health() -> Json<Health> {
     responses(
         (status = 200, description = "Every key that ever signed a digest, retired ones included.",
             body = auditlog_core::signing::PublicKeys),
-        (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+        StoreRefusal,
     ))]
 pub async fn integrity_keys(
     State(state): State<AppState>,
@@ -170,6 +171,27 @@ pub(crate) fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiErro
     })
 }
 
+/// A small JSON body of an admin route: `application/json`, at most `max` bytes, and of type
+/// `T` (whose unknown fields are refused), or the error that says which of these failed.
+pub(crate) async fn read_json_body<T: serde::de::DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+    max: usize,
+    what: &str,
+) -> Result<T, ApiError> {
+    check_json_content_type(headers)?;
+    let bytes = read_body(body, max).await?;
+    serde_json::from_slice::<ObjectOnly<T>>(&bytes)
+        .map(|ObjectOnly(t)| t)
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("the body is not {what}: {e}"),
+            )
+        })
+}
+
 /// Send one event, or a batch of up to `AUDITLOG_MAX_BATCH_EVENTS`. Each item is judged on its
 /// own; the answer lists every item in request order (docs/api.md).
 #[utoipa::path(post, path = "/v1/events", tag = "events",
@@ -240,7 +262,7 @@ fn request_error(e: RequestError) -> ApiError {
         (status = 200, description = "A page; `next_cursor` is null on the last one.", body = EventPage),
         (status = 400, description = "`invalid_query` (details name each bad parameter) or `invalid_cursor`.", body = ErrorBody),
         KeyRefusals,
-        (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+        StoreRefusal,
     ))]
 pub async fn list_events(
     State(state): State<AppState>,
@@ -285,7 +307,7 @@ pub async fn list_events(
         (status = 400, description = "`invalid_id`: over 128 characters.", body = ErrorBody),
         KeyRefusals,
         (status = 404, description = "`event_not_found`: none with this id for this tenant.", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+        StoreRefusal,
     ))]
 pub async fn get_event(
     State(state): State<AppState>,

@@ -15,8 +15,8 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::{Admin, ApiKey, KeyRefusals};
-use crate::error::{ApiError, ErrorBody};
-use crate::handlers::{check_json_content_type, read_body, store_unavailable};
+use crate::error::{ApiError, ErrorBody, JsonBodyRefusals, StoreRefusal};
+use crate::handlers::{read_json_body, store_unavailable};
 
 const MAX_BODY: usize = 16 * 1024;
 
@@ -28,6 +28,7 @@ pub struct NewViewerSession {
     #[schema(minimum = 60, maximum = 43200)]
     expires_in: Option<i64>,
     /// What the viewer is limited to; they can narrow it but never widen it.
+    #[serde(default, deserialize_with = "auditlog_core::strict::opt_object")]
     filter: Option<FixedFilter>,
     /// The person the session is for, shown on the pages.
     display_name: Option<String>,
@@ -81,12 +82,10 @@ pub fn link_path(token: &str) -> String {
     request_body(content = NewViewerSession, content_type = "application/json"),
     responses(
         (status = 201, description = "Issued; `url` opens the console once.", body = ViewerSessionIssued),
-        (status = 400, description = "`malformed_json` (unknown fields are refused) or `unreadable_body`.", body = ErrorBody),
+        JsonBodyRefusals,
         KeyRefusals,
-        (status = 413, description = "`body_too_large`: over 16 KiB.", body = ErrorBody),
-        (status = 415, description = "`unsupported_media_type`: send `application/json`.", body = ErrorBody),
         (status = 422, description = "`invalid_viewer_session`: `details` holds one `{pointer, message}` per problem.", body = ErrorBody),
-        (status = 503, description = "`store_unavailable`: retry.", body = ErrorBody),
+        StoreRefusal,
     ))]
 pub async fn create_viewer_session(
     State(state): State<AppState>,
@@ -94,15 +93,8 @@ pub async fn create_viewer_session(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<ViewerSessionIssued>), ApiError> {
-    check_json_content_type(&headers)?;
-    let bytes = read_body(body, MAX_BODY).await?;
-    let asked: NewViewerSession = serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            format!("the body is not a viewer session request: {e}"),
-        )
-    })?;
+    let asked: NewViewerSession =
+        read_json_body(&headers, body, MAX_BODY, "a viewer session request").await?;
     let request = SessionRequest {
         tenant: key.tenant().to_string(),
         filter: asked.filter.unwrap_or_default(),

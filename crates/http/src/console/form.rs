@@ -3,7 +3,7 @@
 //! parsed by `auditlog_core::query::parse_query`, as for `GET /v1/events`.
 
 use auditlog_core::Timestamp;
-use auditlog_core::query::{ActionFilter, EventQuery, Order, ParamError, parse_query};
+use auditlog_core::query::{EventQuery, ParamError, parse_query};
 
 /// Page sizes the form offers; the default is the first after 25.
 pub const PAGE_SIZES: [usize; 4] = [25, 50, 100, 250];
@@ -97,41 +97,9 @@ pub fn parse_list(
     }
 }
 
-/// The query as URL pairs that parse back to the same query (times as epoch milliseconds).
+/// The query as URL pairs that parse back to the same query.
 pub fn query_pairs(query: &EventQuery) -> Vec<(&'static str, String)> {
-    let mut pairs = Vec::new();
-    if let Some(from) = query.from {
-        pairs.push(("from", from.0.to_string()));
-    }
-    if let Some(to) = query.to {
-        pairs.push(("to", to.0.to_string()));
-    }
-    match &query.action {
-        Some(ActionFilter::Exact(a)) => pairs.push(("action", a.clone())),
-        Some(ActionFilter::Prefix(p)) => pairs.push(("action", format!("{p}*"))),
-        None => {}
-    }
-    let texts = [
-        ("actor_id", &query.actor_id),
-        ("actor_email", &query.actor_email),
-        ("target_id", &query.target_id),
-        ("source_service", &query.source_service),
-    ];
-    for (name, value) in texts {
-        if let Some(v) = value {
-            pairs.push((name, v.clone()));
-        }
-    }
-    if let Some(outcome) = query.outcome {
-        pairs.push(("outcome", outcome.as_str().to_string()));
-    }
-    pairs.push(("limit", query.limit.to_string()));
-    let order = match query.order {
-        Order::Asc => "asc",
-        Order::Desc => "desc",
-    };
-    pairs.push(("order", order.to_string()));
-    pairs
+    query.to_pairs()
 }
 
 /// `/console/events?...` for `pairs`.
@@ -157,7 +125,7 @@ mod tests {
     fn empty_fields_are_absent_and_newest_comes_first() {
         let now = Timestamp(10_000_000_000);
         let request = parse_list(&pairs(&[("action", ""), ("actor_id", " u_1 ")]), now).unwrap();
-        assert_eq!(request.query.order, Order::Desc);
+        assert_eq!(request.query.order, auditlog_core::query::Order::Desc);
         assert_eq!(request.query.limit, DEFAULT_PAGE_SIZE);
         assert_eq!(request.query.actor_id.as_deref(), Some("u_1"));
         assert_eq!(request.query.action, None);

@@ -60,6 +60,17 @@ fn unavailable(e: impl std::fmt::Display) -> RefusalPage {
     )
 }
 
+/// The session a link or cookie names, before its secret is checked.
+async fn find(state: &AppState, prefix: &str, token: &str) -> Result<ViewerSession, RefusalPage> {
+    let id = session_id_of(prefix, token).ok_or(Refusal::Malformed)?;
+    Ok(state
+        .store
+        .find_viewer_session(id)
+        .await
+        .map_err(unavailable)?
+        .ok_or(Refusal::Unknown)?)
+}
+
 /// A person with an open, unexpired viewer session: its record and its fixed filter.
 pub struct Viewer {
     pub session: ViewerSession,
@@ -90,13 +101,7 @@ impl FromRequestParts<AppState> for Viewer {
                 "no viewer session: open the console through a link from your administrator",
             )
         })?;
-        let id = session_id_of(COOKIE_PREFIX, &cookie).ok_or(Refusal::Malformed)?;
-        let session = state
-            .store
-            .find_viewer_session(id)
-            .await
-            .map_err(unavailable)?
-            .ok_or(Refusal::Unknown)?;
+        let session = find(state, COOKIE_PREFIX, &cookie).await?;
         check_cookie(&session, &cookie, (state.clock)())?;
         let fixed = session.filter.to_query().map_err(|_| {
             RefusalPage::new(StatusCode::INTERNAL_SERVER_ERROR, "this session is damaged")
@@ -120,13 +125,7 @@ pub async fn open(
         .find(|(k, _)| k == "token")
         .map(|(_, v)| v.into_owned())
         .ok_or(Refusal::Malformed)?;
-    let id = session_id_of(LINK_PREFIX, &token).ok_or(Refusal::Malformed)?;
-    let session = state
-        .store
-        .find_viewer_session(id)
-        .await
-        .map_err(unavailable)?
-        .ok_or(Refusal::Unknown)?;
+    let session = find(&state, LINK_PREFIX, &token).await?;
     let now = (state.clock)();
     check_link(&session, &token, now)?;
     let (session, cookie_value) = opened(&session, rand::random(), now);
