@@ -184,6 +184,45 @@ async fn visit(client: &Client, server: &Server, path: &str) {
     client.goto(&format!("{}{path}", server.url)).await.unwrap();
 }
 
+/// Waits until the page's URL carries the query parameter `name`.
+async fn wait_for_query(client: &Client, name: &str) {
+    for _ in 0..100 {
+        let url = client.current_url().await.unwrap();
+        if url.query_pairs().any(|(k, _)| k == name) {
+            client
+                .wait()
+                .for_element(Locator::Css("nav.paging"))
+                .await
+                .unwrap();
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the form was not submitted with {name}");
+}
+
+/// Follows the paging link `rel` if the page has one.
+async fn click(client: &Client, rel: &str) -> bool {
+    let Ok(link) = client.find(Locator::Css(&format!("a[rel={rel}]"))).await else {
+        return false;
+    };
+    let before = client.current_url().await.unwrap();
+    link.click().await.unwrap();
+    // A navigation: wait for the new URL, not for the old page's elements.
+    for _ in 0..100 {
+        if client.current_url().await.unwrap() != before {
+            client
+                .wait()
+                .for_element(Locator::Css("nav.paging"))
+                .await
+                .unwrap();
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the {rel} link led nowhere");
+}
+
 /// Ends the browser session and the server.
 async fn finish(client: Client, mut server: Server) {
     client.close().await.unwrap();
@@ -278,11 +317,8 @@ async fn the_console_in_chromium() {
         let form = client.form(Locator::Css("form.filters")).await.unwrap();
         form.set_by_name(field, value).await.unwrap();
         form.submit().await.unwrap();
-        client
-            .wait()
-            .for_element(Locator::Css("main"))
-            .await
-            .unwrap();
+        // The submission is a navigation: wait for its URL, not for the old page's elements.
+        wait_for_query(&client, field).await;
         assert_eq!(
             shown_ids(&client).await,
             api_ids(&server, &key, query).await,
@@ -291,6 +327,65 @@ async fn the_console_in_chromium() {
     }
     visit(&client, &server, "/console/events?outcome=failure").await;
     assert_eq!(shown_ids(&client).await, ["pay-2"]);
+    // The time range: a preset, and a custom window that ends before the events.
+    visit(&client, &server, "/console/events?range=1h").await;
+    assert_eq!(shown_ids(&client).await, api_ids(&server, &key, "").await);
+    visit(
+        &client,
+        &server,
+        "/console/events?range=custom&to=2020-01-01T00:00",
+    )
+    .await;
+    assert!(shown_ids(&client).await.is_empty());
+    assert!(
+        text_of(&client, "p.empty")
+            .await
+            .contains("No events match")
+    );
+    assert!(
+        api_ids(&server, &key, "to=2020-01-01T00:00:00Z")
+            .await
+            .is_empty()
+    );
+
+    // The downloads, fetched by the page itself with its session cookie, hold exactly the
+    // filtered events.
+    visit(&client, &server, "/console/events?action=billing.*").await;
+    let fetch = "fetch(arguments[0]).then(r => r.text()).then(arguments[1])";
+    let ndjson = client
+        .execute_async(
+            fetch,
+            vec![json!("/console/download?format=ndjson&action=billing.*")],
+        )
+        .await
+        .unwrap();
+    let lines: Vec<String> = ndjson
+        .as_str()
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(lines, api_ids(&server, &key, "action=billing.*").await);
+    let csv = client
+        .execute_async(
+            fetch,
+            vec![json!("/console/download?format=csv&action=billing.*")],
+        )
+        .await
+        .unwrap();
+    let ids: Vec<&str> = csv
+        .as_str()
+        .unwrap()
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(ids, lines);
 
     // The detail page: every field as text, and the receipt the sender got.
     visit(&client, &server, "/console/event?id=evil-1").await;
@@ -354,8 +449,8 @@ async fn the_console_lists_events_stored_in_dynamodb() {
     assert!(ok, "{stderr}");
     let server = start_server_with(dir.path(), &env);
     let key = make_key(dir.path(), &env, "acme");
-    let batch: Vec<Value> = (0..30)
-        .map(|i| json!({"id": format!("d-{i:02}"), "action": "doc.viewed", "actor": {"id": "u"}}))
+    let batch: Vec<Value> = (0..250)
+        .map(|i| json!({"id": format!("d-{i:03}"), "action": "doc.viewed", "actor": {"id": "u"}}))
         .collect();
     post(&server, &key, &json!({"events": batch})).await;
 
@@ -369,32 +464,25 @@ async fn the_console_lists_events_stored_in_dynamodb() {
         .for_element(Locator::Css("table.events"))
         .await
         .unwrap();
-    visit(&client, &server, "/console/events?limit=25").await;
-    let first_page = shown_ids(&client).await;
-    assert_eq!(first_page.len(), 25);
+    // Forward by clicking "next" to the last page, then back by "previous" to the first.
+    visit(&client, &server, "/console/events?limit=100").await;
+    let mut pages = vec![shown_ids(&client).await];
+    while click(&client, "next").await {
+        pages.push(shown_ids(&client).await);
+    }
     let api = api_ids(&server, &key, "").await;
+    assert_eq!(api.len(), 250);
     assert_eq!(
-        first_page,
-        api[..first_page.len()],
-        "newest first, as the API orders them"
-    );
-    client
-        .find(Locator::Css("a[rel=next]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client
-        .wait()
-        .for_element(Locator::Css("table.events"))
-        .await
-        .unwrap();
-    let second_page = shown_ids(&client).await;
-    assert_eq!(
-        [first_page, second_page].concat(),
+        pages.concat(),
         api,
-        "two pages, every event once"
+        "forward: each event once, newest first"
     );
+    assert_eq!(pages.len(), 3);
+    let mut back = vec![shown_ids(&client).await];
+    while click(&client, "prev").await {
+        back.push(shown_ids(&client).await);
+    }
+    back.reverse();
+    assert_eq!(back, pages, "backward: the same pages");
     finish(client, server).await;
 }
