@@ -18,6 +18,17 @@ use common::{Server, auditlog_with, start_server_with};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
+/// AWS settings that keep every S3 or STS call on this machine, where it fails at once.
+const CLOSED_AWS: &[(&str, &str)] = &[
+    ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+    ("AWS_ENDPOINT_URL_S3", "http://127.0.0.1:9"),
+    ("AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9"),
+    ("AWS_ACCESS_KEY_ID", "unused"),
+    ("AWS_SECRET_ACCESS_KEY", "unused"),
+    ("AWS_REGION", "us-east-1"),
+    ("AWS_EC2_METADATA_DISABLED", "true"),
+];
+
 struct Driver(Child);
 
 impl Drop for Driver {
@@ -240,7 +251,8 @@ fn artefacts() -> PathBuf {
 async fn the_console_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    let server = start_server_with(data, &[]);
+    // Every AWS endpoint is a closed loopback port: the S3 destination below fails, here.
+    let server = start_server_with(data, CLOSED_AWS);
     let key = make_key(data, &[], "acme");
     let other = make_key(data, &[], "rival");
     let hostile = json!({"events": [
@@ -421,6 +433,90 @@ async fn the_console_in_chromium() {
         "{problems}"
     );
     assert!(shown_ids(&client).await.is_empty());
+
+    // Forged links and cookies get the refusal page; the session's cookie is no API credential.
+    let forged = format!(
+        "{}{}",
+        &held[..held.len() - 2],
+        if held.ends_with("AA") { "BB" } else { "AA" }
+    );
+    client.goto(&forged).await.unwrap();
+    assert!(text_of(&client, "p.refusal").await.contains("not valid"));
+    let post = "fetch('/v1/events', {method: 'POST', headers: {'Content-Type': 'application/json'}, \
+        body: '{\"action\": \"user.login\", \"actor\": {\"id\": \"x\"}}'}).then(r => arguments[0](r.status))";
+    visit(&client, &server, "/console/events").await;
+    assert_eq!(
+        client.execute_async(post, vec![]).await.unwrap(),
+        json!(401)
+    );
+    let destinations = "fetch('/v1/destinations').then(r => arguments[0](r.status))";
+    assert_eq!(
+        client.execute_async(destinations, vec![]).await.unwrap(),
+        json!(401)
+    );
+    // A page's script cannot replace the HttpOnly cookie; WebDriver can, with a forged one.
+    client.delete_all_cookies().await.unwrap();
+    let mut forged_cookie = fantoccini::cookies::Cookie::new(
+        "auditlog_console",
+        "vsc_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    );
+    forged_cookie.set_path("/console");
+    forged_cookie.set_domain("127.0.0.1");
+    forged_cookie.set_http_only(true);
+    forged_cookie.set_same_site(cookie::SameSite::Strict);
+    client.add_cookie(forged_cookie).await.unwrap();
+    visit(&client, &server, "/console/events").await;
+    assert!(
+        text_of(&client, "p.refusal")
+            .await
+            .contains("no such viewer session")
+    );
+
+    // A destination whose export failed: an admin session shows its last error.
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/destinations", server.url))
+        .bearer_auth(&key)
+        .json(&json!({"bucket": "acme-audit"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let mut export_env = CLOSED_AWS.to_vec();
+    export_env.extend([
+        ("AUDITLOG_EXPORT_WINDOW", "1m"),
+        ("AUDITLOG_EXPORT_GRACE", "1s"),
+    ]);
+    tokio::time::sleep(Duration::from_secs(61)).await;
+    let (ok, summary, _) = auditlog_with(data, &["export"], &export_env);
+    assert!(!ok, "the export must fail against a closed port: {summary}");
+    client
+        .goto(&console_link(data, &[], &server, "acme", &["--admin"]))
+        .await
+        .unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("table.events"))
+        .await
+        .unwrap();
+    client
+        .find(Locator::LinkText("Destinations"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let card = text_of(&client, "section.destination").await;
+    assert!(
+        card.contains("Failing") && card.contains("s3://acme-audit/"),
+        "{card}"
+    );
+    let error = text_of(&client, "dd.last-error").await;
+    assert!(error.len() > 20, "the last error with its hint: {error}");
+    std::fs::write(
+        artefacts().join("console-destinations.png"),
+        client.screenshot().await.unwrap(),
+    )
+    .unwrap();
 
     finish(client, server).await;
 }
