@@ -308,7 +308,37 @@ mod tests {
         let names = env_names::<ApiArgs>();
         assert!(names.contains(&"AUDITLOG_RETENTION".to_string()));
         assert!(names.contains(&"AUDITLOG_REDACT_KEYS".to_string()));
-        assert_eq!(names.len(), 8);
+        assert!(names.contains(&"AUDITLOG_CONSOLE_FRAME_ANCESTORS".to_string()));
+        assert_eq!(names.len(), 9);
+    }
+
+    fn with_frame_ancestors(value: &str) -> Result<String, SettingsError> {
+        let mut args = ApiArgs::augment_args(clap::Command::new("t"))
+            .try_get_matches_from(["t", "--console-frame-ancestors", value])
+            .map(|m| ApiArgs::from_arg_matches(&m))
+            .unwrap()
+            .unwrap();
+        args.console_frame_ancestors = value.to_string();
+        args.frame_ancestors()
+    }
+
+    #[test]
+    fn frame_ancestors_are_sources_and_nothing_else() {
+        assert_eq!(with_frame_ancestors("'none'").unwrap(), "'none'");
+        assert_eq!(
+            with_frame_ancestors(" https://admin.example.com   'self' ").unwrap(),
+            "https://admin.example.com 'self'"
+        );
+        for bad in [
+            "",
+            "https://a.example; script-src *",
+            "'none' https://a.example",
+            "javascript:alert(1)",
+            "https://a.example,https://b.example",
+            "*",
+        ] {
+            assert!(with_frame_ancestors(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
