@@ -212,6 +212,16 @@ async fn wait_for_query(client: &Client, name: &str) {
     panic!("the form was not submitted with {name}");
 }
 
+/// Opens a one-time link and waits for the events it leads to.
+async fn open_console(client: &Client, link: &str) {
+    client.goto(link).await.unwrap();
+    client
+        .wait()
+        .for_element(Locator::Css("table.events"))
+        .await
+        .unwrap();
+}
+
 /// Follows the paging link `rel` if the page has one.
 async fn click(client: &Client, rel: &str) -> bool {
     let Ok(link) = client.find(Locator::Css(&format!("a[rel={rel}]"))).await else {
@@ -276,12 +286,7 @@ async fn the_console_in_chromium() {
 
     let (_driver, client) = browser().await;
     let link = console_link(data, &[], &server, "acme", &["--display-name", "Ada"]);
-    client.goto(&link).await.unwrap();
-    client
-        .wait()
-        .for_element(Locator::Css("table.events"))
-        .await
-        .unwrap();
+    open_console(&client, &link).await;
     assert!(
         client
             .current_url()
@@ -419,12 +424,7 @@ async fn the_console_in_chromium() {
 
     // A session held to one actor cannot be widened by editing the URL.
     let held = console_link(data, &[], &server, "acme", &["--actor-id", "u_42"]);
-    client.goto(&held).await.unwrap();
-    client
-        .wait()
-        .for_element(Locator::Css("table.events"))
-        .await
-        .unwrap();
+    open_console(&client, &held).await;
     assert_eq!(shown_ids(&client).await, ["pay-2", "pay-1"]);
     visit(&client, &server, "/console/events?actor_id=u_1").await;
     let problems = text_of(&client, "div.problems").await;
@@ -489,15 +489,11 @@ async fn the_console_in_chromium() {
     tokio::time::sleep(Duration::from_secs(61)).await;
     let (ok, summary, _) = auditlog_with(data, &["export"], &export_env);
     assert!(!ok, "the export must fail against a closed port: {summary}");
-    client
-        .goto(&console_link(data, &[], &server, "acme", &["--admin"]))
-        .await
-        .unwrap();
-    client
-        .wait()
-        .for_element(Locator::Css("table.events"))
-        .await
-        .unwrap();
+    open_console(
+        &client,
+        &console_link(data, &[], &server, "acme", &["--admin"]),
+    )
+    .await;
     client
         .find(Locator::LinkText("Destinations"))
         .await
@@ -551,15 +547,11 @@ async fn the_console_lists_events_stored_in_dynamodb() {
     post(&server, &key, &json!({"events": batch})).await;
 
     let (_driver, client) = browser().await;
-    client
-        .goto(&console_link(dir.path(), &env, &server, "acme", &[]))
-        .await
-        .unwrap();
-    client
-        .wait()
-        .for_element(Locator::Css("table.events"))
-        .await
-        .unwrap();
+    open_console(
+        &client,
+        &console_link(dir.path(), &env, &server, "acme", &[]),
+    )
+    .await;
     // Forward by clicking "next" to the last page, then back by "previous" to the first.
     visit(&client, &server, "/console/events?limit=100").await;
     let mut pages = vec![shown_ids(&client).await];
