@@ -23,7 +23,8 @@ pub struct SendArgs {
     /// Send this file's JSON body as is (one event or {"events": [...]}); `-` reads stdin.
     #[arg(long, conflicts_with_all = ["action", "actor_id"])]
     pub file: Option<PathBuf>,
-    #[arg(long, default_value = "auditlog.test")]
+    /// The action (`auditlog.` actions are the service's own: a client cannot send them).
+    #[arg(long, default_value = "cli.test")]
     pub action: String,
     #[arg(long, default_value = "auditlog-cli")]
     pub actor_id: String,

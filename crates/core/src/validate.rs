@@ -654,8 +654,13 @@ fn check_rule(rule: Rule, text: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The namespace of the events the service records about itself (who read the log, who changed
+/// its keys and destinations): no client may write into it, so those events cannot be forged.
+pub const RESERVED_ACTION_PREFIX: &str = "auditlog.";
+
 /// `user.login`, `project.release`, `git.commit`: two or more dot-separated segments of lowercase
-/// ASCII letters, digits, `_` and `-`, the first starting with a letter.
+/// ASCII letters, digits, `_` and `-`, the first starting with a letter, outside the reserved
+/// `auditlog.` namespace.
 pub fn check_action(text: &str) -> Result<(), String> {
     let explain = "must be a dotted lowercase name such as `user.login`: two or more segments of a-z, 0-9, `_` or `-`, joined by dots, starting with a letter";
     let mut segments = 0;
@@ -672,6 +677,12 @@ pub fn check_action(text: &str) -> Result<(), String> {
     let starts_with_letter = text.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
     if segments < 2 || !starts_with_letter {
         return Err(format!("`{}` {explain}", clip(text)));
+    }
+    if text.starts_with(RESERVED_ACTION_PREFIX) {
+        return Err(format!(
+            "`{}` is in the reserved `auditlog.` namespace: the service records those events itself",
+            clip(text)
+        ));
     }
     Ok(())
 }
