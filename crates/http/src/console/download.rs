@@ -10,7 +10,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use super::form::parse_list;
+use super::form::{pairs_of, parse_view};
 use super::session::{RefusalPage, Viewer};
 use crate::AppState;
 use crate::event_pages::read_page;
@@ -19,7 +19,7 @@ pub const MAX_DOWNLOAD_EVENTS: usize = 100_000;
 /// Events read per page while streaming.
 const PAGE: usize = 1000;
 
-pub const CSV_COLUMNS: [&str; 22] = [
+pub const CSV_COLUMNS: [&str; 25] = [
     "id",
     "received_at",
     "occurred_at",
@@ -42,6 +42,9 @@ pub const CSV_COLUMNS: [&str; 22] = [
     "source.version",
     "request.operation",
     "request.response_code",
+    "request.latency_ms",
+    "request.params",
+    "metadata",
 ];
 
 /// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, carriage return
@@ -61,8 +64,8 @@ fn joined<'a>(values: impl Iterator<Item = Option<&'a str>>) -> String {
         .join("; ")
 }
 
-/// One event as the CSV's cells, in [`CSV_COLUMNS`] order plus `request.latency_ms`,
-/// `request.params` and `metadata` (JSON).
+/// One event as the CSV's cells, in [`CSV_COLUMNS`] order (`request.params` and `metadata` as
+/// JSON).
 pub fn csv_cells(event: &Event) -> Vec<String> {
     let context = event.context.as_ref();
     let source = event.source.as_ref();
@@ -110,16 +113,10 @@ pub fn csv_cells(event: &Event) -> Vec<String> {
     ]
 }
 
-fn csv_line(cells: &[String]) -> Bytes {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    let _ = writer.write_record(cells);
-    Bytes::from(writer.into_inner().unwrap_or_default())
-}
-
 fn csv_header() -> Bytes {
-    let mut header: Vec<String> = CSV_COLUMNS.iter().map(|c| c.to_string()).collect();
-    header.extend(["request.latency_ms", "request.params", "metadata"].map(String::from));
-    csv_line(&header)
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let _ = writer.write_record(CSV_COLUMNS);
+    Bytes::from(writer.into_inner().unwrap_or_default())
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -159,20 +156,27 @@ async fn next_chunk(
         }
     };
     let room = MAX_DOWNLOAD_EVENTS - progress.sent;
-    let mut out = Vec::new();
-    for row in page.rows.iter().take(room) {
-        match format {
-            Format::Ndjson => {
+    let rows = page.rows.iter().take(room);
+    let out = match format {
+        Format::Ndjson => {
+            let mut out = Vec::new();
+            for row in rows {
                 out.extend_from_slice(row.json.as_bytes());
                 out.push(b'\n');
             }
-            Format::Csv => {
+            out
+        }
+        // One writer for the page: the CSV quoting state is per record, not per writer.
+        Format::Csv => {
+            let mut writer = csv::Writer::from_writer(Vec::new());
+            for row in rows {
                 if let Ok(event) = serde_json::from_str::<Event>(&row.json) {
-                    out.extend_from_slice(&csv_line(&csv_cells(&event)));
+                    let _ = writer.write_record(csv_cells(&event));
                 }
             }
+            writer.into_inner().unwrap_or_default()
         }
-    }
+    };
     progress.sent += page.rows.len().min(room);
     progress.done = page.next_cursor.is_none();
     progress.cursor = page.next_cursor;
@@ -197,10 +201,7 @@ pub async fn download(
     viewer: Viewer,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, RefusalPage> {
-    let mut pairs: Vec<(String, String)> =
-        form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-            .into_owned()
-            .collect();
+    let mut pairs = pairs_of(raw);
     let format = match pairs
         .iter()
         .find(|(k, _)| k == "format")
@@ -217,15 +218,11 @@ pub async fn download(
     };
     pairs.retain(|(k, _)| k != "format" && k != "cursor" && k != "back" && k != "limit");
     let now = (state.clock)();
-    let mut request = parse_list(&pairs, now).map_err(|problems| {
+    let request = parse_view(&pairs, now, &viewer.fixed).map_err(|problems| {
         let text: Vec<String> = problems
             .iter()
             .map(|p| format!("{}: {}", p.parameter, p.message))
             .collect();
-        RefusalPage::new(StatusCode::BAD_REQUEST, text.join("; "))
-    })?;
-    auditlog_core::viewer::narrow(&viewer.fixed, &mut request.query).map_err(|problems| {
-        let text: Vec<String> = problems.iter().map(|p| p.message.clone()).collect();
         RefusalPage::new(StatusCode::BAD_REQUEST, text.join("; "))
     })?;
     let query = EventQuery {

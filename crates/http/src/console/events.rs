@@ -6,7 +6,6 @@ use auditlog_core::event::Event;
 use auditlog_core::integrity::receipt;
 use auditlog_core::query::ParamError;
 use auditlog_core::store::StoredEvent;
-use auditlog_core::viewer::narrow;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
@@ -14,18 +13,13 @@ use maud::{Markup, html};
 
 use super::download::{MAX_DOWNLOAD_EVENTS, download_url};
 use super::form::{
-    DEFAULT_PAGE_SIZE, ListRequest, PAGE_SIZES, RANGES, events_url, parse_list, query_pairs,
+    DEFAULT_PAGE_SIZE, ListRequest, PAGE_SIZES, RANGES, events_url, pairs_of, parse_view,
+    query_pairs,
 };
 use super::session::{RefusalPage, Viewer};
 use super::views::{actor, iso, layout, when};
 use crate::AppState;
 use crate::event_pages::{cursor_after, read_page, reversed};
-
-fn pairs_of(raw: Option<String>) -> Vec<(String, String)> {
-    form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect()
-}
 
 /// What the list shows: rows in display order and the paging links.
 struct Listing {
@@ -89,8 +83,7 @@ pub async fn list(
 ) -> Response {
     let now = (state.clock)();
     let pairs = pairs_of(raw);
-    let request = parse_list(&pairs, now)
-        .and_then(|mut request| narrow(&viewer.fixed, &mut request.query).map(|()| request));
+    let request = parse_view(&pairs, now, &viewer.fixed);
     let (status, body) = match request {
         Err(problems) => (StatusCode::BAD_REQUEST, problems_markup(&problems)),
         Ok(request) => match listing(&state, &viewer.session.tenant, &request).await {

@@ -97,6 +97,25 @@ pub fn parse_list(
     }
 }
 
+/// A console URL's query string as decoded pairs.
+pub fn pairs_of(raw: Option<String>) -> Vec<(String, String)> {
+    form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// What a session may see for these pairs: [`parse_list`], then narrowed by the session's
+/// fixed filter. The list and the downloads read through this one gate.
+pub fn parse_view(
+    pairs: &[(String, String)],
+    now: Timestamp,
+    fixed: &EventQuery,
+) -> Result<ListRequest, Vec<ParamError>> {
+    let mut request = parse_list(pairs, now)?;
+    auditlog_core::viewer::narrow(fixed, &mut request.query)?;
+    Ok(request)
+}
+
 /// The query as URL pairs that parse back to the same query.
 pub fn query_pairs(query: &EventQuery) -> Vec<(&'static str, String)> {
     query.to_pairs()
