@@ -15,7 +15,7 @@ use auditlog_core::digest::{DigestFile, DigestOptions, check_digests, parse_dige
 use auditlog_core::export::{Destination, S3Target, Target};
 use auditlog_core::integrity::{ObjectContent, StreamStart, check_stream, receipt, sha256_hex};
 use auditlog_core::signing::{PublicKeys, SigningKeyRecord};
-use auditlog_core::store::{AppendEvents, DestinationStore, NewEvent, ServiceStore};
+use auditlog_core::store::{AppendEvents, NewEvent, ServiceStore};
 use auditlog_core::validate::{IngestContext, Limits, prepare_event};
 use auditlog_export::engine::{SinkFactory, export_destination};
 use auditlog_export::sink::{ObjectSink, PutOutcome, SinkError};
@@ -856,7 +856,7 @@ impl ExportTarget for DirectoryOnSqlite {
             },
             created_at: Timestamp(crate::now_ms()),
         };
-        store.add_destination(&destination).await.unwrap();
+        crate::add_destination(&store, &destination).await;
         let sinks = Sinks::new(aws_config::SdkConfig::builder().build());
         let location = root.display().to_string();
         let files = Arc::new(DirectoryFiles(root.clone()));
@@ -1074,7 +1074,7 @@ impl ExportTarget for S3OnDynamo {
             target: Target::S3(bucket.target()),
             created_at: Timestamp(crate::now_ms()),
         };
-        store.add_destination(&destination).await.unwrap();
+        crate::add_destination(&store, &destination).await;
         let (sinks, requests) = recorded_sinks().await;
         let location = format!("s3://{}/user-events-audit/", bucket.bucket);
         let files = Arc::new(BucketFiles(bucket.bucket.clone()));

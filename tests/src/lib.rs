@@ -23,7 +23,8 @@ use auditlog_core::Timestamp;
 use auditlog_core::cursor::CursorKey;
 use auditlog_core::keys::{KeyRecord, hash_key, issue_key, key_id_of, parse_scopes};
 use auditlog_core::redact::Redactor;
-use auditlog_core::store::{ServiceStore, Store};
+use auditlog_core::self_audit::{Caller, SelfAction, SelfEvent, key_created};
+use auditlog_core::store::{NewEvent, ServiceStore, Store};
 use auditlog_core::validate::Limits;
 use auditlog_http::{ApiConfig, AppState, router};
 use serde_json::Value;
@@ -192,20 +193,54 @@ pub async fn register_sample_key(store: &dyn Store) {
     store_key(store, &sample_key(), SAMPLE_TENANT, "write,read", now_ms()).await;
 }
 
-/// Stores the record of `key` (its hash, never the key) for `tenant` with `scopes`.
+/// Stores the record of `key` (its hash, never the key) for `tenant` with `scopes`, with its
+/// self-audit record, as `auditlog keys create` does.
 pub async fn store_key(store: &dyn Store, key: &str, tenant: &str, scopes: &str, at: i64) {
+    let record = KeyRecord {
+        key_id: key_id_of(key).expect("key shape").to_string(),
+        tenant: tenant.to_string(),
+        scopes: parse_scopes(scopes).expect("scopes"),
+        hash: hash_key(key),
+        label: None,
+        created_at: Timestamp(at),
+        revoked_at: None,
+    };
+    let audit = operator_record(tenant, key_created(harness_operator(), &record), at);
+    store.create_key(&record, &audit).await.expect("create key");
+}
+
+/// Adds `destination` with its self-audit record, as `auditlog destinations add` does.
+pub async fn add_destination(
+    store: &dyn auditlog_core::store::DestinationStore,
+    destination: &auditlog_core::export::Destination,
+) {
+    let record = operator_record(
+        &destination.tenant,
+        SelfEvent::new(SelfAction::DestinationAdded, harness_operator()).destination(destination),
+        destination.created_at.0,
+    );
     store
-        .create_key(&KeyRecord {
-            key_id: key_id_of(key).expect("key shape").to_string(),
-            tenant: tenant.to_string(),
-            scopes: parse_scopes(scopes).expect("scopes"),
-            hash: hash_key(key),
-            label: None,
-            created_at: Timestamp(at),
-            revoked_at: None,
-        })
+        .add_destination(destination, &record)
         .await
-        .expect("create key");
+        .expect("add destination");
+}
+
+/// The operator the harness acts as when it changes a store directly (as the CLI would).
+pub fn harness_operator() -> Caller {
+    Caller::Operator {
+        user: "tests".into(),
+        host: "harness".into(),
+    }
+}
+
+/// `record` as the self-audit event of `tenant` at `at` (epoch ms), with a fresh id.
+pub fn operator_record(tenant: &str, record: SelfEvent, at: i64) -> NewEvent {
+    record.into_event(
+        tenant,
+        ulid::Ulid::new().to_string(),
+        Timestamp(at),
+        RETENTION_MS,
+    )
 }
 
 pub const SAMPLE_TENANT: &str = "demo";
@@ -235,7 +270,8 @@ impl TestService {
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, router(state))
+            let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+            let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(async {
                     let _ = rx.await;
                 })

@@ -296,7 +296,18 @@ pub async fn keys_need_the_right_scope_and_must_be_live(s: &TestService) {
 
     // Revocation takes effect at once.
     let key_id = reader.split('_').nth(1).expect("key id").to_string();
-    assert!(s.store.revoke_key(&key_id, s.now()).await.expect("revoke"));
+    let record = s.store.find_key(&key_id).await.expect("find").expect("key");
+    let audit = crate::operator_record(
+        &record.tenant,
+        auditlog_core::self_audit::key_revoked(crate::harness_operator(), &record),
+        s.now().0,
+    );
+    assert!(
+        s.store
+            .revoke_key(&key_id, s.now(), &audit)
+            .await
+            .expect("revoke")
+    );
     let (status, _) = s.get(Some(&reader), "/v1/events").await;
     assert_eq!(status, 401);
 }

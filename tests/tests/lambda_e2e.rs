@@ -151,7 +151,6 @@ async fn sample_events_through_the_lambda_runtime() {
 async fn scheduled_events_through_the_export_function() {
     use auditlog_core::Timestamp;
     use auditlog_core::export::{Destination, Target};
-    use auditlog_core::store::DestinationStore;
     use auditlog_tests::export_suite::{S3Bucket, assert_exactly_once, ids, ingest, unique};
 
     let port = std::env::var("AUDITLOG_LAMBDA_INVOKE_PORT")
@@ -161,15 +160,16 @@ async fn scheduled_events_through_the_export_function() {
     // windows are closed under the function's default 5-minute windows.
     let bucket = S3Bucket::create(true);
     let tenant = unique("lambda-export");
-    store
-        .add_destination(&Destination {
+    auditlog_tests::add_destination(
+        &store,
+        &Destination {
             id: unique("dst_e2e"),
             tenant: tenant.clone(),
             target: Target::S3(bucket.target()),
             created_at: Timestamp(auditlog_tests::now_ms()),
-        })
-        .await
-        .unwrap();
+        },
+    )
+    .await;
     let events = ids("e2e", 25);
     ingest(
         &store,

@@ -17,8 +17,10 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use auditlog_core::export::{Destination, ExportState};
 use auditlog_core::signing::SigningKeyRecord;
-use auditlog_core::store::{DestinationStore, ExportStateStore, SigningKeyStore, StoreError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use auditlog_core::store::{
+    DestinationStore, ExportStateStore, NewEvent, SigningKeyStore, StoreError,
+};
+use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
 use crate::{DynamoStore, created, n, number_attr, s, sdk_message, text_attr, won};
 
@@ -76,20 +78,29 @@ impl DynamoStore {
 
 #[async_trait]
 impl DestinationStore for DynamoStore {
-    async fn add_destination(&self, destination: &Destination) -> Result<(), StoreError> {
+    async fn add_destination(
+        &self,
+        destination: &Destination,
+        audit: &NewEvent,
+    ) -> Result<(), StoreError> {
         let body = serde_json::to_string(destination).map_err(unavailable)?;
-        let result = self
-            .client
-            .put_item()
+        let put = Put::builder()
             .table_name(&self.config.exports_table)
             .item("pk", s(DESTINATION_PK))
             .item("sk", s(destination.id.clone()))
             .item("tenant", s(destination.tenant.clone()))
             .item("body", s(body))
             .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        created(result, || format!("destination {}", destination.id))
+            .build()
+            .map_err(unavailable)?;
+        if self
+            .audited(TransactWriteItem::builder().put(put).build(), audit)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(format!("destination {}", destination.id)))
+        }
     }
 
     async fn list_destinations(
@@ -105,18 +116,16 @@ impl DestinationStore for DynamoStore {
         Ok(destinations)
     }
 
-    async fn remove_destination(&self, id: &str) -> Result<bool, StoreError> {
-        let out = self
-            .client
-            .delete_item()
+    async fn remove_destination(&self, id: &str, audit: &NewEvent) -> Result<bool, StoreError> {
+        let delete = Delete::builder()
             .table_name(&self.config.exports_table)
             .key("pk", s(DESTINATION_PK))
             .key("sk", s(id))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
-            .send()
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(unavailable)?;
+        self.audited(TransactWriteItem::builder().delete(delete).build(), audit)
             .await
-            .map_err(|e| StoreError::Unavailable(sdk_message(&e)))?;
-        Ok(out.attributes().is_some_and(|a| !a.is_empty()))
     }
 }
 

@@ -6,12 +6,14 @@
 //!   of shard pages. No SDK calls, unit-tested.
 //! - [`DynamoStore`]: the adapter: one conditional `PutItem` per event, `Query` on the `by_time`
 //!   index per shard, `GetItem` by id; API keys in their own table.
+//! - `audited`: a change and its self-audit record in one `TransactWriteItems`.
 //! - `exports`: destinations and export state (compare-and-set on a version) in the exports
 //!   table.
 //! - [`limits`]: DynamoDB's hard limits (item size, batch and page sizes), checked before sending.
 //! - [`tables`]: creating the tables (TTL on) for local runs and tests; deployments get them
 //!   from `template.yaml`.
 
+mod audited;
 mod exports;
 pub mod layout;
 pub mod limits;
@@ -32,7 +34,7 @@ use auditlog_core::store::{
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use futures::StreamExt;
 
 use crate::layout::{Bounds, ShardPage, event_key, merge_pages, shard_key, shard_of, time_key};
@@ -579,16 +581,19 @@ fn key_record(item: &HashMap<String, AttributeValue>) -> Result<KeyRecord, Store
 
 #[async_trait]
 impl ApiKeyStore for DynamoStore {
-    async fn create_key(&self, record: &KeyRecord) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .put_item()
+    async fn create_key(&self, record: &KeyRecord, audit: &NewEvent) -> Result<(), StoreError> {
+        let put = Put::builder()
             .table_name(&self.config.keys_table)
             .set_item(Some(key_item(record)))
             .condition_expression("attribute_not_exists(key_id)")
-            .send()
-            .await;
-        created(result, || format!("key id {}", record.key_id))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let change = TransactWriteItem::builder().put(put).build();
+        if self.audited(change, audit).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(format!("key id {}", record.key_id)))
+        }
     }
 
     async fn find_key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
@@ -636,27 +641,22 @@ impl ApiKeyStore for DynamoStore {
         Ok(keys)
     }
 
-    async fn revoke_key(&self, key_id: &str, at: Timestamp) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
+    async fn revoke_key(
+        &self,
+        key_id: &str,
+        at: Timestamp,
+        audit: &NewEvent,
+    ) -> Result<bool, StoreError> {
+        let update = Update::builder()
             .table_name(&self.config.keys_table)
             .key("key_id", s(key_id))
             .update_expression("SET revoked_at = if_not_exists(revoked_at, :at)")
             .condition_expression("attribute_exists(key_id)")
             .expression_attribute_values(":at", n(at.0))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(StoreError::Unavailable(sdk_message(&e))),
-        }
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        self.audited(TransactWriteItem::builder().update(update).build(), audit)
+            .await
     }
 }
 

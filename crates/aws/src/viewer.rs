@@ -1,14 +1,15 @@
 //! Viewer sessions in the exports table: one item each, `pk = viewer-session#{id}`,
 //! `sk = session`, the record as JSON in `body`, and `opened` (BOOL) that the one-time opening
-//! sets with a `PutItem` conditioned on it being false, so two racing openings cannot both win.
+//! sets with a `Put` conditioned on it being false, so two racing openings cannot both win.
+//! Issuing and opening are written with their self-audit record in one transaction.
 //! Each session has its own partition: sessions are read by id only.
 
 use async_trait::async_trait;
-use auditlog_core::store::{StoreError, ViewerSessionStore};
+use auditlog_core::store::{NewEvent, StoreError, ViewerSessionStore};
 use auditlog_core::viewer::ViewerSession;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
-use crate::{DynamoStore, created, s, sdk_message, text_attr, won};
+use crate::{DynamoStore, s, sdk_message, text_attr};
 
 const SESSION_SK: &str = "session";
 
@@ -22,19 +23,28 @@ fn body(session: &ViewerSession) -> Result<String, StoreError> {
 
 #[async_trait]
 impl ViewerSessionStore for DynamoStore {
-    async fn create_viewer_session(&self, session: &ViewerSession) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .put_item()
+    async fn create_viewer_session(
+        &self,
+        session: &ViewerSession,
+        audit: &NewEvent,
+    ) -> Result<(), StoreError> {
+        let put = Put::builder()
             .table_name(&self.config.exports_table)
             .item("pk", s(session_pk(&session.id)))
             .item("sk", s(SESSION_SK))
             .item("opened", AttributeValue::Bool(session.opened_at.is_some()))
             .item("body", s(body(session)?))
             .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        created(result, || format!("viewer session {}", session.id))
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        if self
+            .audited(TransactWriteItem::builder().put(put).build(), audit)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(format!("viewer session {}", session.id)))
+        }
     }
 
     async fn find_viewer_session(&self, id: &str) -> Result<Option<ViewerSession>, StoreError> {
@@ -56,10 +66,12 @@ impl ViewerSessionStore for DynamoStore {
             .transpose()
     }
 
-    async fn open_viewer_session(&self, opened: &ViewerSession) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .put_item()
+    async fn open_viewer_session(
+        &self,
+        opened: &ViewerSession,
+        audit: &NewEvent,
+    ) -> Result<bool, StoreError> {
+        let put = Put::builder()
             .table_name(&self.config.exports_table)
             .item("pk", s(session_pk(&opened.id)))
             .item("sk", s(SESSION_SK))
@@ -67,8 +79,9 @@ impl ViewerSessionStore for DynamoStore {
             .item("body", s(body(opened)?))
             .condition_expression("attribute_exists(pk) AND opened = :not_yet")
             .expression_attribute_values(":not_yet", AttributeValue::Bool(false))
-            .send()
-            .await;
-        won(result)
+            .build()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        self.audited(TransactWriteItem::builder().put(put).build(), audit)
+            .await
     }
 }

@@ -2,12 +2,14 @@
 //! operator who holds no API key (local mode: one command after `auditlog serve`).
 
 use anyhow::bail;
-use auditlog_core::Timestamp;
+use auditlog_core::self_audit::session_issued;
 use auditlog_core::keys::validate_tenant;
 use auditlog_core::store::ViewerSessionStore;
 use auditlog_core::viewer::{FixedFilter, SessionRequest, check_request, issue};
 use auditlog_http::viewer_link_path;
 use clap::Args;
+
+use crate::operator::{Recorder, now};
 
 #[derive(Debug, Args)]
 pub struct ConsoleArgs {
@@ -33,16 +35,11 @@ pub struct ConsoleArgs {
     actor_id: Option<String>,
 }
 
-/// Who issued it: the operating-system user and host, for the record.
-fn operator() -> String {
-    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
-    let host = std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into());
-    format!("operator:{user}@{host}")
-}
-
-pub async fn run(store: &dyn ViewerSessionStore, args: ConsoleArgs) -> anyhow::Result<()> {
+pub async fn run(
+    store: &dyn ViewerSessionStore,
+    recorder: &Recorder,
+    args: ConsoleArgs,
+) -> anyhow::Result<()> {
     validate_tenant(&args.tenant).map_err(anyhow::Error::msg)?;
     let request = SessionRequest {
         tenant: args.tenant,
@@ -53,7 +50,7 @@ pub async fn run(store: &dyn ViewerSessionStore, args: ConsoleArgs) -> anyhow::R
         },
         display_name: args.display_name,
         admin: args.admin,
-        issued_by: operator(),
+        issued_by: recorder.caller().reference(),
         lifetime_ms: i64::try_from(args.expires_in.as_millis()).unwrap_or(i64::MAX),
     };
     let problems = check_request(&request);
@@ -65,9 +62,12 @@ pub async fn run(store: &dyn ViewerSessionStore, args: ConsoleArgs) -> anyhow::R
             .replace('_', "-");
         bail!("--{flag}: {}", first.message);
     }
-    let now = Timestamp(chrono::Utc::now().timestamp_millis());
-    let issued = issue(request, rand::random(), rand::random(), now);
-    store.create_viewer_session(&issued.session).await?;
+    let issued = issue(request, rand::random(), rand::random(), now());
+    let record = recorder.event(
+        &issued.session.tenant,
+        session_issued(recorder.caller(), &issued.session),
+    );
+    store.create_viewer_session(&issued.session, &record).await?;
     println!(
         "{}{}",
         args.url.trim_end_matches('/'),

@@ -10,13 +10,17 @@ use auditlog_core::export::{
     DEFAULT_PREFIX, Destination, ExportConfig, S3Target, Target, check_s3_target, normalize_prefix,
 };
 use auditlog_core::keys::validate_tenant;
-use auditlog_core::store::{ExportStore, ServiceStore};
+use auditlog_core::event::Outcome;
+use auditlog_core::self_audit::{SelfAction, SelfEvent};
+use auditlog_core::store::{AppendStatus, ExportStore, ServiceStore};
 use auditlog_export::engine::{PassReport, SinkFactory};
 use auditlog_export::{Sinks, destination_status, export_pass, verify_destination};
 use auditlog_http::destinations::{DestinationList, DestinationView, new_destination_id};
 use auditlog_settings::{ApiArgs, ExportArgs};
 use clap::{Args, Subcommand};
 use serde_json::json;
+
+use crate::operator::Recorder;
 
 #[derive(Debug, Subcommand)]
 pub enum DestinationsCommand {
@@ -128,6 +132,7 @@ async fn find(store: &dyn ServiceStore, id: &str) -> anyhow::Result<Destination>
 /// Returns whether the command succeeded (verify: the write went through).
 pub async fn destinations(
     store: &dyn ServiceStore,
+    recorder: &Recorder,
     command: DestinationsCommand,
 ) -> anyhow::Result<bool> {
     match command {
@@ -140,7 +145,12 @@ pub async fn destinations(
                 target: target_of(args)?,
                 created_at: now(),
             };
-            store.add_destination(&destination).await?;
+            let record = recorder.event(
+                &destination.tenant,
+                SelfEvent::new(SelfAction::DestinationAdded, recorder.caller())
+                    .destination(&destination),
+            );
+            store.add_destination(&destination, &record).await?;
             print_json(&DestinationView::of(&destination));
             Ok(true)
         }
@@ -150,7 +160,13 @@ pub async fn destinations(
             Ok(true)
         }
         DestinationsCommand::Remove { id } => {
-            if !store.remove_destination(&id).await? {
+            let destination = find(store, &id).await?;
+            let record = recorder.event(
+                &destination.tenant,
+                SelfEvent::new(SelfAction::DestinationRemoved, recorder.caller())
+                    .destination(&destination),
+            );
+            if !store.remove_destination(&id, &record).await? {
                 bail!("no destination {id}");
             }
             println!("removed {id}");
@@ -160,13 +176,13 @@ pub async fn destinations(
             let destination = find(store, &id).await?;
             let sinks = Sinks::from_env().await;
             let sink_name = sinks.sink_for(&destination).await?.describe();
-            match verify_destination(&sinks, &destination, now()).await {
-                Ok(key) => {
-                    print_json(
-                        &json!({"ok": true, "destination": id, "wrote": key, "to": sink_name}),
-                    );
-                    Ok(true)
-                }
+            let verified = SelfEvent::new(SelfAction::DestinationVerified, recorder.caller())
+                .destination(&destination);
+            let (answer, record) = match verify_destination(&sinks, &destination, now()).await {
+                Ok(key) => (
+                    json!({"ok": true, "destination": id, "wrote": key, "to": sink_name}),
+                    verified.detail("wrote", key),
+                ),
                 Err(e) => {
                     let (message, hint) = match &e {
                         auditlog_export::sink::SinkError::Failed { message, hint } => {
@@ -174,12 +190,26 @@ pub async fn destinations(
                         }
                         other => (other.to_string(), None),
                     };
-                    print_json(
-                        &json!({"ok": false, "destination": id, "error": message, "hint": hint}),
-                    );
-                    Ok(false)
+                    let record = verified
+                        .outcome(Outcome::Failure)
+                        .detail("error", message.clone());
+                    (
+                        json!({"ok": false, "destination": id, "error": message, "hint": hint}),
+                        record,
+                    )
                 }
+            };
+            let ok = answer["ok"] == true;
+            let record = recorder.event(&destination.tenant, record);
+            let statuses = store
+                .append_events(&destination.tenant, std::slice::from_ref(&record), now())
+                .await
+                .context("the verification could not be recorded in the tenant's log")?;
+            if statuses != [AppendStatus::Stored] {
+                bail!("the verification could not be recorded in the tenant's log: {statuses:?}");
             }
+            print_json(&answer);
+            Ok(ok)
         }
         DestinationsCommand::Status { id } => {
             let destination = find(store, &id).await?;

@@ -1,10 +1,12 @@
 //! `auditlog keys create|list|revoke`, straight against the store.
 
 use anyhow::{Context as _, bail};
-use auditlog_core::Timestamp;
 use auditlog_core::keys::{KeyRecord, format_scopes, issue_key, parse_scopes, validate_tenant};
 use auditlog_core::store::{ApiKeyStore, StoreError};
+use auditlog_core::self_audit::{key_created, key_revoked};
 use clap::Subcommand;
+
+use crate::operator::{Recorder, now};
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -33,11 +35,11 @@ pub enum KeysCommand {
     Revoke { key_id: String },
 }
 
-fn now() -> Timestamp {
-    Timestamp(chrono::Utc::now().timestamp_millis())
-}
-
-pub async fn run(store: &dyn ApiKeyStore, command: KeysCommand) -> anyhow::Result<()> {
+pub async fn run(
+    store: &dyn ApiKeyStore,
+    recorder: &Recorder,
+    command: KeysCommand,
+) -> anyhow::Result<()> {
     match command {
         KeysCommand::Create {
             tenant,
@@ -59,7 +61,8 @@ pub async fn run(store: &dyn ApiKeyStore, command: KeysCommand) -> anyhow::Resul
                     created_at: now(),
                     revoked_at: None,
                 };
-                match store.create_key(&record).await {
+                let audit = recorder.event(&tenant, key_created(recorder.caller(), &record));
+                match store.create_key(&record, &audit).await {
                     Ok(()) => {
                         if json {
                             println!(
@@ -121,8 +124,16 @@ pub async fn run(store: &dyn ApiKeyStore, command: KeysCommand) -> anyhow::Resul
             Ok(())
         }
         KeysCommand::Revoke { key_id } => {
+            let Some(key) = store
+                .find_key(&key_id)
+                .await
+                .context("could not read the key")?
+            else {
+                bail!("no key with id {key_id}")
+            };
+            let audit = recorder.event(&key.tenant, key_revoked(recorder.caller(), &key));
             if store
-                .revoke_key(&key_id, now())
+                .revoke_key(&key_id, now(), &audit)
                 .await
                 .context("could not revoke the key")?
             {

@@ -4,6 +4,7 @@ mod client;
 mod console;
 mod export;
 mod keys;
+mod operator;
 mod policy;
 mod serve;
 mod settings;
@@ -15,6 +16,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use tracing_subscriber::EnvFilter;
+
+use crate::operator::Recorder;
 
 // Ingest builds and drops a JSON tree per event: a faster allocator is the cheapest large win
 // (see the ingest benchmark, which uses the same allocator).
@@ -55,6 +58,8 @@ enum Command {
     Keys {
         #[command(flatten)]
         store: settings::StoreArgs,
+        #[command(flatten)]
+        audit: operator::AuditArgs,
         #[command(subcommand)]
         command: keys::KeysCommand,
     },
@@ -79,6 +84,8 @@ enum Command {
     Destinations {
         #[command(flatten)]
         store: settings::StoreArgs,
+        #[command(flatten)]
+        audit: operator::AuditArgs,
         #[command(subcommand)]
         command: export::DestinationsCommand,
     },
@@ -108,6 +115,8 @@ enum Command {
     Console {
         #[command(flatten)]
         store: settings::StoreArgs,
+        #[command(flatten)]
+        audit: operator::AuditArgs,
         #[command(flatten)]
         args: console::ConsoleArgs,
     },
@@ -159,9 +168,13 @@ async fn main() -> ExitCode {
 async fn run(command: Command) -> anyhow::Result<bool> {
     match command {
         Command::Serve(args) => serve::run(args).await.map(|()| true),
-        Command::Keys { store, command } => {
+        Command::Keys {
+            store,
+            audit,
+            command,
+        } => {
             let opened = store.open().await?;
-            keys::run(opened.store.as_ref(), command)
+            keys::run(opened.store.as_ref(), &Recorder::new(&audit), command)
                 .await
                 .map(|()| true)
         }
@@ -193,17 +206,21 @@ async fn run(command: Command) -> anyhow::Result<bool> {
             );
             Ok(true)
         }
-        Command::Destinations { store, command } => {
+        Command::Destinations {
+            store,
+            audit,
+            command,
+        } => {
             let opened = store.open().await?;
-            export::destinations(opened.store.as_ref(), command).await
+            export::destinations(opened.store.as_ref(), &Recorder::new(&audit), command).await
         }
         Command::Export { store, export, api } => {
             let opened = store.open().await?;
             export::export_once(opened.store, &export, &api).await
         }
-        Command::Console { store, args } => {
+        Command::Console { store, audit, args } => {
             let opened = store.open().await?;
-            console::run(opened.store.as_ref(), args)
+            console::run(opened.store.as_ref(), &Recorder::new(&audit), args)
                 .await
                 .map(|()| true)
         }

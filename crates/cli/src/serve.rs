@@ -81,7 +81,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         retention_s = args.api.retention.as_secs(),
         "auditlog listening on http://{local}"
     );
-    axum::serve(listener, router(state))
+    // With the peer address, which self-audit records carry as the client's.
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server failed")?;

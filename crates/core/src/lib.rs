@@ -21,6 +21,7 @@
 //! - [`digest`]: the signed digest of each period of a stream, and the verifier's checks of a
 //!   stream's digests; [`signing`]: the Ed25519 keys that sign them, and their public form.
 //! - `wire`: the typed fast path of ingest, falling back to [`validate`] on anything unusual.
+//! - [`self_audit`]: the `auditlog.` events the service records about its own use.
 //! - [`store`]: the storage traits, one per operation.
 //! - [`time`]: timestamps as the API speaks them.
 
@@ -35,6 +36,7 @@ pub mod integrity;
 pub mod keys;
 pub mod query;
 pub mod redact;
+pub mod self_audit;
 pub mod signing;
 pub mod store;
 pub mod strict;

@@ -33,6 +33,15 @@ pub enum Order {
     Desc,
 }
 
+impl Order {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Order::Asc => "asc",
+            Order::Desc => "desc",
+        }
+    }
+}
+
 /// Filters on a tenant's events. The time range is over `received_at`: `from` inclusive, `to`
 /// exclusive.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -90,13 +90,24 @@ pub trait GetEvent: Send + Sync {
     ) -> Result<Option<String>, StoreError>;
 }
 
+/// API keys. Every change takes its self-audit record (`crate::self_audit`), an event of the
+/// record's tenant that the store writes atomically with the change: after a crash both are
+/// stored or neither is. When the change does not apply (a conflict, no such key), the record is
+/// not written either.
 #[async_trait]
 pub trait ApiKeyStore: Send + Sync {
-    async fn create_key(&self, record: &KeyRecord) -> Result<(), StoreError>;
+    /// Stores a new key; `Conflict` if its id exists.
+    async fn create_key(&self, record: &KeyRecord, audit: &NewEvent) -> Result<(), StoreError>;
     async fn find_key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError>;
     async fn list_keys(&self, tenant: Option<&str>) -> Result<Vec<KeyRecord>, StoreError>;
-    /// Marks the key revoked; `false` when no such key exists.
-    async fn revoke_key(&self, key_id: &str, at: Timestamp) -> Result<bool, StoreError>;
+    /// Marks the key revoked (keeping the first revocation time); `false` when no such key
+    /// exists.
+    async fn revoke_key(
+        &self,
+        key_id: &str,
+        at: Timestamp,
+        audit: &NewEvent,
+    ) -> Result<bool, StoreError>;
 }
 
 #[async_trait]
@@ -105,13 +116,15 @@ pub trait PurgeExpired: Send + Sync {
     async fn purge_expired(&self, now: Timestamp) -> Result<u64, StoreError>;
 }
 
-/// Viewer sessions of the console (`crate::viewer`).
+/// Viewer sessions of the console (`crate::viewer`). Changes are written with their self-audit
+/// record, as for [`ApiKeyStore`].
 #[async_trait]
 pub trait ViewerSessionStore: Send + Sync {
     /// Stores a new session; `Conflict` if its id exists.
     async fn create_viewer_session(
         &self,
         session: &crate::viewer::ViewerSession,
+        audit: &NewEvent,
     ) -> Result<(), StoreError>;
     async fn find_viewer_session(
         &self,
@@ -123,6 +136,7 @@ pub trait ViewerSessionStore: Send + Sync {
     async fn open_viewer_session(
         &self,
         opened: &crate::viewer::ViewerSession,
+        audit: &NewEvent,
     ) -> Result<bool, StoreError>;
 }
 
@@ -137,14 +151,20 @@ impl<T> Store for T where
 {
 }
 
-/// A tenant's export destinations.
+/// A tenant's export destinations. Changes are written with their self-audit record, as for
+/// [`ApiKeyStore`].
 #[async_trait]
 pub trait DestinationStore: Send + Sync {
-    async fn add_destination(&self, destination: &Destination) -> Result<(), StoreError>;
+    /// Stores a new destination; `Conflict` if its id exists.
+    async fn add_destination(
+        &self,
+        destination: &Destination,
+        audit: &NewEvent,
+    ) -> Result<(), StoreError>;
     async fn list_destinations(&self, tenant: Option<&str>)
     -> Result<Vec<Destination>, StoreError>;
     /// `false` when no such destination exists. Its export state stays (for the record).
-    async fn remove_destination(&self, id: &str) -> Result<bool, StoreError>;
+    async fn remove_destination(&self, id: &str, audit: &NewEvent) -> Result<bool, StoreError>;
 }
 
 /// The export state of each destination, changed only by compare-and-set on its version.

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use async_trait::async_trait;
+use auditlog_core::self_audit::{Caller, SelfAction, SelfEvent};
 use auditlog_core::Timestamp;
 use auditlog_core::export::{Destination, ExportConfig, Target};
 use auditlog_core::redact::Redactor;
@@ -130,18 +131,24 @@ async fn prepare(dir: &Path, count: usize) {
             .await
             .unwrap();
     }
-    store
-        .add_destination(&Destination {
-            id: "dst_bench".into(),
-            tenant: "bench".into(),
-            target: Target::Directory {
-                path: dir.join("out").display().to_string(),
-                prefix: "user-events-audit/".into(),
-            },
-            created_at: Timestamp(end),
-        })
-        .await
-        .unwrap();
+    let destination = Destination {
+        id: "dst_bench".into(),
+        tenant: "bench".into(),
+        target: Target::Directory {
+            path: dir.join("out").display().to_string(),
+            prefix: "user-events-audit/".into(),
+        },
+        created_at: Timestamp(end),
+    };
+    let caller = Caller::Operator {
+        user: "bench".into(),
+        host: "localhost".into(),
+    };
+    // Recorded an hour after the events, outside every window the bench exports.
+    let record = SelfEvent::new(SelfAction::DestinationAdded, caller)
+        .destination(&destination)
+        .into_event("bench", "01BENCHDESTINATIONADDED000".into(), Timestamp(end + 3_600_000), 86_400_000);
+    store.add_destination(&destination, &record).await.unwrap();
     println!(
         "prepared {count} events in {:.1}s",
         start.elapsed().as_secs_f64()

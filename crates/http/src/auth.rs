@@ -5,13 +5,16 @@
 use std::marker::PhantomData;
 
 use auditlog_core::keys::{KeyRecord, Scope, key_id_of, key_matches};
+use auditlog_core::event::Outcome;
+use auditlog_core::self_audit::{Caller, SelfAction, SelfEvent};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 
 use crate::AppState;
 use crate::error::{ApiError, ErrorBody};
 use crate::request_log::TenantSlot;
+use crate::self_audit::origin_of;
 
 /// The scope a route needs, as a type.
 pub trait RequiredScope: Send + Sync {
@@ -59,6 +62,13 @@ impl<S> ApiKey<S> {
     pub fn tenant(&self) -> &str {
         &self.record.tenant
     }
+
+    /// The key as the actor of a self-audit record: its id, never the key.
+    pub fn caller(&self) -> Caller {
+        Caller::Key {
+            key_id: self.record.key_id.clone(),
+        }
+    }
 }
 
 impl<S: RequiredScope> FromRequestParts<AppState> for ApiKey<S> {
@@ -68,7 +78,7 @@ impl<S: RequiredScope> FromRequestParts<AppState> for ApiKey<S> {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let record = authorize(state, &parts.headers, S::SCOPE).await?;
+        let record = authorize(state, parts, S::SCOPE).await?;
         if let Some(slot) = parts.extensions.get::<TenantSlot>() {
             slot.record(&record.tenant);
         }
@@ -79,13 +89,10 @@ impl<S: RequiredScope> FromRequestParts<AppState> for ApiKey<S> {
     }
 }
 
-/// Resolves the caller's key and checks it grants `scope`.
-async fn authorize(
-    state: &AppState,
-    headers: &HeaderMap,
-    scope: Scope,
-) -> Result<KeyRecord, ApiError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
+/// Resolves the caller's key and checks it grants `scope`. A refused key of a known tenant (its
+/// secret right, but revoked or without the scope) is recorded in that tenant's log.
+async fn authorize(state: &AppState, parts: &Parts, scope: Scope) -> Result<KeyRecord, ApiError> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "missing_credentials",
@@ -119,10 +126,15 @@ async fn authorize(
             )
         })?
         .ok_or_else(invalid)?;
-    if !key_matches(key, &record.hash) || record.revoked_at.is_some() {
+    if !key_matches(key, &record.hash) {
+        return Err(invalid());
+    }
+    if record.revoked_at.is_some() {
+        record_refusal(state, parts, &record, "revoked_key", scope).await;
         return Err(invalid());
     }
     if !record.allows(scope) {
+        record_refusal(state, parts, &record, "insufficient_scope", scope).await;
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "insufficient_scope",
@@ -130,4 +142,26 @@ async fn authorize(
         ));
     }
     Ok(record)
+}
+
+/// Records a refused key of the tenant: which key, why, and what it asked for.
+async fn record_refusal(
+    state: &AppState,
+    parts: &Parts,
+    key: &KeyRecord,
+    reason: &str,
+    scope: Scope,
+) {
+    let path: String = parts.uri.path().chars().take(256).collect();
+    let caller = Caller::Key {
+        key_id: key.key_id.clone(),
+    };
+    let record = SelfEvent::new(SelfAction::AccessRefused, caller)
+        .outcome(Outcome::Failure)
+        .detail("reason", reason)
+        .detail("required_scope", scope.as_str())
+        .detail("method", parts.method.as_str())
+        .detail("path", path)
+        .origin(origin_of(parts));
+    state.record_refusal(&key.tenant, record).await;
 }

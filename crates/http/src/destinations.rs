@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::AppState;
+use crate::self_audit::RequestOrigin;
+use auditlog_core::self_audit::{SelfAction, SelfEvent};
 use crate::auth::{Admin, ApiKey, KeyRefusals};
 use crate::error::{ApiError, ErrorBody, JsonBodyRefusals, StoreRefusal};
 use crate::handlers::{PathId, read_json_body, store_unavailable};
@@ -192,6 +194,7 @@ pub async fn list_destinations(
 pub async fn add_destination(
     State(state): State<AppState>,
     key: ApiKey<Admin>,
+    RequestOrigin(origin): RequestOrigin,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<DestinationView>), ApiError> {
@@ -203,9 +206,15 @@ pub async fn add_destination(
         target: Target::S3(target),
         created_at: (state.clock)(),
     };
+    let record = state.self_event(
+        key.tenant(),
+        SelfEvent::new(SelfAction::DestinationAdded, key.caller())
+            .destination(&destination)
+            .origin(origin),
+    );
     state
         .store
-        .add_destination(&destination)
+        .add_destination(&destination, &record)
         .await
         .map_err(store_unavailable)?;
     tracing::info!(destination = %destination.id, "destination added");
@@ -226,12 +235,21 @@ pub async fn add_destination(
 pub async fn remove_destination(
     State(state): State<AppState>,
     key: ApiKey<Admin>,
+    RequestOrigin(origin): RequestOrigin,
     PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
     let destination = owned(&state, key.tenant(), &id).await?;
+    let record = state.self_event(
+        key.tenant(),
+        SelfEvent::new(SelfAction::DestinationRemoved, key.caller())
+            .destination(&destination)
+            .origin(origin),
+    );
+    // A concurrent removal got there first: the destination is gone either way, and that
+    // removal carries the record.
     state
         .store
-        .remove_destination(&destination.id)
+        .remove_destination(&destination.id, &record)
         .await
         .map_err(store_unavailable)?;
     Ok(StatusCode::NO_CONTENT)

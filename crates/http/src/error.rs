@@ -61,6 +61,7 @@ pub const ERROR_CODES: &[&str] = &[
     "not_found",
     "method_not_allowed",
     "store_unavailable",
+    "audit_unavailable",
 ];
 
 fn error_codes() -> utoipa::openapi::Object {
@@ -126,11 +127,14 @@ pub enum JsonBodyRefusals {
     MediaType(ErrorBody),
 }
 
-/// `503 store_unavailable`, for the OpenAPI document.
+/// `503 store_unavailable` (or `audit_unavailable` for a read or change that could not be
+/// recorded in the tenant's audit log), for the OpenAPI document.
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)] // a description only: the answers are `ApiError`s
 pub enum StoreRefusal {
-    /// `store_unavailable`: the store could not be read or written; retrying is safe.
+    /// `store_unavailable`: the store could not be read or written; `audit_unavailable`: the
+    /// request could not be recorded in the tenant's own audit log, so it was not answered.
+    /// Retrying is safe.
     #[response(status = 503)]
     Unavailable(ErrorBody),
 }

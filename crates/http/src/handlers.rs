@@ -22,6 +22,9 @@ use crate::error::{ApiError, ErrorBody, StoreRefusal};
 use crate::event_pages::{Page, read_page};
 use crate::ingest_answer::{IngestSummary, IngestUnavailable, store_items};
 use crate::openapi::EventPage;
+use crate::self_audit::{RequestOrigin, filters_of};
+use auditlog_core::event::Outcome;
+use auditlog_core::self_audit::{SelfAction, SelfEvent};
 
 pub(crate) fn store_unavailable(e: impl std::fmt::Display) -> ApiError {
     tracing::error!(error = %e, "store call failed");
@@ -267,6 +270,7 @@ fn request_error(e: RequestError) -> ApiError {
 pub async fn list_events(
     State(state): State<AppState>,
     key: ApiKey<Read>,
+    RequestOrigin(origin): RequestOrigin,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let tenant = key.tenant();
@@ -283,6 +287,14 @@ pub async fn list_events(
     })?;
     let Page { rows, next_cursor } =
         read_page(&state, tenant, &parsed.query, parsed.cursor.as_deref()).await?;
+    let record = SelfEvent::new(SelfAction::EventsListed, key.caller())
+        .detail("filters", filters_of(&parsed.query))
+        .detail("order", parsed.query.order.as_str())
+        .detail("continued", parsed.cursor.is_some())
+        .detail("returned", rows.len())
+        .detail("more", next_cursor.is_some())
+        .origin(origin);
+    state.record(tenant, record).await?;
     // The stored JSON is spliced in as is: it was produced by serde from our own types.
     let mut body = String::with_capacity(rows.iter().map(|r| r.json.len() + 1).sum::<usize>() + 64);
     body.push_str("{\"events\":[");
@@ -312,19 +324,30 @@ pub async fn list_events(
 pub async fn get_event(
     State(state): State<AppState>,
     key: ApiKey<Read>,
+    RequestOrigin(origin): RequestOrigin,
     PathId(id): PathId,
 ) -> Result<Response, ApiError> {
-    match state
+    let found = state
         .store
         .get_event(key.tenant(), &id, (state.clock)())
         .await
-    {
-        Ok(Some(json)) => Ok(json_response(StatusCode::OK, json)),
-        Ok(None) => Err(ApiError::new(
+        .map_err(store_unavailable)?;
+    let record = SelfEvent::new(SelfAction::EventRead, key.caller())
+        .target("event", &id, None)
+        .detail("returned", usize::from(found.is_some()))
+        .outcome(if found.is_some() {
+            Outcome::Success
+        } else {
+            Outcome::Failure
+        })
+        .origin(origin);
+    state.record(key.tenant(), record).await?;
+    match found {
+        Some(json) => Ok(json_response(StatusCode::OK, json)),
+        None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "event_not_found",
             "no event with this id for this tenant",
         )),
-        Err(e) => Err(store_unavailable(e)),
     }
 }

@@ -14,6 +14,7 @@
 //! - `viewer_sessions`: `POST /v1/viewer-sessions`, the console's one-time links.
 //! - [`openapi`]: the OpenAPI 3.1 document, generated from the routes' descriptions.
 //! - [`error::ApiError`]: every error answer (`{"error": {"code", "message", ...}}`).
+//! - [`self_audit`]: recording reads, changes and refusals in the tenant's own stream.
 //! - `request_log`: request ids and one structured log line per request. It never logs headers,
 //!   bodies or query strings, so keys and masked values cannot reach the logs.
 
@@ -26,6 +27,7 @@ mod handlers;
 mod ingest_answer;
 pub mod openapi;
 mod request_log;
+pub mod self_audit;
 mod viewer_sessions;
 
 use std::sync::Arc;

@@ -14,6 +14,8 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::AppState;
+use crate::self_audit::RequestOrigin;
+use auditlog_core::self_audit::session_issued;
 use crate::auth::{Admin, ApiKey, KeyRefusals};
 use crate::error::{ApiError, ErrorBody, JsonBodyRefusals, StoreRefusal};
 use crate::handlers::{read_json_body, store_unavailable};
@@ -90,6 +92,7 @@ pub fn link_path(token: &str) -> String {
 pub async fn create_viewer_session(
     State(state): State<AppState>,
     key: ApiKey<Admin>,
+    RequestOrigin(client): RequestOrigin,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<ViewerSessionIssued>), ApiError> {
@@ -100,7 +103,7 @@ pub async fn create_viewer_session(
         filter: asked.filter.unwrap_or_default(),
         display_name: asked.display_name,
         admin: asked.admin.unwrap_or(false),
-        issued_by: format!("key:{}", key.record.key_id),
+        issued_by: key.caller().reference(),
         lifetime_ms: asked
             .expires_in
             .map_or(DEFAULT_LIFETIME_MS, |s| s.saturating_mul(1000)),
@@ -119,9 +122,13 @@ pub async fn create_viewer_session(
         .with_details(json!(details)));
     }
     let issued = issue(request, rand::random(), rand::random(), (state.clock)());
+    let record = state.self_event(
+        key.tenant(),
+        session_issued(key.caller(), &issued.session).origin(client),
+    );
     state
         .store
-        .create_viewer_session(&issued.session)
+        .create_viewer_session(&issued.session, &record)
         .await
         .map_err(store_unavailable)?;
     let path = link_path(&issued.link_token);

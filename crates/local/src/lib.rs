@@ -6,12 +6,14 @@
 //!
 //! - [`SqliteStore`]: the adapter. One connection behind a mutex, used from tokio's blocking
 //!   pool: SQLite serializes writers anyway, and one connection keeps prepared statements cached.
+//! - `append`: writing events, and a change with its self-audit record in one transaction.
 //! - `schema`: tables and pragmas.
 //! - `viewer`: the console's viewer sessions.
 //!
 //! Durability: WAL journal with `synchronous = FULL`, so a commit has reached the disk before
 //! `append_events` returns and the API acknowledges the request.
 
+mod append;
 mod schema;
 mod viewer;
 
@@ -29,6 +31,7 @@ use auditlog_core::store::{
     ApiKeyStore, AppendEvents, AppendStatus, DestinationStore, ExportStateStore, GetEvent,
     NewEvent, PageRequest, PurgeExpired, QueryEvents, SigningKeyStore, StoreError, StoredEvent,
 };
+use append::{EventRow, insert_events};
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
@@ -150,92 +153,11 @@ impl AppendEvents for SqliteStore {
         let rows: Vec<EventRow> = events.iter().map(EventRow::from).collect();
         self.with_conn(move |conn| {
             let tx = conn.transaction().map_err(unavailable)?;
-            let mut statuses = Vec::with_capacity(rows.len());
-            {
-                // An expired event that retention has not purged yet is invisible, so its id is
-                // free again: overwrite it instead of calling the new one a duplicate.
-                let mut insert = tx
-                    .prepare_cached(
-                        "INSERT INTO events (tenant, id, received_at, expires_at, action, actor_id, actor_email,
-                                             outcome, source_service, body)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                         ON CONFLICT (tenant, id) DO UPDATE SET
-                             received_at = excluded.received_at, expires_at = excluded.expires_at,
-                             action = excluded.action, actor_id = excluded.actor_id,
-                             actor_email = excluded.actor_email, outcome = excluded.outcome,
-                             source_service = excluded.source_service, body = excluded.body
-                         WHERE events.expires_at <= ?11",
-                    )
-                    .map_err(unavailable)?;
-                let mut insert_target = tx
-                    .prepare_cached("INSERT OR IGNORE INTO event_targets (tenant, target_id, id) VALUES (?1, ?2, ?3)")
-                    .map_err(unavailable)?;
-                let mut clear_targets = tx
-                    .prepare_cached("DELETE FROM event_targets WHERE tenant = ?1 AND id = ?2")
-                    .map_err(unavailable)?;
-                for row in &rows {
-                    let changed = insert
-                        .execute(params![
-                            tenant,
-                            row.id,
-                            row.received_at,
-                            row.expires_at,
-                            row.action,
-                            row.actor_id,
-                            row.actor_email,
-                            row.outcome,
-                            row.source_service,
-                            row.body,
-                            now.0
-                        ])
-                        .map_err(unavailable)?;
-                    if changed == 0 {
-                        statuses.push(AppendStatus::Duplicate);
-                        continue;
-                    }
-                    clear_targets.execute(params![tenant, row.id]).map_err(unavailable)?;
-                    for target in &row.target_ids {
-                        insert_target.execute(params![tenant, target, row.id]).map_err(unavailable)?;
-                    }
-                    statuses.push(AppendStatus::Stored);
-                }
-            }
+            let statuses = insert_events(&tx, &tenant, &rows, now)?;
             tx.commit().map_err(unavailable)?;
             Ok(statuses)
         })
         .await
-    }
-}
-
-/// The columns of one event row, extracted before entering the blocking pool.
-struct EventRow {
-    id: String,
-    received_at: i64,
-    expires_at: i64,
-    action: String,
-    actor_id: String,
-    actor_email: Option<String>,
-    outcome: &'static str,
-    source_service: Option<String>,
-    target_ids: Vec<String>,
-    body: String,
-}
-
-impl From<&NewEvent> for EventRow {
-    fn from(e: &NewEvent) -> Self {
-        let ev = &e.event;
-        EventRow {
-            id: ev.id.clone(),
-            received_at: ev.received_at.0,
-            expires_at: e.expires_at.0,
-            action: ev.action.clone(),
-            actor_id: ev.actor.id.clone(),
-            actor_email: ev.actor.email.clone(),
-            outcome: ev.outcome.as_str(),
-            source_service: ev.source.as_ref().and_then(|s| s.service.clone()),
-            target_ids: ev.targets.iter().map(|t| t.id.clone()).collect(),
-            body: e.json.clone(),
-        }
     }
 }
 
@@ -370,34 +292,34 @@ const KEY_COLUMNS: &str = "key_id, tenant, scopes, hash, label, created_at, revo
 
 #[async_trait]
 impl ApiKeyStore for SqliteStore {
-    async fn create_key(&self, record: &KeyRecord) -> Result<(), StoreError> {
+    async fn create_key(&self, record: &KeyRecord, audit: &NewEvent) -> Result<(), StoreError> {
         let r = record.clone();
-        self.with_conn(move |conn| {
-            let result = conn.execute(
-                &format!(
-                    "INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-                ),
-                params![
-                    r.key_id,
-                    r.tenant,
-                    format_scopes(&r.scopes),
-                    r.hash,
-                    r.label,
-                    r.created_at.0,
-                    r.revoked_at.map(|t| t.0)
-                ],
-            );
-            match result {
-                Ok(_) => Ok(()),
-                Err(rusqlite::Error::SqliteFailure(e, _))
-                    if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-                {
-                    Err(StoreError::Conflict(format!("key id {}", r.key_id)))
-                }
-                Err(e) => Err(unavailable(e)),
-            }
-        })
-        .await
+        let added = self
+            .audited(audit, move |tx| {
+                let added = tx
+                    .execute(
+                        &format!(
+                            "INSERT OR IGNORE INTO api_keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                        ),
+                        params![
+                            r.key_id,
+                            r.tenant,
+                            format_scopes(&r.scopes),
+                            r.hash,
+                            r.label,
+                            r.created_at.0,
+                            r.revoked_at.map(|t| t.0)
+                        ],
+                    )
+                    .map_err(unavailable)?;
+                Ok(added == 1)
+            })
+            .await?;
+        if added {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(format!("key id {}", record.key_id)))
+        }
     }
 
     async fn find_key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
@@ -432,10 +354,15 @@ impl ApiKeyStore for SqliteStore {
         .await
     }
 
-    async fn revoke_key(&self, key_id: &str, at: Timestamp) -> Result<bool, StoreError> {
+    async fn revoke_key(
+        &self,
+        key_id: &str,
+        at: Timestamp,
+        audit: &NewEvent,
+    ) -> Result<bool, StoreError> {
         let key_id = key_id.to_string();
-        self.with_conn(move |conn| {
-            let changed = conn
+        self.audited(audit, move |tx| {
+            let changed = tx
                 .execute(
                     "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?2) WHERE key_id = ?1",
                     params![key_id, at.0],
@@ -478,20 +405,27 @@ pub(crate) fn from_json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T,
 
 #[async_trait]
 impl DestinationStore for SqliteStore {
-    async fn add_destination(&self, destination: &Destination) -> Result<(), StoreError> {
+    async fn add_destination(
+        &self,
+        destination: &Destination,
+        audit: &NewEvent,
+    ) -> Result<(), StoreError> {
         let body = to_json(destination).map_err(unavailable)?;
         let d = destination.clone();
-        self.with_conn(move |conn| {
-            let inserted = conn.execute(
-                "INSERT OR IGNORE INTO destinations (id, tenant, created_at, body) VALUES (?1, ?2, ?3, ?4)",
-                params![d.id, d.tenant, d.created_at.0, body],
-            ).map_err(unavailable)?;
-            if inserted == 0 {
-                return Err(StoreError::Conflict(format!("destination {}", d.id)));
-            }
+        let added = self
+            .audited(audit, move |tx| {
+                let inserted = tx.execute(
+                    "INSERT OR IGNORE INTO destinations (id, tenant, created_at, body) VALUES (?1, ?2, ?3, ?4)",
+                    params![d.id, d.tenant, d.created_at.0, body],
+                ).map_err(unavailable)?;
+                Ok(inserted == 1)
+            })
+            .await?;
+        if added {
             Ok(())
-        })
-        .await
+        } else {
+            Err(StoreError::Conflict(format!("destination {}", destination.id)))
+        }
     }
 
     async fn list_destinations(
@@ -513,10 +447,10 @@ impl DestinationStore for SqliteStore {
         .await
     }
 
-    async fn remove_destination(&self, id: &str) -> Result<bool, StoreError> {
+    async fn remove_destination(&self, id: &str, audit: &NewEvent) -> Result<bool, StoreError> {
         let id = id.to_string();
-        self.with_conn(move |conn| {
-            Ok(conn
+        self.audited(audit, move |tx| {
+            Ok(tx
                 .execute("DELETE FROM destinations WHERE id = ?1", params![id])
                 .map_err(unavailable)?
                 == 1)

@@ -1,8 +1,9 @@
 //! Viewer sessions in SQLite: one row each, the domain record as JSON, and an `opened` flag that
-//! the one-time opening updates conditionally.
+//! the one-time opening updates conditionally. Issuing and opening are written with their
+//! self-audit record in one transaction.
 
 use async_trait::async_trait;
-use auditlog_core::store::{StoreError, ViewerSessionStore};
+use auditlog_core::store::{NewEvent, StoreError, ViewerSessionStore};
 use auditlog_core::viewer::ViewerSession;
 use rusqlite::{OptionalExtension, params};
 
@@ -10,23 +11,30 @@ use crate::{SqliteStore, from_json, to_json, unavailable};
 
 #[async_trait]
 impl ViewerSessionStore for SqliteStore {
-    async fn create_viewer_session(&self, session: &ViewerSession) -> Result<(), StoreError> {
+    async fn create_viewer_session(
+        &self,
+        session: &ViewerSession,
+        audit: &NewEvent,
+    ) -> Result<(), StoreError> {
         let body = to_json(session)?;
         let id = session.id.clone();
         let opened = i64::from(session.opened_at.is_some());
-        self.with_conn(move |conn| {
-            let added = conn
-                .execute(
-                    "INSERT OR IGNORE INTO viewer_sessions (id, opened, body) VALUES (?1, ?2, ?3)",
-                    params![id, opened, body],
-                )
-                .map_err(unavailable)?;
-            if added == 0 {
-                return Err(StoreError::Conflict(format!("viewer session {id}")));
-            }
+        let added = self
+            .audited(audit, move |tx| {
+                let added = tx
+                    .execute(
+                        "INSERT OR IGNORE INTO viewer_sessions (id, opened, body) VALUES (?1, ?2, ?3)",
+                        params![id, opened, body],
+                    )
+                    .map_err(unavailable)?;
+                Ok(added == 1)
+            })
+            .await?;
+        if added {
             Ok(())
-        })
-        .await
+        } else {
+            Err(StoreError::Conflict(format!("viewer session {}", session.id)))
+        }
     }
 
     async fn find_viewer_session(&self, id: &str) -> Result<Option<ViewerSession>, StoreError> {
@@ -45,11 +53,15 @@ impl ViewerSessionStore for SqliteStore {
         .await
     }
 
-    async fn open_viewer_session(&self, opened: &ViewerSession) -> Result<bool, StoreError> {
+    async fn open_viewer_session(
+        &self,
+        opened: &ViewerSession,
+        audit: &NewEvent,
+    ) -> Result<bool, StoreError> {
         let body = to_json(opened)?;
         let id = opened.id.clone();
-        self.with_conn(move |conn| {
-            let changed = conn
+        self.audited(audit, move |tx| {
+            let changed = tx
                 .execute(
                     "UPDATE viewer_sessions SET opened = 1, body = ?2 WHERE id = ?1 AND opened = 0",
                     params![id, body],

@@ -16,6 +16,8 @@ use auditlog_settings::ApiArgs;
 use axum::Router;
 use axum::http::HeaderValue;
 use http_body_util::BodyExt as _;
+use auditlog_http::self_audit::ClientAddr;
+use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt as _, Response};
 use tower::ServiceExt as _;
 
@@ -57,6 +59,14 @@ pub fn check_lambda_limits(api: &ApiArgs) -> Result<(), String> {
     Ok(())
 }
 
+fn source_ip(request: &Request) -> Option<std::net::IpAddr> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.http.source_ip.as_deref()?.parse().ok(),
+        #[allow(unreachable_patterns)] // other event sources, if the features ever add them
+        _ => None,
+    }
+}
+
 /// One invocation: the request through the router, the answer back to `lambda_http`.
 ///
 /// The request is named by the Lambda request id (the `x-request-id` the caller gets back and
@@ -71,6 +81,11 @@ pub async fn handle(router: Router, mut request: Request) -> Result<Response<Bod
         && let Ok(value) = HeaderValue::from_str(&id)
     {
         request.headers_mut().insert("x-request-id", value);
+    }
+    // The address API Gateway saw the client connect from, for self-audit records (a header
+    // such as X-Forwarded-For is the client's to write, so it is not used).
+    if let Some(ip) = source_ip(&request) {
+        request.extensions_mut().insert(ClientAddr(ip));
     }
     let response = match router.oneshot(request).await {
         Ok(response) => response,

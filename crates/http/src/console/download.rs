@@ -2,6 +2,12 @@
 //! names) or NDJSON (the stored events as they are). Streamed page by page through the same
 //! page reader as the list, so memory holds one page whatever the size, and capped at
 //! [`MAX_DOWNLOAD_EVENTS`], which the events page states.
+//!
+//! A download is recorded in the tenant's log before its first byte goes out, with its filters
+//! and its exact count: the view is pinned at the moment the download starts (`to` is set to
+//! then, so events arriving later cannot join it), counted, recorded, and then streamed, never
+//! past the count. Counting reads the view once more; it is the price of a record that says how
+//! many events left, written before any did.
 
 use auditlog_core::event::Event;
 use auditlog_core::query::EventQuery;
@@ -14,6 +20,9 @@ use super::form::{pairs_of, parse_view};
 use super::session::{RefusalPage, Viewer};
 use crate::AppState;
 use crate::event_pages::read_page;
+use crate::self_audit::{RequestOrigin, filters_of};
+use auditlog_core::Timestamp;
+use auditlog_core::self_audit::{self, SelfAction, SelfEvent};
 
 pub const MAX_DOWNLOAD_EVENTS: usize = 100_000;
 /// Events read per page while streaming.
@@ -125,11 +134,38 @@ enum Format {
     Ndjson,
 }
 
+impl Format {
+    fn name(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Ndjson => "ndjson",
+        }
+    }
+}
+
 /// Where the stream is: the next page's cursor, and how many events went out.
 struct Progress {
     cursor: Option<String>,
     sent: usize,
+    /// The count the record states: never more go out.
+    cap: usize,
     done: bool,
+}
+
+/// How many events the view holds, up to [`MAX_DOWNLOAD_EVENTS`].
+async fn count(state: &AppState, tenant: &str, query: &EventQuery) -> Result<usize, RefusalPage> {
+    let mut cursor: Option<String> = None;
+    let mut counted = 0;
+    loop {
+        let page = read_page(state, tenant, query, cursor.as_deref())
+            .await
+            .map_err(|e| RefusalPage::new(e.status, e.message))?;
+        counted += page.rows.len();
+        if counted >= MAX_DOWNLOAD_EVENTS || page.next_cursor.is_none() {
+            return Ok(counted.min(MAX_DOWNLOAD_EVENTS));
+        }
+        cursor = page.next_cursor;
+    }
 }
 
 async fn next_chunk(
@@ -139,7 +175,7 @@ async fn next_chunk(
     format: Format,
     mut progress: Progress,
 ) -> Option<(Result<Bytes, std::io::Error>, Progress)> {
-    if progress.done || progress.sent >= MAX_DOWNLOAD_EVENTS {
+    if progress.done || progress.sent >= progress.cap {
         return None;
     }
     let page = match read_page(state, tenant, query, progress.cursor.as_deref()).await {
@@ -155,7 +191,7 @@ async fn next_chunk(
             ));
         }
     };
-    let room = MAX_DOWNLOAD_EVENTS - progress.sent;
+    let room = progress.cap - progress.sent;
     let rows = page.rows.iter().take(room);
     let out = match format {
         Format::Ndjson => {
@@ -199,6 +235,7 @@ pub fn download_url(query: &EventQuery, format: &str) -> String {
 pub async fn download(
     State(state): State<AppState>,
     viewer: Viewer,
+    RequestOrigin(client): RequestOrigin,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, RefusalPage> {
     let mut pairs = pairs_of(raw);
@@ -225,11 +262,24 @@ pub async fn download(
             .collect();
         RefusalPage::new(StatusCode::BAD_REQUEST, text.join("; "))
     })?;
+    // Pinned: `to` is exclusive, and every event stored so far was received at or before now.
+    let pinned = Timestamp(now.0.saturating_add(1));
     let query = EventQuery {
         limit: PAGE,
+        to: Some(request.query.to.map_or(pinned, |to| to.min(pinned))),
         ..request.query
     };
     let tenant = viewer.session.tenant.clone();
+    let counted = count(&state, &tenant, &query).await?;
+    let record = SelfEvent::new(SelfAction::ConsoleDownloaded, self_audit::viewer(&viewer.session))
+        .detail("format", format.name())
+        .detail("filters", filters_of(&query))
+        .detail("returned", counted)
+        .origin(client);
+    state
+        .record(&tenant, record)
+        .await
+        .map_err(|e| RefusalPage::new(e.status, e.message))?;
     let (extension, content_type) = match format {
         Format::Csv => ("csv", "text/csv; charset=utf-8"),
         Format::Ndjson => ("ndjson", "application/x-ndjson"),
@@ -241,6 +291,7 @@ pub async fn download(
     let start = Progress {
         cursor: None,
         sent: 0,
+        cap: counted,
         done: false,
     };
     let rest = futures::stream::unfold(start, move |progress| {

@@ -20,6 +20,8 @@ use super::session::{RefusalPage, Viewer};
 use super::views::{actor, iso, layout, when};
 use crate::AppState;
 use crate::event_pages::{cursor_after, read_page, reversed};
+use crate::self_audit::{RequestOrigin, filters_of};
+use auditlog_core::self_audit::{self, SelfAction, SelfEvent};
 
 /// What the list shows: rows in display order and the paging links.
 struct Listing {
@@ -79,6 +81,7 @@ async fn listing(state: &AppState, tenant: &str, request: &ListRequest) -> Resul
 pub async fn list(
     State(state): State<AppState>,
     viewer: Viewer,
+    RequestOrigin(client): RequestOrigin,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let now = (state.clock)();
@@ -87,7 +90,21 @@ pub async fn list(
     let (status, body) = match request {
         Err(problems) => (StatusCode::BAD_REQUEST, problems_markup(&problems)),
         Ok(request) => match listing(&state, &viewer.session.tenant, &request).await {
-            Ok(listing) => (StatusCode::OK, list_markup(now, &request, &listing)),
+            Ok(listing) => {
+                let record = SelfEvent::new(
+                    SelfAction::ConsoleEventsListed,
+                    self_audit::viewer(&viewer.session),
+                )
+                .detail("filters", filters_of(&request.query))
+                .detail("order", request.query.order.as_str())
+                .detail("continued", request.cursor.is_some())
+                .detail("returned", listing.rows.len())
+                .origin(client);
+                if let Err(e) = state.record(&viewer.session.tenant, record).await {
+                    return RefusalPage::new(e.status, e.message).into_response();
+                }
+                (StatusCode::OK, list_markup(now, &request, &listing))
+            }
             Err(message) => (
                 StatusCode::BAD_REQUEST,
                 problems_markup(&[ParamError {
@@ -231,6 +248,7 @@ fn row_markup(now: Timestamp, row: &StoredEvent) -> Markup {
 pub async fn detail(
     State(state): State<AppState>,
     viewer: Viewer,
+    RequestOrigin(client): RequestOrigin,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, RefusalPage> {
     let pairs = pairs_of(raw);
@@ -257,6 +275,17 @@ pub async fn detail(
     if !viewer.fixed.matches(&event) {
         return Err(not_found());
     }
+    let record = SelfEvent::new(
+        SelfAction::ConsoleEventViewed,
+        self_audit::viewer(&viewer.session),
+    )
+    .target("event", &event.id, None)
+    .detail("returned", 1)
+    .origin(client);
+    state
+        .record(&viewer.session.tenant, record)
+        .await
+        .map_err(|e| RefusalPage::new(e.status, e.message))?;
     let pretty = serde_json::from_str::<serde_json::Value>(&json)
         .and_then(|v| serde_json::to_string_pretty(&v))
         .unwrap_or_else(|_| json.clone());

@@ -15,6 +15,8 @@ use cookie::{Cookie, SameSite};
 
 use super::views;
 use crate::AppState;
+use crate::self_audit::{RequestOrigin, origin_of};
+use auditlog_core::self_audit::{Origin, session_opened, session_refused};
 use crate::request_log::TenantSlot;
 use crate::viewer_sessions::is_https;
 
@@ -102,7 +104,12 @@ impl FromRequestParts<AppState> for Viewer {
             )
         })?;
         let session = find(state, COOKIE_PREFIX, &cookie).await?;
-        check_cookie(&session, &cookie, (state.clock)())?;
+        if let Err(refusal) = check_cookie(&session, &cookie, (state.clock)()) {
+            let record = session_refused(&session, "cookie", &refusal.to_string())
+                .origin(origin_of(parts));
+            state.record_refusal(&session.tenant, record).await;
+            return Err(refusal.into());
+        }
         let fixed = session.filter.to_query().map_err(|_| {
             RefusalPage::new(StatusCode::INTERNAL_SERVER_ERROR, "this session is damaged")
         })?;
@@ -113,11 +120,24 @@ impl FromRequestParts<AppState> for Viewer {
     }
 }
 
+/// Records a refused link of a known session, and the page that says why.
+async fn refused(
+    state: &AppState,
+    session: &ViewerSession,
+    refusal: Refusal,
+    client: Origin,
+) -> RefusalPage {
+    let record = session_refused(session, "link", &refusal.to_string()).origin(client);
+    state.record_refusal(&session.tenant, record).await;
+    refusal.into()
+}
+
 /// `GET /console/open?token=vsl_...`: exchanges the one-time link for a session cookie, then
 /// sends the browser on to the events (a page of our own, so the next request is same-site and
 /// carries the SameSite=Strict cookie even when the link was followed from another site).
 pub async fn open(
     State(state): State<AppState>,
+    RequestOrigin(client): RequestOrigin,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, RefusalPage> {
@@ -127,15 +147,21 @@ pub async fn open(
         .ok_or(Refusal::Malformed)?;
     let session = find(&state, LINK_PREFIX, &token).await?;
     let now = (state.clock)();
-    check_link(&session, &token, now)?;
+    if let Err(refusal) = check_link(&session, &token, now) {
+        return Err(refused(&state, &session, refusal, client).await);
+    }
     let (session, cookie_value) = opened(&session, rand::random(), now);
+    let record = state.self_event(
+        &session.tenant,
+        session_opened(&session).origin(client.clone()),
+    );
     if !state
         .store
-        .open_viewer_session(&session)
+        .open_viewer_session(&session, &record)
         .await
         .map_err(unavailable)?
     {
-        return Err(Refusal::Used.into());
+        return Err(refused(&state, &session, Refusal::Used, client).await);
     }
     tracing::info!(viewer_session = %session.id, "viewer session opened");
     let lifetime = (session.expires_at.0 - now.0).max(0) / 1000;
