@@ -6,13 +6,16 @@
 //!   store, with a clock the tests can move forward (for retention).
 //! - [`Backend`]: how to make a fresh store. `tests/http_local.rs` runs the suite on SQLite;
 //!   other stores add one `Backend` and one `suite_tests!` line.
-//! - [`suite`]: the behaviours, each an async function taking a `&TestService`.
+//! - [`suite`]: the behaviours, each an async function taking a `&TestService`;
+//!   [`console_suite`] and [`self_audit_suite`] likewise, for the console and the service's own
+//!   `auditlog.` records.
 
 // Test harness code: a failed unwrap is a failed test, which is what it should be.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod console_suite;
 pub mod export_suite;
+pub mod self_audit_suite;
 pub mod suite;
 
 use std::path::PathBuf;
@@ -342,6 +345,14 @@ impl TestService {
         answer(request.send().await.expect("request")).await
     }
 
+    /// The clients' events matching `query`: every page, without the service's own `auditlog.`
+    /// records (each read adds one; the self-audit suite checks those).
+    pub async fn client_pages(&self, key: &str, query: &str) -> Vec<Value> {
+        let mut events = self.all_pages(key, query).await;
+        events.retain(|e| !is_self_audit(e));
+        events
+    }
+
     /// Every event matching `query` (a query string without `cursor`), following cursors.
     pub async fn all_pages(&self, key: &str, query: &str) -> Vec<Value> {
         let mut out = Vec::new();
@@ -367,6 +378,13 @@ async fn answer(response: reqwest::Response) -> (u16, Value) {
     let text = response.text().await.expect("body");
     let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
     (status, value)
+}
+
+/// Whether `event` is one of the service's own records (action `auditlog.*`).
+pub fn is_self_audit(event: &Value) -> bool {
+    event["action"]
+        .as_str()
+        .is_some_and(auditlog_core::self_audit::is_self_audit)
 }
 
 /// Wall-clock time in epoch milliseconds.
@@ -414,6 +432,14 @@ macro_rules! suite_tests {
             downloads_hold_exactly_the_filtered_events,
             admin_sessions_show_each_destinations_health,
         );
+        $crate::self_audit_suite_tests!($backend;
+            reads_are_recorded_once_per_request,
+            destination_changes_are_recorded_without_secrets,
+            refused_keys_of_the_tenant_are_recorded,
+            viewer_sessions_and_console_reads_are_recorded,
+            forged_service_records_are_rejected,
+            a_change_is_never_stored_without_its_record,
+        );
     };
     ($backend:expr; $($name:ident),* $(,)?) => {
         $(
@@ -421,6 +447,20 @@ macro_rules! suite_tests {
             async fn $name() {
                 let service = $crate::TestService::start(&$backend).await;
                 $crate::suite::$name(&service).await;
+            }
+        )*
+    };
+}
+
+/// The self-audit behaviours ([`self_audit_suite`]), run per store like the API suite.
+#[macro_export]
+macro_rules! self_audit_suite_tests {
+    ($backend:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let service = $crate::TestService::start(&$backend).await;
+                $crate::self_audit_suite::$name(&service).await;
             }
         )*
     };

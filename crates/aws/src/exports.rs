@@ -99,7 +99,10 @@ impl DestinationStore for DynamoStore {
         {
             Ok(())
         } else {
-            Err(StoreError::Conflict(format!("destination {}", destination.id)))
+            Err(StoreError::Conflict(format!(
+                "destination {}",
+                destination.id
+            )))
         }
     }
 

@@ -43,7 +43,10 @@ impl ViewerSessionStore for DynamoStore {
         {
             Ok(())
         } else {
-            Err(StoreError::Conflict(format!("viewer session {}", session.id)))
+            Err(StoreError::Conflict(format!(
+                "viewer session {}",
+                session.id
+            )))
         }
     }
 

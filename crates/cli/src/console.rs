@@ -2,8 +2,8 @@
 //! operator who holds no API key (local mode: one command after `auditlog serve`).
 
 use anyhow::bail;
-use auditlog_core::self_audit::session_issued;
 use auditlog_core::keys::validate_tenant;
+use auditlog_core::self_audit::session_issued;
 use auditlog_core::store::ViewerSessionStore;
 use auditlog_core::viewer::{FixedFilter, SessionRequest, check_request, issue};
 use auditlog_http::viewer_link_path;
@@ -67,7 +67,9 @@ pub async fn run(
         &issued.session.tenant,
         session_issued(recorder.caller(), &issued.session),
     );
-    store.create_viewer_session(&issued.session, &record).await?;
+    store
+        .create_viewer_session(&issued.session, &record)
+        .await?;
     println!(
         "{}{}",
         args.url.trim_end_matches('/'),

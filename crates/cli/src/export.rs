@@ -6,11 +6,11 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, bail};
 use auditlog_core::Timestamp;
+use auditlog_core::event::Outcome;
 use auditlog_core::export::{
     DEFAULT_PREFIX, Destination, ExportConfig, S3Target, Target, check_s3_target, normalize_prefix,
 };
 use auditlog_core::keys::validate_tenant;
-use auditlog_core::event::Outcome;
 use auditlog_core::self_audit::{SelfAction, SelfEvent};
 use auditlog_core::store::{AppendStatus, ExportStore, ServiceStore};
 use auditlog_export::engine::{PassReport, SinkFactory};

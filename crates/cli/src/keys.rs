@@ -2,8 +2,8 @@
 
 use anyhow::{Context as _, bail};
 use auditlog_core::keys::{KeyRecord, format_scopes, issue_key, parse_scopes, validate_tenant};
-use auditlog_core::store::{ApiKeyStore, StoreError};
 use auditlog_core::self_audit::{key_created, key_revoked};
+use auditlog_core::store::{ApiKeyStore, StoreError};
 use clap::Subcommand;
 
 use crate::operator::{Recorder, now};

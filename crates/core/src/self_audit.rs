@@ -10,13 +10,13 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::event::{Actor, ActorType, Context, Event, Outcome, SCHEMA_VERSION, Source, Target};
 use crate::export::{Destination, Target as ExportTarget};
 use crate::keys::KeyRecord;
-use crate::viewer::ViewerSession;
-use crate::event::{Actor, ActorType, Context, Event, Outcome, SCHEMA_VERSION, Source, Target};
 use crate::store::NewEvent;
 use crate::time::Timestamp;
 use crate::validate::RESERVED_ACTION_PREFIX;
+use crate::viewer::ViewerSession;
 
 /// Every action the service records, with its name (`docs/event-schema.md` lists their fields).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,9 +200,10 @@ impl SelfEvent {
     pub fn destination(self, destination: &Destination) -> SelfEvent {
         let (kind, location) = match &destination.target {
             ExportTarget::S3(s3) => ("s3", format!("s3://{}/{}", s3.bucket, s3.prefix)),
-            ExportTarget::Directory { path, prefix } => {
-                ("directory", format!("{}/{prefix}", path.trim_end_matches('/')))
-            }
+            ExportTarget::Directory { path, prefix } => (
+                "directory",
+                format!("{}/{prefix}", path.trim_end_matches('/')),
+            ),
         };
         let role = match &destination.target {
             ExportTarget::S3(s3) => s3.role_arn.clone(),

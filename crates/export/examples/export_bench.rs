@@ -13,10 +13,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use async_trait::async_trait;
-use auditlog_core::self_audit::{Caller, SelfAction, SelfEvent};
 use auditlog_core::Timestamp;
 use auditlog_core::export::{Destination, ExportConfig, Target};
 use auditlog_core::redact::Redactor;
+use auditlog_core::self_audit::{Caller, SelfAction, SelfEvent};
 use auditlog_core::store::{AppendEvents, DestinationStore, ExportStore, NewEvent};
 use auditlog_core::validate::{IngestContext, Limits, prepare_event};
 use auditlog_export::directory::DirectorySink;
@@ -147,7 +147,12 @@ async fn prepare(dir: &Path, count: usize) {
     // Recorded an hour after the events, outside every window the bench exports.
     let record = SelfEvent::new(SelfAction::DestinationAdded, caller)
         .destination(&destination)
-        .into_event("bench", "01BENCHDESTINATIONADDED000".into(), Timestamp(end + 3_600_000), 86_400_000);
+        .into_event(
+            "bench",
+            "01BENCHDESTINATIONADDED000".into(),
+            Timestamp(end + 3_600_000),
+            86_400_000,
+        );
     store.add_destination(&destination, &record).await.unwrap();
     println!(
         "prepared {count} events in {:.1}s",

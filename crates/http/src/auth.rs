@@ -4,8 +4,8 @@
 
 use std::marker::PhantomData;
 
-use auditlog_core::keys::{KeyRecord, Scope, key_id_of, key_matches};
 use auditlog_core::event::Outcome;
+use auditlog_core::keys::{KeyRecord, Scope, key_id_of, key_matches};
 use auditlog_core::self_audit::{Caller, SelfAction, SelfEvent};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

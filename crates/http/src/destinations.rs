@@ -18,11 +18,11 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::self_audit::RequestOrigin;
-use auditlog_core::self_audit::{SelfAction, SelfEvent};
 use crate::auth::{Admin, ApiKey, KeyRefusals};
 use crate::error::{ApiError, ErrorBody, JsonBodyRefusals, StoreRefusal};
 use crate::handlers::{PathId, read_json_body, store_unavailable};
+use crate::self_audit::RequestOrigin;
+use auditlog_core::self_audit::{SelfAction, SelfEvent};
 
 /// Largest `POST /v1/destinations` body.
 const MAX_DESTINATION_BODY: usize = 16 * 1024;

@@ -8,6 +8,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use auditlog_core::Timestamp;
 use auditlog_core::query::EventQuery;
 use auditlog_core::self_audit::{Origin, SelfEvent};
 use auditlog_core::store::{AppendStatus, NewEvent};
@@ -83,8 +84,24 @@ impl AppState {
 
     /// Stores `record`; the request it records is answered only when this succeeds.
     pub(crate) async fn record(&self, tenant: &str, record: SelfEvent) -> Result<(), ApiError> {
-        let event = self.self_event(tenant, record);
-        let now = event.event.received_at;
+        self.record_after(tenant, record, Timestamp(i64::MIN)).await
+    }
+
+    /// [`AppState::record`], received no earlier than `earliest`: a record that must fall
+    /// outside a view pinned to end there (a download's).
+    pub(crate) async fn record_after(
+        &self,
+        tenant: &str,
+        record: SelfEvent,
+        earliest: Timestamp,
+    ) -> Result<(), ApiError> {
+        let now = (self.clock)().max(earliest);
+        let event = record.into_event(
+            tenant,
+            ulid::Ulid::new().to_string(),
+            now,
+            self.config.retention_ms,
+        );
         match self
             .store
             .append_events(tenant, std::slice::from_ref(&event), now)

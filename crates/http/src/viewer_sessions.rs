@@ -14,11 +14,11 @@ use serde_json::json;
 use utoipa::ToSchema;
 
 use crate::AppState;
-use crate::self_audit::RequestOrigin;
-use auditlog_core::self_audit::session_issued;
 use crate::auth::{Admin, ApiKey, KeyRefusals};
 use crate::error::{ApiError, ErrorBody, JsonBodyRefusals, StoreRefusal};
 use crate::handlers::{read_json_body, store_unavailable};
+use crate::self_audit::RequestOrigin;
+use auditlog_core::self_audit::session_issued;
 
 const MAX_BODY: usize = 16 * 1024;
 

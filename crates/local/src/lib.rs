@@ -20,6 +20,7 @@ mod viewer;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use append::{EventRow, insert_events};
 use async_trait::async_trait;
 use auditlog_core::Timestamp;
 use auditlog_core::cursor::Position;
@@ -31,7 +32,6 @@ use auditlog_core::store::{
     ApiKeyStore, AppendEvents, AppendStatus, DestinationStore, ExportStateStore, GetEvent,
     NewEvent, PageRequest, PurgeExpired, QueryEvents, SigningKeyStore, StoreError, StoredEvent,
 };
-use append::{EventRow, insert_events};
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
@@ -424,7 +424,10 @@ impl DestinationStore for SqliteStore {
         if added {
             Ok(())
         } else {
-            Err(StoreError::Conflict(format!("destination {}", destination.id)))
+            Err(StoreError::Conflict(format!(
+                "destination {}",
+                destination.id
+            )))
         }
     }
 

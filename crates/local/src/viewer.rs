@@ -33,7 +33,10 @@ impl ViewerSessionStore for SqliteStore {
         if added {
             Ok(())
         } else {
-            Err(StoreError::Conflict(format!("viewer session {}", session.id)))
+            Err(StoreError::Conflict(format!(
+                "viewer session {}",
+                session.id
+            )))
         }
     }
 

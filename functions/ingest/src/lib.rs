@@ -12,11 +12,11 @@
 use std::convert::Infallible;
 
 use auditlog_aws::limits::MAX_EVENT_BYTES;
+use auditlog_http::self_audit::ClientAddr;
 use auditlog_settings::ApiArgs;
 use axum::Router;
 use axum::http::HeaderValue;
 use http_body_util::BodyExt as _;
-use auditlog_http::self_audit::ClientAddr;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt as _, Response};
 use tower::ServiceExt as _;

@@ -271,13 +271,17 @@ pub async fn download(
     };
     let tenant = viewer.session.tenant.clone();
     let counted = count(&state, &tenant, &query).await?;
-    let record = SelfEvent::new(SelfAction::ConsoleDownloaded, self_audit::viewer(&viewer.session))
-        .detail("format", format.name())
-        .detail("filters", filters_of(&query))
-        .detail("returned", counted)
-        .origin(client);
+    let record = SelfEvent::new(
+        SelfAction::ConsoleDownloaded,
+        self_audit::viewer(&viewer.session),
+    )
+    .detail("format", format.name())
+    .detail("filters", filters_of(&query))
+    .detail("returned", counted)
+    .origin(client);
+    // Received at or after the pinned end, so the download never holds its own record.
     state
-        .record(&tenant, record)
+        .record_after(&tenant, record, pinned)
         .await
         .map_err(|e| RefusalPage::new(e.status, e.message))?;
     let (extension, content_type) = match format {

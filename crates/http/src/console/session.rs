@@ -15,10 +15,10 @@ use cookie::{Cookie, SameSite};
 
 use super::views;
 use crate::AppState;
-use crate::self_audit::{RequestOrigin, origin_of};
-use auditlog_core::self_audit::{Origin, session_opened, session_refused};
 use crate::request_log::TenantSlot;
+use crate::self_audit::{RequestOrigin, origin_of};
 use crate::viewer_sessions::is_https;
+use auditlog_core::self_audit::{Origin, session_opened, session_refused};
 
 /// The session cookie's name. Its path is `/console`, so the API never sees it.
 pub const COOKIE_NAME: &str = "auditlog_console";
@@ -105,8 +105,8 @@ impl FromRequestParts<AppState> for Viewer {
         })?;
         let session = find(state, COOKIE_PREFIX, &cookie).await?;
         if let Err(refusal) = check_cookie(&session, &cookie, (state.clock)()) {
-            let record = session_refused(&session, "cookie", &refusal.to_string())
-                .origin(origin_of(parts));
+            let record =
+                session_refused(&session, "cookie", &refusal.to_string()).origin(origin_of(parts));
             state.record_refusal(&session.tenant, record).await;
             return Err(refusal.into());
         }
