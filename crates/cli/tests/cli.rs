@@ -12,7 +12,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{BIN, auditlog, start_server, start_server_with};
+use common::{BIN, auditlog, auditlog_with, start_server, start_server_with};
 
 #[test]
 fn serve_keys_send_query_and_stop_gracefully() {
@@ -196,8 +196,14 @@ fn exported_ids(root: &Path) -> std::collections::HashMap<String, usize> {
                     .expect("gunzip");
                 for line in text.lines() {
                     let event: Value = serde_json::from_str(line).expect("json line");
-                    *ids.entry(event["id"].as_str().expect("id").to_string())
-                        .or_insert(0) += 1;
+                    // The service's own records have ids the test cannot know: named by action.
+                    let action = event["action"].as_str().expect("action");
+                    let name = if action.starts_with("auditlog.") {
+                        action
+                    } else {
+                        event["id"].as_str().expect("id")
+                    };
+                    *ids.entry(name.to_string()).or_insert(0) += 1;
                 }
             }
         }
@@ -233,6 +239,8 @@ fn serve_exports_to_a_directory_and_the_destination_commands_report_it() {
     assert!(id.starts_with("dst_"), "{id}");
     assert_eq!(added["directory"]["prefix"], "user-events-audit/");
 
+    // The records of the key and destination made above sit in windows before the events'.
+    std::thread::sleep(Duration::from_millis(1_100));
     // Short windows so the test need not wait five minutes; serve exports on its own schedule.
     let window = [
         ("AUDITLOG_EXPORT_WINDOW", "1s"),
@@ -271,16 +279,20 @@ fn serve_exports_to_a_directory_and_the_destination_commands_report_it() {
         let answer: Value = serde_json::from_str(body).expect("json answer");
         responses.push_str(&format!("{answer}\n"));
     }
+    // The three events, and the service's records of the key and the destination made above:
+    // the self-audit events travel with the stream like any other.
+    let mut expected: std::collections::HashMap<String, usize> =
+        (0..3).map(|n| (format!("exp-{n}"), 1)).collect();
+    expected.insert("auditlog.key.created".into(), 1);
+    expected.insert("auditlog.destination.added".into(), 1);
     let mut ids = exported_ids(&out);
     for _ in 0..100 {
-        if ids.len() == 3 {
+        if ids.len() == expected.len() {
             break;
         }
         std::thread::sleep(Duration::from_millis(200));
         ids = exported_ids(&out);
     }
-    let expected: std::collections::HashMap<String, usize> =
-        (0..3).map(|n| (format!("exp-{n}"), 1)).collect();
     assert_eq!(
         ids, expected,
         "each event exported once by serve's schedule"
@@ -291,7 +303,7 @@ fn serve_exports_to_a_directory_and_the_destination_commands_report_it() {
     let (ok, stdout, stderr) = auditlog(&data, &["destinations", "status", &id]);
     assert!(ok, "{stderr}");
     let status: Value = serde_json::from_str(&stdout).expect("json");
-    assert_eq!(status["events_delivered"], 3, "{status}");
+    assert_eq!(status["events_delivered"], 5, "{status}");
     assert_eq!(status["healthy"], true);
     assert_eq!(status["backlog"]["events"], 0);
     assert!(status["last_success_at"].is_string());
@@ -422,64 +434,193 @@ fn verify_catches_tampering(out: &Path, responses: &str) {
     };
     let (code, stdout) = verify(out);
     assert_eq!(code, Some(0), "{stdout}");
+    // The service's records come first, in one or two objects of their own (the test waits a
+    // window before sending), then one object per event sent.
+    let n = export_files(out).len();
+    assert!((4..=5).contains(&n), "{n} objects");
     assert!(
-        stdout.contains("3 objects, 3 events, last seq 3, 3 receipts checked;")
-            && stdout.contains(": ok"),
+        stdout.contains(&format!(
+            "{n} objects, 5 events, last seq 5, 3 receipts checked;"
+        )) && stdout.contains(": ok"),
         "{stdout}"
     );
-    assert_eq!(export_files(out).len(), 3);
 
     type Damage = Box<dyn FnOnce(&[PathBuf])>;
-    let cases: Vec<(&str, Damage, &str)> = vec![
+    let (first, second, third) = (n - 3, n - 2, n - 1);
+    let cases: Vec<(&str, Damage, String)> = vec![
         (
             "modify a line",
-            Box::new(|files| {
-                let text = gunzip_file(&files[1]).replacen("doc.read", "doc.wipe", 1);
-                gzip_file(&files[1], &text);
+            Box::new(move |files| {
+                let text = gunzip_file(&files[second]).replacen("doc.read", "doc.wipe", 1);
+                gzip_file(&files[second], &text);
             }),
-            "the event does not hash to its sha256 (modified)",
+            "the event does not hash to its sha256 (modified)".into(),
         ),
         (
             "delete an object",
-            Box::new(|files| std::fs::remove_file(&files[1]).expect("rm")),
-            "sequence numbers 2 missing",
+            Box::new(move |files| std::fs::remove_file(&files[second]).expect("rm")),
+            // Events are numbered: the 2 records, then exp-0, exp-1 (4), exp-2.
+            "sequence numbers 4 missing".into(),
         ),
         (
             "reorder two objects",
-            Box::new(|files| {
+            Box::new(move |files| {
                 let (a, b) = (
-                    std::fs::read(&files[0]).expect("read"),
-                    std::fs::read(&files[2]).expect("read"),
+                    std::fs::read(&files[first]).expect("read"),
+                    std::fs::read(&files[third]).expect("read"),
                 );
-                std::fs::write(&files[0], b).expect("write");
-                std::fs::write(&files[2], a).expect("write");
+                std::fs::write(&files[first], b).expect("write");
+                std::fs::write(&files[third], a).expect("write");
             }),
-            "(reordered, duplicated or inserted)",
+            "(reordered, duplicated or inserted)".into(),
         ),
         (
             "insert a forged object",
-            Box::new(|files| {
-                let forged = files[1].with_file_name("demo_20000101T000000Z_x.ndjson.gz");
-                std::fs::copy(&files[0], forged).expect("copy");
+            Box::new(move |files| {
+                let forged = files[second].with_file_name("demo_20000101T000000Z_x.ndjson.gz");
+                std::fs::copy(&files[first], forged).expect("copy");
             }),
-            "does not follow",
+            "does not follow".into(),
         ),
         (
             "truncate a file",
-            Box::new(|files| {
-                let bytes = std::fs::read(&files[2]).expect("read");
-                std::fs::write(&files[2], &bytes[..bytes.len() / 2]).expect("write");
+            Box::new(move |files| {
+                let bytes = std::fs::read(&files[third]).expect("read");
+                std::fs::write(&files[third], &bytes[..bytes.len() / 2]).expect("write");
             }),
-            "cannot be read",
+            "cannot be read".into(),
         ),
     ];
     for (what, damage, expected) in cases {
         let copy = tampered(out, damage);
         let (code, stdout) = verify(copy.path());
         assert_eq!(code, Some(1), "{what}: {stdout}");
-        assert!(stdout.contains(expected), "{what}: {stdout}");
+        assert!(stdout.contains(&expected), "{what}: {stdout}");
         assert!(stdout.contains("PROBLEM "), "{what}: {stdout}");
     }
+}
+
+/// Every change an operator makes at the CLI is recorded in the tenant's log with the OS user
+/// and host as the actor, and a read through the API with the key that asked.
+#[test]
+fn operator_changes_are_recorded_in_the_tenants_log() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let out = dir.path().join("export");
+    let env = [("USER", "ops-test")];
+    let run = |args: &[&str]| {
+        let (ok, stdout, stderr) = auditlog_with(&data, args, &env);
+        assert!(ok, "{args:?}: {stderr}");
+        stdout
+    };
+    let made = |stdout: String| -> (String, String) {
+        let made: Value = serde_json::from_str(&stdout).expect("json");
+        (
+            made["key"].as_str().expect("key").to_string(),
+            made["key_id"].as_str().expect("key id").to_string(),
+        )
+    };
+    let (reader, reader_id) = made(run(&[
+        "keys", "create", "--tenant", "acme", "--scopes", "read", "--label", "siem", "--json",
+    ]));
+    let (_, writer_id) = made(run(&["keys", "create", "--tenant", "acme", "--json"]));
+    let added: Value = serde_json::from_str(&run(&[
+        "destinations",
+        "add",
+        "--tenant",
+        "acme",
+        "--dir",
+        out.to_str().expect("utf8"),
+    ]))
+    .expect("json");
+    let destination = added["id"].as_str().expect("id").to_string();
+    run(&["destinations", "verify", &destination]);
+    run(&["destinations", "remove", &destination]);
+    let link = run(&["console", "--tenant", "acme", "--display-name", "Grace"]);
+    assert!(link.contains("/console/open?token=vsl_"), "{link}");
+    run(&["keys", "revoke", &writer_id]);
+    let (ok, _, stderr) = auditlog_with(&data, &["keys", "revoke", "0000000000000000"], &env);
+    assert!(!ok && stderr.contains("no key"), "{stderr}");
+
+    let mut server = start_server(&data);
+    let listed = run(&[
+        "query",
+        "--url",
+        &server.url,
+        "--key",
+        &reader,
+        "--action",
+        "auditlog.*",
+        "--all",
+        "--format",
+        "json",
+    ]);
+    let records: Vec<Value> = listed
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    let actions: Vec<&str> = records
+        .iter()
+        .map(|r| r["action"].as_str().expect("action"))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "auditlog.key.created",
+            "auditlog.key.created",
+            "auditlog.destination.added",
+            "auditlog.destination.verified",
+            "auditlog.destination.removed",
+            "auditlog.viewer_session.issued",
+            "auditlog.key.revoked",
+        ],
+        "one record per change, in order; the failed revoke changed nothing"
+    );
+    for record in &records {
+        assert_eq!(record["tenant"], "acme");
+        assert!(
+            record["actor"]["id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("ops-test@")),
+            "{record}"
+        );
+        assert_eq!(record["actor"]["type"], "user");
+        assert_eq!(record["metadata"]["via"], "cli");
+        assert!(!record.to_string().contains(&reader), "no key in a record");
+    }
+    assert_eq!(
+        records[0]["targets"],
+        serde_json::json!([{"id": reader_id, "type": "api_key", "name": "siem"}])
+    );
+    assert_eq!(
+        records[0]["metadata"]["scopes"],
+        serde_json::json!(["read"])
+    );
+    assert_eq!(records[2]["targets"][0]["id"], destination.as_str());
+    assert_eq!(records[2]["metadata"]["destination_kind"], "directory");
+    assert_eq!(records[3]["outcome"], "success");
+    assert!(records[3]["metadata"]["wrote"].as_str().is_some());
+    assert_eq!(records[5]["targets"][0]["name"], "Grace");
+    assert_eq!(records[6]["targets"][0]["id"], writer_id.as_str());
+
+    // The query above was itself recorded, with the reader's key as its actor.
+    let again = run(&[
+        "query",
+        "--url",
+        &server.url,
+        "--key",
+        &reader,
+        "--action",
+        "auditlog.events.listed",
+        "--format",
+        "json",
+    ]);
+    let read: Value = serde_json::from_str(again.lines().next().expect("a record")).expect("json");
+    assert_eq!(read["actor"]["id"], reader_id.as_str());
+    assert_eq!(read["metadata"]["filters"]["action"], "auditlog.*");
+    assert_eq!(read["metadata"]["returned"], 7);
+    let _ = server.child.kill();
+    let _ = server.child.wait();
 }
 
 #[test]
