@@ -136,6 +136,8 @@ async fn post(server: &Server, key: &str, body: &Value) -> Value {
     response.json().await.unwrap()
 }
 
+/// The ids of the clients' events (the service's own `auditlog.` records, which every read
+/// adds, are left out; the self-audit suite checks those).
 async fn api_ids(server: &Server, key: &str, query: &str) -> Vec<String> {
     let page: Value = reqwest::Client::new()
         .get(format!(
@@ -153,14 +155,25 @@ async fn api_ids(server: &Server, key: &str, query: &str) -> Vec<String> {
         .as_array()
         .unwrap()
         .iter()
+        .filter(|e| !e["action"].as_str().unwrap().starts_with("auditlog."))
         .map(|e| e["id"].as_str().unwrap().to_string())
         .collect()
 }
 
+/// The ids of the clients' events the page lists, without the service's own records.
 async fn shown_ids(client: &Client) -> Vec<String> {
     let mut ids = Vec::new();
     for row in client.find_all(Locator::Css("tr[data-id]")).await.unwrap() {
-        ids.push(row.attr("data-id").await.unwrap().unwrap());
+        let action = row
+            .find(Locator::Css("td.action"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if !action.starts_with("auditlog.") {
+            ids.push(row.attr("data-id").await.unwrap().unwrap());
+        }
     }
     ids
 }
@@ -571,6 +584,10 @@ async fn the_console_lists_events_stored_in_dynamodb() {
         back.push(shown_ids(&client).await);
     }
     back.reverse();
-    assert_eq!(back, pages, "backward: the same pages");
+    // Every page view was recorded: newer records now sit above the first page, and the walk
+    // back goes on through pages of them before reaching the same pages.
+    let newer = back.len() - pages.len();
+    assert!(back[..newer].iter().all(Vec::is_empty), "{back:?}");
+    assert_eq!(back[newer..], pages, "backward: the same pages");
     finish(client, server).await;
 }
