@@ -439,6 +439,8 @@ macro_rules! suite_tests {
             viewer_sessions_and_console_reads_are_recorded,
             forged_service_records_are_rejected,
             a_change_is_never_stored_without_its_record,
+            keys_are_managed_over_the_api_and_recorded,
+            paging_ends_although_each_page_is_recorded,
         );
     };
     ($backend:expr; $($name:ident),* $(,)?) => {

@@ -17,6 +17,8 @@ pub const EVENT_SK: &str = "E";
 pub const META_SK: &str = "M";
 pub const CURSOR_SECRET_PK: &str = "M#cursor_secret";
 pub const TIME_INDEX: &str = "by_time";
+/// The keys table's index of each tenant's keys (`tenant` hash key, `key_id` range key).
+pub const TENANT_INDEX: &str = "by_tenant";
 /// The attribute DynamoDB's TTL watches (epoch seconds).
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 pub const DEFAULT_SHARDS: u16 = 4;

@@ -7,6 +7,7 @@
 //! - [`DynamoStore`]: the adapter: one conditional `PutItem` per event, `Query` on the `by_time`
 //!   index per shard, `GetItem` by id; API keys in their own table.
 //! - `audited`: a change and its self-audit record in one `TransactWriteItems`.
+//! - `keys`: API keys in their own table, listed per tenant through its `by_tenant` index.
 //! - `exports`: destinations and export state (compare-and-set on a version) in the exports
 //!   table.
 //! - [`limits`]: DynamoDB's hard limits (item size, batch and page sizes), checked before sending.
@@ -15,6 +16,7 @@
 
 mod audited;
 mod exports;
+mod keys;
 pub mod layout;
 pub mod limits;
 pub mod tables;
@@ -26,15 +28,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use auditlog_core::Timestamp;
 use auditlog_core::cursor::Position;
-use auditlog_core::keys::{KeyRecord, format_scopes, parse_scopes};
 use auditlog_core::query::{ActionFilter, Order};
 use auditlog_core::store::{
-    ApiKeyStore, AppendEvents, AppendStatus, GetEvent, NewEvent, PageRequest, PurgeExpired,
-    QueryEvents, StoreError, StoredEvent,
+    AppendEvents, AppendStatus, GetEvent, NewEvent, PageRequest, PurgeExpired, QueryEvents,
+    StoreError, StoredEvent,
 };
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::AttributeValue;
 use futures::StreamExt;
 
 use crate::layout::{Bounds, ShardPage, event_key, merge_pages, shard_key, shard_of, time_key};
@@ -547,116 +548,6 @@ impl GetEvent for DynamoStore {
             }
             _ => Ok(None),
         }
-    }
-}
-
-fn key_item(r: &KeyRecord) -> HashMap<String, AttributeValue> {
-    let mut item = HashMap::from([
-        ("key_id".to_string(), s(r.key_id.clone())),
-        ("tenant".to_string(), s(r.tenant.clone())),
-        ("scopes".to_string(), s(format_scopes(&r.scopes))),
-        ("hash".to_string(), s(r.hash.clone())),
-        ("created_at".to_string(), n(r.created_at.0)),
-    ]);
-    if let Some(label) = &r.label {
-        item.insert("label".into(), s(label.clone()));
-    }
-    if let Some(at) = r.revoked_at {
-        item.insert("revoked_at".into(), n(at.0));
-    }
-    item
-}
-
-fn key_record(item: &HashMap<String, AttributeValue>) -> Result<KeyRecord, StoreError> {
-    Ok(KeyRecord {
-        key_id: text_attr(item, "key_id")?,
-        tenant: text_attr(item, "tenant")?,
-        scopes: parse_scopes(&text_attr(item, "scopes")?).map_err(StoreError::Corrupt)?,
-        hash: text_attr(item, "hash")?,
-        label: text_attr(item, "label").ok(),
-        created_at: Timestamp(number_attr(item, "created_at")?),
-        revoked_at: number_attr(item, "revoked_at").ok().map(Timestamp),
-    })
-}
-
-#[async_trait]
-impl ApiKeyStore for DynamoStore {
-    async fn create_key(&self, record: &KeyRecord, audit: &NewEvent) -> Result<(), StoreError> {
-        let put = Put::builder()
-            .table_name(&self.config.keys_table)
-            .set_item(Some(key_item(record)))
-            .condition_expression("attribute_not_exists(key_id)")
-            .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        let change = TransactWriteItem::builder().put(put).build();
-        if self.audited(change, audit).await? {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict(format!("key id {}", record.key_id)))
-        }
-    }
-
-    async fn find_key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.config.keys_table)
-            .key("key_id", s(key_id))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::Unavailable(sdk_message(&e)))?;
-        out.item().map(key_record).transpose()
-    }
-
-    async fn list_keys(&self, tenant: Option<&str>) -> Result<Vec<KeyRecord>, StoreError> {
-        // The keys table holds a few records per tenant: a Scan is the right tool here (the
-        // events table is never scanned).
-        let mut keys = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .scan()
-                .table_name(&self.config.keys_table)
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| StoreError::Unavailable(sdk_message(&e)))?;
-            for item in out.items() {
-                let record = key_record(item)?;
-                if tenant.is_none_or(|t| t == record.tenant) {
-                    keys.push(record);
-                }
-            }
-            match out.last_evaluated_key() {
-                Some(key) => start = Some(key.clone()),
-                None => break,
-            }
-        }
-        keys.sort_by(|a, b| {
-            (&a.tenant, a.created_at, &a.key_id).cmp(&(&b.tenant, b.created_at, &b.key_id))
-        });
-        Ok(keys)
-    }
-
-    async fn revoke_key(
-        &self,
-        key_id: &str,
-        at: Timestamp,
-        audit: &NewEvent,
-    ) -> Result<bool, StoreError> {
-        let update = Update::builder()
-            .table_name(&self.config.keys_table)
-            .key("key_id", s(key_id))
-            .update_expression("SET revoked_at = if_not_exists(revoked_at, :at)")
-            .condition_expression("attribute_exists(key_id)")
-            .expression_attribute_values(":at", n(at.0))
-            .build()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        self.audited(TransactWriteItem::builder().update(update).build(), audit)
-            .await
     }
 }
 

@@ -4,12 +4,13 @@
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification, TimeToLiveStatus,
+    AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
+    GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification, TimeToLiveStatus,
 };
 
 use crate::DynamoConfig;
-use crate::layout::{TIME_INDEX, TTL_ATTRIBUTE};
+use crate::layout::{TENANT_INDEX, TIME_INDEX, TTL_ATTRIBUTE};
 
 fn attribute(name: &str) -> Result<AttributeDefinition, String> {
     AttributeDefinition::builder()
@@ -68,7 +69,9 @@ pub async fn create_tables(client: &Client, config: &DynamoConfig) -> Result<(),
     if !ttl_on {
         enable_ttl(client, config).await?;
     }
-    if !table_exists(client, &config.keys_table).await? {
+    if table_exists(client, &config.keys_table).await? {
+        ensure_tenant_index(client, config).await?;
+    } else {
         create_keys_table(client, config).await?;
     }
     if !table_exists(client, &config.exports_table).await? {
@@ -123,16 +126,81 @@ async fn enable_ttl(client: &Client, config: &DynamoConfig) -> Result<(), String
     Ok(())
 }
 
+/// The keys table's index of a tenant's keys (`tenant`, `key_id`), for listing them.
+fn tenant_index() -> Result<GlobalSecondaryIndex, String> {
+    GlobalSecondaryIndex::builder()
+        .index_name(TENANT_INDEX)
+        .key_schema(key("tenant", KeyType::Hash)?)
+        .key_schema(key("key_id", KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .map_err(|e| e.to_string())
+}
+
 async fn create_keys_table(client: &Client, config: &DynamoConfig) -> Result<(), String> {
     client
         .create_table()
         .table_name(&config.keys_table)
         .billing_mode(BillingMode::PayPerRequest)
         .attribute_definitions(attribute("key_id")?)
+        .attribute_definitions(attribute("tenant")?)
         .key_schema(key("key_id", KeyType::Hash)?)
+        .global_secondary_indexes(tenant_index()?)
         .send()
         .await
         .map_err(|e| format!("create {}: {e:?}", config.keys_table))?;
+    Ok(())
+}
+
+/// Adds the tenant index to a keys table made before it existed.
+async fn ensure_tenant_index(client: &Client, config: &DynamoConfig) -> Result<(), String> {
+    let table = client
+        .describe_table()
+        .table_name(&config.keys_table)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "describe {}: {}",
+                config.keys_table,
+                DisplayErrorContext(&e)
+            )
+        })?;
+    let has_index = table
+        .table()
+        .map(|t| t.global_secondary_indexes())
+        .unwrap_or_default()
+        .iter()
+        .any(|i| i.index_name() == Some(TENANT_INDEX));
+    if has_index {
+        return Ok(());
+    }
+    let create = CreateGlobalSecondaryIndexAction::builder()
+        .index_name(TENANT_INDEX)
+        .key_schema(key("tenant", KeyType::Hash)?)
+        .key_schema(key("key_id", KeyType::Range)?)
+        .projection(
+            Projection::builder()
+                .projection_type(ProjectionType::All)
+                .build(),
+        )
+        .build()
+        .map_err(|e| e.to_string())?;
+    client
+        .update_table()
+        .table_name(&config.keys_table)
+        .attribute_definitions(attribute("key_id")?)
+        .attribute_definitions(attribute("tenant")?)
+        .global_secondary_index_updates(
+            GlobalSecondaryIndexUpdate::builder().create(create).build(),
+        )
+        .send()
+        .await
+        .map_err(|e| format!("add index {TENANT_INDEX} to {}: {e:?}", config.keys_table))?;
     Ok(())
 }
 

@@ -6,6 +6,12 @@
 //! arrive while a client pages carry later `received_at` values: they never shift the pages of
 //! what existed when paging began.
 //!
+//! A cursor also carries the end its paging session was pinned to (`until`, exclusive): the
+//! first page of a query reads the events received before the moment it was asked, and every
+//! page after it stays within that bound. A paging session is therefore a snapshot, and it ends:
+//! the events that arrive while it runs (the service's own records of each page read among
+//! them, one per page) are for the next query, never an endless tail of this one.
+//!
 //! The cursor is `base64url(payload) "." base64url(tag)`, where the tag is an HMAC-SHA-256 (cut
 //! to 128 bits) under a server secret. Clients cannot forge or edit one, and a cursor only works
 //! for the tenant and the filters it was issued for.
@@ -57,6 +63,16 @@ struct Payload {
     q: String,
     r: i64,
     i: String,
+    /// The session's pinned end (epoch ms, exclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    u: Option<i64>,
+}
+
+/// What a cursor says: where the last page ended, and the end its session is pinned to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub position: Position,
+    pub until: Option<Timestamp>,
 }
 
 const TAG_BYTES: usize = 16;
@@ -71,18 +87,14 @@ fn tag(key: &CursorKey, payload: &[u8]) -> Result<[u8; TAG_BYTES], CursorError> 
     Ok(out)
 }
 
-pub fn encode_cursor(
-    key: &CursorKey,
-    tenant: &str,
-    query: &EventQuery,
-    position: &Position,
-) -> String {
+pub fn encode_cursor(key: &CursorKey, tenant: &str, query: &EventQuery, cursor: &Cursor) -> String {
     let payload = Payload {
         v: 1,
         t: tenant.to_string(),
         q: query.fingerprint(),
-        r: position.received_at.0,
-        i: position.id.clone(),
+        r: cursor.position.received_at.0,
+        i: cursor.position.id.clone(),
+        u: cursor.until.map(|t| t.0),
     };
     let bytes = serde_json::to_vec(&payload).unwrap_or_default();
     let tag = tag(key, &bytes).unwrap_or([0; TAG_BYTES]);
@@ -98,7 +110,7 @@ pub fn decode_cursor(
     tenant: &str,
     query: &EventQuery,
     text: &str,
-) -> Result<Position, CursorError> {
+) -> Result<Cursor, CursorError> {
     let (body, sig) = text.split_once('.').ok_or(CursorError::Invalid)?;
     let bytes = URL_SAFE_NO_PAD
         .decode(body)
@@ -119,9 +131,12 @@ pub fn decode_cursor(
     if payload.q != query.fingerprint() {
         return Err(CursorError::QueryMismatch);
     }
-    Ok(Position {
-        received_at: Timestamp(payload.r),
-        id: payload.i,
+    Ok(Cursor {
+        position: Position {
+            received_at: Timestamp(payload.r),
+            id: payload.i,
+        },
+        until: payload.u.map(Timestamp),
     })
 }
 
@@ -136,18 +151,18 @@ mod tests {
 
     proptest! {
         #[test]
-        fn round_trips(ms in 0i64..253_402_300_799_999, id in "[!-~]{1,128}", tenant in "[a-z0-9]{1,20}") {
+        fn round_trips(ms in 0i64..253_402_300_799_999, id in "[!-~]{1,128}", tenant in "[a-z0-9]{1,20}", until in proptest::option::of(0i64..253_402_300_799_999)) {
             let q = EventQuery::default();
-            let pos = Position { received_at: Timestamp(ms), id };
-            let text = encode_cursor(&key(1), &tenant, &q, &pos);
-            prop_assert_eq!(decode_cursor(&key(1), &tenant, &q, &text), Ok(pos));
+            let cursor = Cursor { position: Position { received_at: Timestamp(ms), id }, until: until.map(Timestamp) };
+            let text = encode_cursor(&key(1), &tenant, &q, &cursor);
+            prop_assert_eq!(decode_cursor(&key(1), &tenant, &q, &text), Ok(cursor));
         }
 
         #[test]
         fn any_single_character_change_is_rejected(flip in 0usize..1000, with in "[A-Za-z0-9_.-]") {
             let q = EventQuery::default();
             let pos = Position { received_at: Timestamp(1_700_000_000_000), id: "01HX".into() };
-            let text = encode_cursor(&key(1), "acme", &q, &pos);
+            let text = encode_cursor(&key(1), "acme", &q, &Cursor { position: pos, until: Some(Timestamp(1_700_000_000_500)) });
             let at = flip % text.len();
             let mut tampered: Vec<char> = text.chars().collect();
             let replacement = with.chars().next().unwrap_or('A');
@@ -165,7 +180,15 @@ mod tests {
             received_at: Timestamp(5),
             id: "a".into(),
         };
-        let text = encode_cursor(&key(1), "acme", &q, &pos);
+        let text = encode_cursor(
+            &key(1),
+            "acme",
+            &q,
+            &Cursor {
+                position: pos,
+                until: None,
+            },
+        );
         assert_eq!(
             decode_cursor(&key(2), "acme", &q, &text),
             Err(CursorError::Invalid)
@@ -199,9 +222,12 @@ mod tests {
             &key(1),
             "acme",
             &q,
-            &Position {
-                received_at: Timestamp(5),
-                id: "a".into(),
+            &Cursor {
+                position: Position {
+                    received_at: Timestamp(5),
+                    id: "a".into(),
+                },
+                until: None,
             },
         );
         let (_, sig) = text.split_once('.').unwrap();

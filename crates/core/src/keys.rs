@@ -17,6 +17,7 @@ use crate::time::Timestamp;
 pub const KEY_PREFIX: &str = "alk_";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// Send events.
@@ -88,6 +89,23 @@ pub fn validate_tenant(tenant: &str) -> Result<(), String> {
             "tenant `{tenant}` must be 1-64 characters of a-z, 0-9, `-` or `_`, starting with a letter or digit"
         ))
     }
+}
+
+/// The longest key label.
+pub const MAX_KEY_LABEL_CHARS: usize = 128;
+
+/// A key's label (a note to tell keys apart): 1 to 128 characters, no control characters.
+pub fn check_label(label: &str) -> Result<(), String> {
+    let count = label.chars().count();
+    if count == 0 || count > MAX_KEY_LABEL_CHARS {
+        return Err(format!(
+            "a label is 1 to {MAX_KEY_LABEL_CHARS} characters, not {count}"
+        ));
+    }
+    if label.chars().any(char::is_control) {
+        return Err("a label holds no control characters".into());
+    }
+    Ok(())
 }
 
 /// A newly made key: the full text is shown to the operator once and never stored.
@@ -170,6 +188,15 @@ impl KeyRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_are_bounded_and_printable() {
+        assert!(check_label("siem export").is_ok());
+        assert!(check_label(&"é".repeat(128)).is_ok());
+        assert!(check_label("").is_err());
+        assert!(check_label(&"a".repeat(129)).is_err());
+        assert!(check_label("line\nbreak").is_err());
+    }
 
     #[test]
     fn issued_keys_parse_and_verify() {

@@ -27,7 +27,8 @@ impl ActionFilter {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Order {
-    /// Oldest first (the default): new events arriving while paging show up on later pages.
+    /// Oldest first (the default). A paging session is pinned to its first page (see
+    /// `crate::cursor`): events arriving meanwhile are for the next query.
     #[default]
     Asc,
     Desc,

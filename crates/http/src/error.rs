@@ -57,6 +57,8 @@ pub const ERROR_CODES: &[&str] = &[
     "event_not_found",
     "invalid_destination",
     "destination_not_found",
+    "invalid_key_request",
+    "key_not_found",
     "invalid_viewer_session",
     "not_found",
     "method_not_allowed",

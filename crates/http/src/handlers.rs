@@ -285,8 +285,11 @@ pub async fn list_events(
         )
         .with_details(json!(errors))
     })?;
-    let Page { rows, next_cursor } =
-        read_page(&state, tenant, &parsed.query, parsed.cursor.as_deref()).await?;
+    let Page {
+        rows,
+        next_cursor,
+        until,
+    } = read_page(&state, tenant, &parsed.query, parsed.cursor.as_deref()).await?;
     let record = SelfEvent::new(SelfAction::EventsListed, key.caller())
         .detail("filters", filters_of(&parsed.query))
         .detail("order", parsed.query.order.as_str())
@@ -294,7 +297,8 @@ pub async fn list_events(
         .detail("returned", rows.len())
         .detail("more", next_cursor.is_some())
         .origin(origin);
-    state.record(tenant, record).await?;
+    // Stamped at or after the session's end, so no page of this session holds it.
+    state.record_after(tenant, record, until).await?;
     // The stored JSON is spliced in as is: it was produced by serde from our own types.
     let mut body = String::with_capacity(rows.iter().map(|r| r.json.len() + 1).sum::<usize>() + 64);
     body.push_str("{\"events\":[");

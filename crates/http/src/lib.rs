@@ -7,6 +7,7 @@
 //! - `handlers`: one function per route; they parse with `auditlog-core`, call the store
 //!   traits, and shape the JSON answers.
 //! - [`destinations`]: the admin routes for a tenant's export destinations and their status.
+//! - [`keys`]: the admin routes for a tenant's API keys.
 //! - `auth`: the `ApiKey<Scope>` extractor: bearer key → tenant, checked once per request.
 //! - `event_pages`: reading a page of events, for the API and the console alike.
 //! - `ingest_answer`: storing a request's valid events and the per-item answer.
@@ -25,6 +26,7 @@ pub mod error;
 mod event_pages;
 mod handlers;
 mod ingest_answer;
+pub mod keys;
 pub mod openapi;
 mod request_log;
 pub mod self_audit;
@@ -88,6 +90,8 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(destinations::remove_destination))
         .routes(routes!(destinations::destination_status))
+        .routes(routes!(keys::list_keys, keys::create_key))
+        .routes(routes!(keys::revoke_key))
         .routes(routes!(viewer_sessions::create_viewer_session))
         .routes(routes!(handlers::integrity_keys))
         .routes(routes!(handlers::health))

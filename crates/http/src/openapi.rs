@@ -30,6 +30,7 @@ const EVENT_SCHEMA: &str = include_str!("../../../schemas/event.v1.json");
     tags(
         (name = "events", description = "Send, query and fetch audit events."),
         (name = "destinations", description = "A tenant's export destinations (`admin` scope)."),
+        (name = "keys", description = "A tenant's API keys (`admin` scope)."),
         (name = "console", description = "One-time links to the console (`admin` scope)."),
         (name = "integrity", description = "What verifiers need; public."),
         (name = "service", description = "Health and this document; public."),

@@ -26,6 +26,8 @@ use auditlog_core::self_audit::{self, SelfAction, SelfEvent};
 /// What the list shows: rows in display order and the paging links.
 struct Listing {
     rows: Vec<StoredEvent>,
+    /// The paging session's pinned end.
+    until: Timestamp,
     next: Option<String>,
     previous: Option<String>,
 }
@@ -48,6 +50,7 @@ async fn listing(state: &AppState, tenant: &str, request: &ListRequest) -> Resul
     let page = read_page(state, tenant, &read, request.cursor.as_deref())
         .await
         .map_err(|e| e.message)?;
+    let until = page.until;
     let (rows, earlier, later) = if request.back {
         let mut rows = page.rows;
         rows.reverse();
@@ -58,20 +61,21 @@ async fn listing(state: &AppState, tenant: &str, request: &ListRequest) -> Resul
     };
     let next = match (later, rows.last()) {
         (true, Some(last)) => Some(link(
-            cursor_after(state, tenant, query, &last.position),
+            cursor_after(state, tenant, query, &last.position, until),
             false,
         )),
         _ => None,
     };
     let previous = match (earlier, rows.first()) {
         (true, Some(first)) => Some(link(
-            cursor_after(state, tenant, &reversed(query), &first.position),
+            cursor_after(state, tenant, &reversed(query), &first.position, until),
             true,
         )),
         _ => None,
     };
     Ok(Listing {
         rows,
+        until,
         next,
         previous,
     })
@@ -100,7 +104,10 @@ pub async fn list(
                 .detail("continued", request.cursor.is_some())
                 .detail("returned", listing.rows.len())
                 .origin(client);
-                if let Err(e) = state.record(&viewer.session.tenant, record).await {
+                let recorded = state
+                    .record_after(&viewer.session.tenant, record, listing.until)
+                    .await;
+                if let Err(e) = recorded {
                     return RefusalPage::new(e.status, e.message).into_response();
                 }
                 (StatusCode::OK, list_markup(now, &request, &listing))
