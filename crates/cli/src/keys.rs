@@ -1,7 +1,9 @@
 //! `auditlog keys create|list|revoke`, straight against the store.
 
 use anyhow::{Context as _, bail};
-use auditlog_core::keys::{KeyRecord, format_scopes, issue_key, parse_scopes, validate_tenant};
+use auditlog_core::keys::{
+    KeyRecord, check_label, format_scopes, issue_key, parse_scopes, validate_tenant,
+};
 use auditlog_core::self_audit::{key_created, key_revoked};
 use auditlog_core::store::{ApiKeyStore, StoreError};
 use clap::Subcommand;
@@ -47,8 +49,11 @@ pub async fn run(
             label,
             json,
         } => {
-            validate_tenant(&tenant).map_err(anyhow::Error::msg)?;
-            let scopes = parse_scopes(&scopes).map_err(anyhow::Error::msg)?;
+            validate_tenant(&tenant).map_err(|e| anyhow::anyhow!("--tenant: {e}"))?;
+            let scopes = parse_scopes(&scopes).map_err(|e| anyhow::anyhow!("--scopes: {e}"))?;
+            if let Some(label) = &label {
+                check_label(label).map_err(|e| anyhow::anyhow!("--label: {e}"))?;
+            }
             // A key id collision (2^-64 per pair) is answered by trying fresh randomness.
             for _ in 0..3 {
                 let issued = issue_key(rand::random(), rand::random());

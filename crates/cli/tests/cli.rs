@@ -545,6 +545,19 @@ fn operator_changes_are_recorded_in_the_tenants_log() {
     run(&["keys", "revoke", &writer_id]);
     let (ok, _, stderr) = auditlog_with(&data, &["keys", "revoke", "0000000000000000"], &env);
     assert!(!ok && stderr.contains("no key"), "{stderr}");
+    let (ok, _, stderr) = auditlog_with(
+        &data,
+        &[
+            "keys",
+            "create",
+            "--tenant",
+            "acme",
+            "--label",
+            "two\nlines",
+        ],
+        &env,
+    );
+    assert!(!ok && stderr.contains("--label:"), "{stderr}");
 
     let mut server = start_server(&data);
     let listed = run(&[
