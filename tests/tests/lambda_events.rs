@@ -61,6 +61,27 @@ async fn every_sample_event_gets_its_answer(backend: &dyn Backend) {
     assert_eq!(events[0]["id"], "evt-sample-0002");
     assert_eq!(events[0]["tenant"], SAMPLE_TENANT);
 
+    // The query was recorded in the tenant's log, from the address API Gateway saw.
+    let pairs = [("action".to_string(), "auditlog.events.listed".to_string())];
+    let query = auditlog_core::query::parse_query(&pairs).unwrap().query;
+    let records = store
+        .query_events(auditlog_core::store::PageRequest {
+            tenant: SAMPLE_TENANT,
+            query: &query,
+            after: None,
+            now: auditlog_core::Timestamp(now_ms()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(records.len(), 1, "{records:?}");
+    let record: Value = serde_json::from_str(&records[0].json).unwrap();
+    assert_eq!(record["context"]["ip_address"], "203.0.113.24", "{record}");
+    assert_eq!(
+        record["context"]["user_agent"], "example-app/2.3",
+        "{record}"
+    );
+    assert_eq!(record["metadata"]["returned"], 1, "{record}");
+
     let (status, body, _) = invoke(&store, "malformed-body.json").await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "malformed_json", "{body}");

@@ -182,8 +182,8 @@ impl SelfEvent {
     /// Adds what the action was done to (`kind` such as `api_key`, `destination`, `event`).
     pub fn target(mut self, kind: &str, id: &str, name: Option<&str>) -> SelfEvent {
         self.targets.push(Target {
-            id: clip(id, 128),
-            kind: Some(kind.to_string()),
+            id: clip(id, 256),
+            kind: Some(clip(kind, 128)),
             name: name.map(|n| clip(n, 128)),
         });
         self
@@ -352,9 +352,20 @@ pub fn is_self_audit(action: &str) -> bool {
     action.starts_with(RESERVED_ACTION_PREFIX)
 }
 
-/// `text` cut to `max` characters: every value here has a bound, whatever a header carried.
+/// `text` as a typed field of a stored event may hold it: control characters (which a path or a
+/// header can carry) replaced by U+FFFD, cut to `max` characters, never empty. A record is an
+/// event like any other and must meet the schema every reader relies on.
 fn clip(text: &str, max: usize) -> String {
-    text.chars().take(max).collect()
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+        .take(max)
+        .collect();
+    if clean.is_empty() {
+        "-".to_string()
+    } else {
+        clean
+    }
 }
 
 #[cfg(test)]
