@@ -15,10 +15,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::Timestamp;
-use crate::export::{Window, compact_time, object_window};
 use crate::integrity::{
-    ObjectContent, Problem, StreamStart, parse_line, range as seq_range, sha256_hex, stream_of,
+    ObjectContent, Problem, StreamStart, parse_line, range as seq_range, sha256_hex,
 };
+pub use crate::object_keys::{
+    DIGEST_ROOT, DIGEST_SUFFIX, digest_key, digest_prefix, stream_of_digest,
+};
+use crate::object_keys::{Window, object_window, window_containing};
 use crate::signing::{Keyring, SigningError, SigningKeyRecord, signature_holds};
 
 /// The `format` member of every digest this version writes.
@@ -26,42 +29,8 @@ pub const DIGEST_FORMAT: &str = "auditlog-digest/1";
 /// How long after its period ends a digest may take to appear, by default: the export grace
 /// (2 minutes), the schedule (every 5 minutes) and the pass itself, with room to spare.
 pub const DEFAULT_DIGEST_SLACK_MS: i64 = 15 * 60_000;
-/// How digest file names end.
-pub const DIGEST_SUFFIX: &str = "_digest.json";
 /// The member that carries the signature; everything else is signed.
 pub const SIGNATURE_MEMBER: &str = "signature";
-
-/// The top-level folder of every digest: the digests of a destination writing under `prefix`
-/// go under `auditlog-digest/{prefix}`, outside the objects' prefix, so that a crawler or an
-/// Athena table on the objects' prefix never reads them, and one IAM resource
-/// (`arn:aws:s3:::bucket/auditlog-digest/{prefix}*`) grants them.
-pub const DIGEST_ROOT: &str = "auditlog-digest/";
-
-pub fn digest_prefix(prefix: &str) -> String {
-    format!("{DIGEST_ROOT}{prefix}")
-}
-
-/// The key of the digest of `period` for a destination writing under `prefix`.
-pub fn digest_key(prefix: &str, tenant: &str, period: Window) -> String {
-    let start = compact_time(period.start);
-    let end = compact_time(period.end);
-    format!(
-        "{}tenant={tenant}/year={}/month={}/day={}/{tenant}_{start}_{end}{DIGEST_SUFFIX}",
-        digest_prefix(prefix),
-        &start[0..4],
-        &start[4..6],
-        &start[6..8],
-    )
-}
-
-/// The stream (`{prefix}tenant={t}`, as [`stream_of`] names object streams) a digest key
-/// belongs to, judged by its location: its own stream without the digest root.
-pub fn stream_of_digest(key: &str) -> Option<&str> {
-    if !key.ends_with(DIGEST_SUFFIX) {
-        return None;
-    }
-    stream_of(key)?.strip_prefix(DIGEST_ROOT)
-}
 
 /// One object delivered in a period.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -420,7 +389,7 @@ pub fn check_digests(
     // newest digest may end `max_age` before `as_of`: one period, and the time to appear).
     let overdue = |window: Option<Window>| {
         window.is_some_and(|w| {
-            let period_end = crate::export::window_containing(w.start, period_ms).end;
+            let period_end = window_containing(w.start, period_ms).end;
             period_end.0 + (max_age - period_ms) < options.as_of.0
         })
     };

@@ -10,8 +10,14 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Timestamp;
+pub use crate::object_keys::{
+    Window, compact_time, is_closed, object_key, object_window, parse_compact_time, verify_key,
+    window_containing,
+};
 
 /// The default key prefix in a customer's bucket.
+pub mod machine;
+
 pub const DEFAULT_PREFIX: &str = "user-events-audit/";
 
 /// Where a tenant's events go.
@@ -190,77 +196,6 @@ pub fn check_s3_target(target: &S3Target) -> Vec<(String, String)> {
     problems
 }
 
-/// `[start, end)` in receive time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Window {
-    pub start: Timestamp,
-    pub end: Timestamp,
-}
-
-/// The window holding instant `at`.
-pub fn window_containing(at: Timestamp, window_ms: i64) -> Window {
-    let len = window_ms.max(1);
-    let start = at.0.div_euclid(len) * len;
-    Window {
-        start: Timestamp(start),
-        end: Timestamp(start + len),
-    }
-}
-
-/// Whether a window may be exported at `now`.
-pub fn is_closed(window: Window, now: Timestamp, grace_ms: i64) -> bool {
-    window.end.0.saturating_add(grace_ms) <= now.0
-}
-
-/// `20261121T101500Z`: sortable, and free of characters that need escaping in keys.
-pub fn compact_time(t: Timestamp) -> String {
-    let secs = t.0.div_euclid(1000);
-    match chrono::DateTime::from_timestamp(secs, 0) {
-        Some(dt) => dt.format("%Y%m%dT%H%M%SZ").to_string(),
-        None => format!("{}", t.0),
-    }
-}
-
-/// The object key of one part of one window: a pure function of its inputs, so a retry writes
-/// the same name. Hive-style partitions (by the window's start, UTC) let Athena prune by date
-/// without a crawler.
-pub fn object_key(prefix: &str, tenant: &str, window: Window, part: u32) -> String {
-    let start = compact_time(window.start);
-    let end = compact_time(window.end);
-    format!(
-        "{prefix}tenant={tenant}/year={}/month={}/day={}/hour={}/{tenant}_{start}_{end}_{part:04}.ndjson.gz",
-        &start[0..4],
-        &start[4..6],
-        &start[6..8],
-        &start[9..11],
-    )
-}
-
-/// Parses [`compact_time`]'s form back.
-pub fn parse_compact_time(text: &str) -> Option<Timestamp> {
-    let naive = chrono::NaiveDateTime::parse_from_str(text, "%Y%m%dT%H%M%SZ").ok()?;
-    Some(Timestamp(naive.and_utc().timestamp_millis()))
-}
-
-/// The window an export object holds, read back from its key (the inverse of [`object_key`]
-/// for the window).
-pub fn object_window(key: &str) -> Option<Window> {
-    let name = key.rsplit('/').next()?.strip_suffix(".ndjson.gz")?;
-    let mut fields = name.rsplitn(4, '_');
-    let _part = fields.next()?;
-    let end = parse_compact_time(fields.next()?)?;
-    let start = parse_compact_time(fields.next()?)?;
-    Some(Window { start, end })
-}
-
-/// The key of a verification object (`destinations verify`).
-pub fn verify_key(prefix: &str, at: Timestamp) -> String {
-    format!(
-        "{prefix}_verify/auditlog-verify-test-{}.json",
-        compact_time(at)
-    )
-}
-
 /// What the exporter knows about one destination. Updated only by a conditional write on
 /// `version`, so two exporters can never both advance it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -331,38 +266,6 @@ impl ExportState {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    #[test]
-    fn windows_are_aligned_and_half_open() {
-        let w = window_containing(Timestamp(1_795_256_123_456), 300_000);
-        assert_eq!(w.start.0 % 300_000, 0);
-        assert_eq!(w.end.0 - w.start.0, 300_000);
-        assert!(w.start.0 <= 1_795_256_123_456 && 1_795_256_123_456 < w.end.0);
-        let next = window_containing(w.end, 300_000);
-        assert_eq!(next.start, w.end, "the end belongs to the next window");
-    }
-
-    #[test]
-    fn a_window_closes_after_its_grace() {
-        let w = window_containing(Timestamp(1_000), 1_000);
-        assert!(!is_closed(w, Timestamp(2_999), 1_000));
-        assert!(is_closed(w, Timestamp(3_000), 1_000));
-    }
-
-    #[test]
-    fn object_keys_are_hive_partitioned_and_deterministic() {
-        // 2026-11-21T10:15:00Z
-        let w = window_containing(Timestamp(1_795_256_100_000), 300_000);
-        let key = object_key("user-events-audit/", "acme", w, 0);
-        assert_eq!(
-            key,
-            "user-events-audit/tenant=acme/year=2026/month=11/day=21/hour=10/acme_20261121T101500Z_20261121T102000Z_0000.ndjson.gz"
-        );
-        assert_eq!(key, object_key("user-events-audit/", "acme", w, 0));
-        assert_ne!(key, object_key("user-events-audit/", "acme", w, 1));
-        assert_eq!(object_window(&key), Some(w));
-        assert_eq!(object_window("user-events-audit/tenant=acme/x.json"), None);
-    }
 
     #[test]
     fn prefixes_are_normalized_and_checked() {

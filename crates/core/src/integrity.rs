@@ -16,6 +16,8 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+pub use crate::object_keys::stream_of;
+
 /// The member the exporter adds to every exported line. Events cannot carry it: the schema
 /// allows no unknown top-level member.
 pub const INTEGRITY_MEMBER: &str = "integrity";
@@ -189,14 +191,6 @@ pub fn parse_line(line: &str) -> Result<ParsedLine, String> {
         actual_sha256,
         id,
     })
-}
-
-/// The stream an object key belongs to: everything up to its `tenant=` partition
-/// (`{prefix}tenant={t}`).
-pub fn stream_of(key: &str) -> Option<&str> {
-    let at = key.find("tenant=")?;
-    let end = key[at..].find('/').map(|i| at + i)?;
-    Some(&key[..end])
 }
 
 /// One exported object as the verifier read it.

@@ -15,7 +15,9 @@
 //! - [`edge`]: the edge flavour of ingest (validate and mask, forward nothing stored), for the
 //!   WebAssembly module in `functions/edge`.
 //! - [`encode`]: NDJSON batch encoding (the body of export objects).
-//! - [`export`]: destinations, export windows, object names, the exactly-once export state.
+//! - [`object_keys`]: windows, and every object and digest key, built and parsed in one place.
+//! - [`export`]: destinations and the exactly-once export state; [`export::machine`]: its pure
+//!   transitions (take a lease, next step, after a window, after a digest, release).
 //! - [`integrity`]: tamper evidence: the canonical form and receipt of an event, the integrity
 //!   member of export lines, and the verifier's checks of a stream of objects.
 //! - [`digest`]: the signed digest of each period of a stream, and the verifier's checks of a
@@ -34,6 +36,7 @@ pub mod export;
 pub mod ingest;
 pub mod integrity;
 pub mod keys;
+pub mod object_keys;
 pub mod query;
 pub mod redact;
 pub mod self_audit;

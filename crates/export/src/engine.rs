@@ -9,13 +9,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use auditlog_core::Timestamp;
 use auditlog_core::cursor::Position;
-use auditlog_core::digest::{
-    DIGEST_FORMAT, DigestBody, DigestLink, DigestObject, digest_key, signed_digest,
-};
+use auditlog_core::digest::{DigestLink, DigestObject, signed_digest};
 pub use auditlog_core::export::ExportConfig;
-use auditlog_core::export::{
-    Destination, ExportError, ExportState, Window, is_closed, object_key, window_containing,
-};
+use auditlog_core::export::machine::{self, Step, WindowWritten};
+use auditlog_core::export::{Destination, ExportState};
+use auditlog_core::object_keys::{Window, digest_key, object_key};
 use auditlog_core::query::{EventQuery, Order};
 use auditlog_core::signing::{SigningKeyRecord, key_in_force};
 use auditlog_core::store::{ExportStore, PageRequest, StoreError, StoredEvent};
@@ -150,19 +148,15 @@ async fn record_error(
         let Ok(state) = store.export_state(&destination.id).await else {
             return;
         };
-        let mut next = state.clone();
-        next.version += 1;
-        next.last_error = Some(ExportError {
-            at: now,
-            message: message.to_string(),
-        });
+        let next = machine::with_error(&state, message, now);
         if let Ok(true) = store.save_export_state(&next, state.version).await {
             return;
         }
     }
 }
 
-/// Exports one destination's closed windows after its checkpoint.
+/// Exports one destination's closed windows after its checkpoint: take the lease, run the
+/// steps, release the lease (keeping the failure, if any, for `status`).
 pub async fn export_destination(
     store: &dyn ExportStore,
     sink: &dyn ObjectSink,
@@ -171,25 +165,20 @@ pub async fn export_destination(
     now: Timestamp,
 ) -> DestinationReport {
     let mut report = report_for(destination);
-    // Take the lease.
-    let mut state = match store.export_state(&destination.id).await {
+    let stored = match store.export_state(&destination.id).await {
         Ok(state) => state,
         Err(e) => {
             report.error = Some(e.to_string());
             return report;
         }
     };
-    if !state.lease_available(&config.owner, now) {
+    let Some(leased) = machine::take_lease(&stored, &config.owner, now, config.lease_ms) else {
         report.skipped = true;
-        report.exported_through = state.exported_through;
+        report.exported_through = stored.exported_through;
         return report;
-    }
-    let mut leased = state.clone();
-    leased.version += 1;
-    leased.lease_owner = Some(config.owner.clone());
-    leased.lease_until = Some(Timestamp(now.0 + config.lease_ms));
-    match store.save_export_state(&leased, state.version).await {
-        Ok(true) => state = leased,
+    };
+    let mut state = match store.save_export_state(&leased, stored.version).await {
+        Ok(true) => leased,
         Ok(false) => {
             report.skipped = true;
             return report;
@@ -198,97 +187,20 @@ pub async fn export_destination(
             report.error = Some(e.to_string());
             return report;
         }
-    }
-
-    let mut failure: Option<String> = None;
-    let mut keys: Option<Vec<SigningKeyRecord>> = None;
-    // One step at a time, each ending in a compare-and-set of the state: the digest of the
-    // oldest period that is complete, else the next closed window.
-    for _ in 0..config.max_windows_per_pass {
-        let step = match next_step(store, destination, &state, config, now).await {
-            Ok(step) => step,
-            Err(e) => {
-                failure = Some(e.to_string());
-                break;
-            }
-        };
-        let next = match step {
-            Step::Done => break,
-            Step::StartDigests(period_start) => {
-                let mut next = state.clone();
-                next.digest.period_start = Some(period_start);
-                next.digest.seq_before = state.last_seq;
-                Ok(next)
-            }
-            Step::Digest(period) => {
-                write_digest(store, sink, destination, &state, period, &mut keys, now)
-                    .await
-                    .map(|link| {
-                        report.digests_written += 1;
-                        let mut next = state.clone();
-                        next.digest.period_start = Some(period.end);
-                        next.digest.seq_before = state.last_seq;
-                        next.digest.objects.clear();
-                        next.digest.last = Some(link);
-                        next.digest.digests_written += 1;
-                        next
-                    })
-            }
-            Step::Window(window) => {
-                export_window(store, sink, destination, &state, window, config, now)
-                    .await
-                    .map(|tally| {
-                        report.windows += 1;
-                        report.objects_created += tally.created;
-                        report.objects_already_present += tally.present;
-                        report.events += tally.events;
-                        let mut next = state.clone();
-                        next.exported_through = Some(window.end);
-                        next.objects_delivered += tally.created + tally.present;
-                        next.events_delivered += tally.events;
-                        next.last_seq = tally.last_seq;
-                        next.last_object_sha256 = tally.last_object_sha256;
-                        next.digest.objects.extend(tally.digest_objects);
-                        next.last_success_at = Some(now);
-                        next.last_error = None;
-                        next
-                    })
-            }
-        };
-        let mut next = match next {
-            Ok(next) => next,
-            Err(e) => {
-                failure = Some(e.to_string());
-                break;
-            }
-        };
-        next.version += 1;
-        next.lease_until = Some(Timestamp(now.0 + config.lease_ms));
-        match store.save_export_state(&next, state.version).await {
-            Ok(true) => state = next,
-            Ok(false) => {
-                failure = Some("lost the lease while exporting; the next pass resumes".into());
-                break;
-            }
-            Err(e) => {
-                failure = Some(e.to_string());
-                break;
-            }
-        }
-    }
-
-    // Release the lease, and keep the error (if any) for `status`.
-    let mut released = state.clone();
-    released.version += 1;
-    released.lease_owner = None;
-    released.lease_until = None;
+    };
+    let mut run = Run {
+        store,
+        sink,
+        destination,
+        config,
+        now,
+        keys: None,
+    };
+    let failure = run.steps(&mut state, &mut report).await.err();
     if let Some(message) = &failure {
         tracing::warn!(destination = %destination.id, tenant = %destination.tenant, sink = %sink.describe(), error = %message, "export failed; the checkpoint stays at the last window written");
-        released.last_error = Some(ExportError {
-            at: now,
-            message: message.clone(),
-        });
     }
+    let released = machine::release(&state, failure.as_deref(), now);
     if let Ok(true) = store.save_export_state(&released, state.version).await {
         state = released;
     }
@@ -297,95 +209,102 @@ pub async fn export_destination(
     report
 }
 
-/// What a destination's export does next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Step {
-    /// Nothing is due.
-    Done,
-    /// The stream's first pass: digests start with the period holding this instant.
-    StartDigests(Timestamp),
-    /// Every window of this period is exported (or empty): write its digest.
-    Digest(Window),
-    /// The first window after the checkpoint that holds an event, and is closed. Empty
-    /// windows in between are skipped without a read each: the next event says where to go.
-    Window(Window),
+/// One destination's pass, holding its lease.
+struct Run<'a> {
+    store: &'a dyn ExportStore,
+    sink: &'a dyn ObjectSink,
+    destination: &'a Destination,
+    config: &'a ExportConfig,
+    now: Timestamp,
+    /// The signing keys, read once per pass when a digest is due.
+    keys: Option<Vec<SigningKeyRecord>>,
 }
 
-async fn next_step(
-    store: &dyn ExportStore,
-    destination: &Destination,
-    state: &ExportState,
-    config: &ExportConfig,
-    now: Timestamp,
-) -> Result<Step, StoreError> {
-    let next_event =
-        first_event_at_or_after(store, &destination.tenant, state.exported_through, now).await?;
-    // The next event's window, if it is closed (exportable now).
-    let ready = next_event
-        .map(|p| window_containing(p.received_at, config.window_ms))
-        .filter(|w| is_closed(*w, now, config.grace_ms));
-    // Everything before `horizon` is exported: the windows before the next event's are empty,
-    // and a window that is not closed yet starts at or after the end of the last closed one.
-    let closed_through =
-        window_containing(Timestamp(now.0 - config.grace_ms), config.window_ms).start;
-    let horizon = ready.map_or(closed_through, |w| w.start);
-    let period_ms = config.digest_period_ms.max(config.window_ms);
-    let Some(period_start) = state.digest.period_start else {
-        return Ok(Step::StartDigests(
-            window_containing(horizon, period_ms).start,
-        ));
-    };
-    let period = Window {
-        start: period_start,
-        end: Timestamp(period_start.0 + period_ms),
-    };
-    if period.end <= horizon {
-        return Ok(Step::Digest(period));
+impl Run<'_> {
+    /// The loop: ask the state machine what is due, do its I/O, store the state it returns
+    /// with a compare-and-set. `Err` says why the pass stopped early.
+    async fn steps(
+        &mut self,
+        state: &mut ExportState,
+        report: &mut DestinationReport,
+    ) -> Result<(), String> {
+        let (now, lease_ms) = (self.now, self.config.lease_ms);
+        for _ in 0..self.config.max_windows_per_pass {
+            let next_event = first_event_at_or_after(
+                self.store,
+                &self.destination.tenant,
+                state.exported_through,
+                now,
+            )
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|p| p.received_at);
+            let next = match machine::next_step(state, next_event, self.config, now) {
+                Step::Done => return Ok(()),
+                Step::StartDigests(start) => machine::start_digests(state, start, now, lease_ms),
+                Step::Digest(period) => {
+                    let link = self
+                        .write_digest(state, period)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    report.digests_written += 1;
+                    machine::after_digest(state, period, link, now, lease_ms)
+                }
+                Step::Window(window) => {
+                    let tally = export_window(
+                        self.store,
+                        self.sink,
+                        self.destination,
+                        state,
+                        window,
+                        self.config,
+                        now,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                    report.windows += 1;
+                    report.objects_created += tally.created;
+                    report.objects_already_present += tally.present;
+                    report.events += tally.events;
+                    machine::after_window(state, window, tally.written(), now, lease_ms)
+                }
+            };
+            match self.store.save_export_state(&next, state.version).await {
+                Ok(true) => *state = next,
+                Ok(false) => {
+                    return Err("lost the lease while exporting; the next pass resumes".into());
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Ok(())
     }
-    Ok(ready.map_or(Step::Done, Step::Window))
-}
 
-/// Writes the digest of `period` (every window of it exported); returns the link the next
-/// digest carries.
-async fn write_digest(
-    store: &dyn ExportStore,
-    sink: &dyn ObjectSink,
-    destination: &Destination,
-    state: &ExportState,
-    period: Window,
-    keys: &mut Option<Vec<SigningKeyRecord>>,
-    now: Timestamp,
-) -> Result<DigestLink, WindowError> {
-    if keys.is_none() {
-        *keys = Some(crate::signing_keys::signing_keys(store, now).await?);
+    /// Writes the digest of `period` (every window of it exported); returns the link the next
+    /// digest carries.
+    async fn write_digest(
+        &mut self,
+        state: &ExportState,
+        period: Window,
+    ) -> Result<DigestLink, WindowError> {
+        if self.keys.is_none() {
+            self.keys = Some(crate::signing_keys::signing_keys(self.store, self.now).await?);
+        }
+        let key = self
+            .keys
+            .as_deref()
+            .and_then(|keys| key_in_force(keys, period.end))
+            .ok_or(WindowError::NoSigningKey)?;
+        let body = machine::digest_body(state, self.destination, period, &key.key_id);
+        let bytes = signed_digest(&body, key)?;
+        let sha256: [u8; 32] = Sha256::digest(&bytes).into();
+        let name = digest_key(&body.prefix, &self.destination.tenant, period);
+        self.sink.put_if_absent(&name, bytes, sha256).await?;
+        Ok(DigestLink {
+            key: name,
+            sha256: hex::encode(sha256),
+        })
     }
-    let key = keys
-        .as_deref()
-        .and_then(|keys| key_in_force(keys, period.end))
-        .ok_or(WindowError::NoSigningKey)?;
-    let prefix = destination.target.prefix();
-    let body = DigestBody {
-        format: DIGEST_FORMAT.to_string(),
-        destination_id: destination.id.clone(),
-        tenant: destination.tenant.clone(),
-        prefix: prefix.to_string(),
-        period_start: period.start,
-        period_end: period.end,
-        seq_before: state.digest.seq_before,
-        last_seq: state.last_seq,
-        last_object_sha256: state.last_object_sha256.clone(),
-        objects: state.digest.objects.clone(),
-        previous_digest: state.digest.last.clone(),
-        key_id: key.key_id.clone(),
-    };
-    let bytes = signed_digest(&body, key)?;
-    let sha256: [u8; 32] = Sha256::digest(&bytes).into();
-    let key = digest_key(prefix, &destination.tenant, period);
-    sink.put_if_absent(&key, bytes, sha256).await?;
-    Ok(DigestLink {
-        key,
-        sha256: hex::encode(sha256),
-    })
 }
 
 /// Receive time of the oldest event not yet exported to `destination` (one small read): what
@@ -478,6 +397,17 @@ struct Tally {
 }
 
 impl Tally {
+    /// What the state machine records for the window.
+    fn written(self) -> WindowWritten {
+        WindowWritten {
+            objects: self.created + self.present,
+            events: self.events,
+            last_seq: self.last_seq,
+            last_object_sha256: self.last_object_sha256,
+            digest_objects: self.digest_objects,
+        }
+    }
+
     async fn add(
         &mut self,
         sink: &dyn ObjectSink,
