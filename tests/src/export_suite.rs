@@ -18,7 +18,7 @@ use auditlog_core::signing::{PublicKeys, SigningKeyRecord};
 use auditlog_core::store::{AppendEvents, NewEvent, ServiceStore};
 use auditlog_core::validate::{IngestContext, Limits, prepare_event};
 use auditlog_export::engine::{SinkFactory, export_destination};
-use auditlog_export::sink::{ObjectSink, PutOutcome, SinkError};
+use auditlog_export::sink::{Creation, ObjectSink, SinkError};
 use auditlog_export::{ExportConfig, Sinks, export_pass};
 use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
@@ -234,17 +234,29 @@ struct CrashAfterWrite {
 
 #[async_trait]
 impl ObjectSink for CrashAfterWrite {
-    async fn put_if_absent(
+    async fn create(
         &self,
         key: &str,
         body: Vec<u8>,
         sha256: [u8; 32],
-    ) -> Result<PutOutcome, SinkError> {
-        let outcome = self.inner.put_if_absent(key, body, sha256).await?;
+    ) -> Result<Creation, SinkError> {
+        let outcome = self.inner.create(key, body, sha256).await?;
         if self.armed.swap(false, Ordering::SeqCst) {
             return Err(SinkError::failed("crash injected after the write"));
         }
         Ok(outcome)
+    }
+    async fn read(&self, key: &str) -> Result<Vec<u8>, SinkError> {
+        self.inner.read(key).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, SinkError> {
+        self.inner.list(prefix).await
+    }
+    async fn stored_sha256(&self, key: &str) -> Result<[u8; 32], SinkError> {
+        self.inner.stored_sha256(key).await
+    }
+    fn locate(&self, key: &str) -> String {
+        self.inner.locate(key)
     }
     async fn put_verification(&self, key: &str, body: Vec<u8>) -> Result<(), SinkError> {
         self.inner.put_verification(key, body).await

@@ -11,10 +11,13 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use auditlog_core::Timestamp;
 use auditlog_core::digest::{DigestOptions, check_digests};
+use auditlog_core::export::S3Target;
 use auditlog_core::integrity::{StreamStart, check_stream};
 use auditlog_core::signing::{Keyring, PublicKeys};
 use auditlog_export::Sinks;
-use auditlog_export::streams::{Streams, read_directory, read_s3};
+use auditlog_export::directory::DirectorySink;
+use auditlog_export::s3::S3Sink;
+use auditlog_export::streams::{Streams, read_streams};
 use clap::Args;
 use serde_json::Value;
 
@@ -109,9 +112,19 @@ async fn read(args: &VerifyArgs) -> anyhow::Result<Streams> {
             .await
             .own_client(args.region.clone())
             .await;
-        return read_s3(&client, bucket, prefix)
-            .await
-            .map_err(anyhow::Error::msg);
+        let bucket = S3Sink::new(
+            client,
+            S3Target {
+                bucket: bucket.to_string(),
+                region: args.region.clone(),
+                prefix: prefix.to_string(),
+                role_arn: None,
+                external_id: None,
+                kms_key_id: None,
+                expected_bucket_owner: None,
+            },
+        );
+        return Ok(read_streams(&bucket, prefix).await?);
     }
     let path = PathBuf::from(&args.path);
     if !path.is_dir() {
@@ -120,7 +133,9 @@ async fn read(args: &VerifyArgs) -> anyhow::Result<Streams> {
             path.display()
         );
     }
-    read_directory(&path).with_context(|| format!("reading {}", path.display()))
+    read_streams(&DirectorySink::new(&path), "")
+        .await
+        .with_context(|| format!("reading {}", path.display()))
 }
 
 /// Returns whether every stream checked out.

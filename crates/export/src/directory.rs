@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
-use crate::sink::{ObjectSink, PutOutcome, SinkError};
+use crate::sink::{Creation, ObjectSink, SinkError};
 
 #[derive(Debug, Clone)]
 pub struct DirectorySink {
@@ -43,7 +43,7 @@ fn io_error(what: &str, path: &Path, e: std::io::Error) -> SinkError {
     }
 }
 
-fn write_new(path: &Path, body: &[u8], sha256: [u8; 32]) -> Result<PutOutcome, SinkError> {
+fn write_new(path: &Path, body: &[u8]) -> Result<Creation, SinkError> {
     let dir = path
         .parent()
         .ok_or_else(|| SinkError::failed(format!("no parent for {}", path.display())))?;
@@ -68,20 +68,9 @@ fn write_new(path: &Path, body: &[u8], sha256: [u8; 32]) -> Result<PutOutcome, S
                 if let Ok(d) = std::fs::File::open(dir) {
                     d.sync_all().map_err(|e| io_error("fsync", dir, e))?;
                 }
-                Ok(PutOutcome::Created)
+                Ok(Creation::Created)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let existing = std::fs::read(path).map_err(|e| io_error("read", path, e))?;
-                let existing_sha: [u8; 32] = Sha256::digest(&existing).into();
-                if existing_sha == sha256 {
-                    Ok(PutOutcome::AlreadyPresent)
-                } else {
-                    Err(SinkError::Conflict {
-                        key: path.display().to_string(),
-                        existing_sha256: hex::encode(existing_sha),
-                    })
-                }
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(Creation::Exists),
             Err(e) => Err(io_error("link", path, e)),
         }
     })();
@@ -89,18 +78,70 @@ fn write_new(path: &Path, body: &[u8], sha256: [u8; 32]) -> Result<PutOutcome, S
     result
 }
 
+/// Every file under `root` whose key (its path below `root`, `/`-separated) starts with
+/// `prefix`; temporary files of writes in progress (names starting with `.`) are not objects.
+fn list_keys(root: &Path, prefix: &str) -> Result<Vec<String>, SinkError> {
+    let mut keys = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && dir != root => continue,
+            Err(e) => return Err(io_error("list", &dir, e)),
+        };
+        for entry in entries {
+            let path = entry.map_err(|e| io_error("list", &dir, e))?.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            if path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+            {
+                continue;
+            }
+            let key = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
+            if key.starts_with(prefix) {
+                keys.push(key);
+            }
+        }
+    }
+    Ok(keys)
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, SinkError> + Send + 'static,
+) -> Result<T, SinkError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| SinkError::failed(e.to_string()))?
+}
+
 #[async_trait]
 impl ObjectSink for DirectorySink {
-    async fn put_if_absent(
+    async fn create(
         &self,
         key: &str,
         body: Vec<u8>,
-        sha256: [u8; 32],
-    ) -> Result<PutOutcome, SinkError> {
+        _sha256: [u8; 32],
+    ) -> Result<Creation, SinkError> {
         let path = self.path_of(key)?;
-        tokio::task::spawn_blocking(move || write_new(&path, &body, sha256))
-            .await
-            .map_err(|e| SinkError::failed(e.to_string()))?
+        blocking(move || write_new(&path, &body)).await
+    }
+
+    async fn read(&self, key: &str) -> Result<Vec<u8>, SinkError> {
+        let path = self.path_of(key)?;
+        blocking(move || std::fs::read(&path).map_err(|e| io_error("read", &path, e))).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, SinkError> {
+        let (root, prefix) = (self.root.clone(), prefix.to_string());
+        blocking(move || list_keys(&root, &prefix)).await
     }
 
     async fn put_verification(&self, key: &str, body: Vec<u8>) -> Result<(), SinkError> {
@@ -110,5 +151,55 @@ impl ObjectSink for DirectorySink {
 
     fn describe(&self) -> String {
         format!("dir:{}", self.root.display())
+    }
+
+    fn locate(&self, key: &str) -> String {
+        self.root.join(key).display().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::sink::PutOutcome;
+
+    fn sha(body: &[u8]) -> [u8; 32] {
+        Sha256::digest(body).into()
+    }
+
+    #[tokio::test]
+    async fn objects_are_created_once_compared_on_a_retry_and_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = DirectorySink::new(dir.path());
+        let key = "p/tenant=acme/a.ndjson.gz";
+        let put = |body: &'static [u8]| sink.put_if_absent(key, body.to_vec(), sha(body));
+        assert_eq!(put(b"one").await.unwrap(), PutOutcome::Created);
+        assert_eq!(put(b"one").await.unwrap(), PutOutcome::AlreadyPresent);
+        match put(b"two").await {
+            Err(SinkError::Conflict {
+                key: at,
+                existing_sha256,
+            }) => {
+                assert!(at.ends_with(key), "{at}");
+                assert_eq!(existing_sha256, hex::encode(sha(b"one")));
+            }
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        assert_eq!(sink.read(key).await.unwrap(), b"one");
+        sink.create("q/b.json", b"x".to_vec(), sha(b"x"))
+            .await
+            .unwrap();
+        // A write in progress leaves a dot-file behind only while it runs: never an object.
+        std::fs::write(dir.path().join("p/tenant=acme/.a.tmp"), b"partial").unwrap();
+        let mut all = sink.list("").await.unwrap();
+        all.sort();
+        assert_eq!(all, ["p/tenant=acme/a.ndjson.gz", "q/b.json"]);
+        assert_eq!(sink.list("p/").await.unwrap(), [key]);
+        assert!(sink.list("nothing/").await.unwrap().is_empty());
+        assert!(
+            sink.read("../etc/passwd").await.is_err(),
+            "never outside the root"
+        );
     }
 }

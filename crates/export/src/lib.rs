@@ -3,8 +3,9 @@
 //!
 //! # Layout
 //!
-//! - [`sink`]: the [`sink::ObjectSink`] trait every destination implements (create an object
-//!   only if absent; on a conflict, confirm the existing object has the same bytes).
+//! - [`sink`]: the [`sink::ObjectSink`] trait every object store implements: create if absent,
+//!   read back, list. The exactly-once rule on top of it (on a conflict, confirm the existing
+//!   object has the same bytes) is its provided `put_if_absent`, written once for all stores.
 //! - [`directory`]: the local-directory sink (temp file, fsync, no-clobber link, fsync).
 //! - [`s3`]: the S3 sink (no ACL, expected owner, SHA-256 checksum, SSE-KMS, `If-None-Match`),
 //!   and [`s3_errors`], which turns an S3 failure into a precise message and a hint.
@@ -13,9 +14,11 @@
 //! - [`status`]: a destination's health (state and backlog) as a JSON document.
 //! - [`verify`]: a verification write through a destination's real path.
 //! - [`parts`]: streaming NDJSON + gzip encoding, split into parts past a size.
-//! - [`engine`]: one pass over all destinations: lease, windows, parts, checkpoint.
-//! - [`streams`]: exported streams and digests read back from a local copy or S3, for
-//!   `auditlog verify`.
+//! - [`engine`]: one pass over all destinations, a loop over the pure state machine
+//!   (`auditlog_core::export::machine`): read the state, ask for the next step, write, then
+//!   compare-and-set.
+//! - [`streams`]: exported streams and digests listed and read back through any object store
+//!   (a local copy, S3), for `auditlog verify`.
 //! - [`signing_keys`]: the digest signing keys: made on first use, rotated on demand.
 
 pub mod directory;

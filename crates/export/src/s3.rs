@@ -22,7 +22,7 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 use crate::s3_errors::{Operation, S3Failure, classify};
-use crate::sink::{ObjectSink, PutOutcome, SinkError};
+use crate::sink::{Creation, ObjectSink, SinkError};
 
 /// The session name our assumed-role sessions carry, so the customer's CloudTrail says who
 /// wrote.
@@ -87,23 +87,7 @@ impl S3Sink {
 
     /// The SHA-256 of the object at `key`: from the checksum S3 stored when we wrote it, else
     /// by reading the bytes.
-    async fn existing_sha256(&self, key: &str) -> Result<String, SinkError> {
-        let head = self
-            .client
-            .head_object()
-            .bucket(&self.target.bucket)
-            .key(key)
-            .checksum_mode(ChecksumMode::Enabled)
-            .set_expected_bucket_owner(self.target.expected_bucket_owner.clone())
-            .send()
-            .await
-            .map_err(|e| self.fail(Operation::Read, key, &e))?;
-        // A full-object checksum is plain base64 of the digest; a multipart one ends in `-N`.
-        if let Some(stored) = head.checksum_sha256().filter(|c| !c.contains('-'))
-            && let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(stored)
-        {
-            return Ok(hex::encode(bytes));
-        }
+    async fn get(&self, key: &str) -> Result<Vec<u8>, SinkError> {
         let object = self
             .client
             .get_object()
@@ -113,13 +97,13 @@ impl S3Sink {
             .send()
             .await
             .map_err(|e| self.fail(Operation::Read, key, &e))?;
-        let bytes = object
+        Ok(object
             .body
             .collect()
             .await
             .map_err(|e| SinkError::failed(format!("read s3://{}/{key}: {e}", self.target.bucket)))?
-            .into_bytes();
-        Ok(hex::encode(Sha256::digest(&bytes)))
+            .into_bytes()
+            .to_vec())
     }
 }
 
@@ -135,40 +119,77 @@ fn content_type(key: &str) -> &'static str {
 
 #[async_trait]
 impl ObjectSink for S3Sink {
-    async fn put_if_absent(
+    async fn create(
         &self,
         key: &str,
         body: Vec<u8>,
         sha256: [u8; 32],
-    ) -> Result<PutOutcome, SinkError> {
+    ) -> Result<Creation, SinkError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
             match self.put(key, body.clone(), sha256, true).await {
-                Ok(()) => return Ok(PutOutcome::Created),
-                Err(e) if e.code() == Some("PreconditionFailed") => {
-                    let existing = self.existing_sha256(key).await?;
-                    return if existing == hex::encode(sha256) {
-                        Ok(PutOutcome::AlreadyPresent)
-                    } else {
-                        Err(SinkError::Conflict {
-                            key: format!("s3://{}/{key}", self.target.bucket),
-                            existing_sha256: existing,
-                        })
-                    };
-                }
+                Ok(()) => return Ok(Creation::Created),
+                Err(e) if e.code() == Some("PreconditionFailed") => return Ok(Creation::Exists),
+                // A concurrent conditional write of the same key is in flight: S3 asks for a
+                // retry, whose answer says who won.
                 Err(e)
                     if e.code() == Some("ConditionalRequestConflict")
                         && attempt < CONFLICT_ATTEMPTS =>
                 {
-                    // Another writer of this key was mid-flight; the next attempt meets its
-                    // result (412 and a compare).
                     tokio::time::sleep(std::time::Duration::from_millis(50 * u64::from(attempt)))
                         .await;
                 }
                 Err(e) => return Err(self.fail(Operation::Write, key, &e)),
             }
         }
+    }
+
+    async fn read(&self, key: &str) -> Result<Vec<u8>, SinkError> {
+        self.get(key).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, SinkError> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.target.bucket)
+            .prefix(prefix)
+            .set_expected_bucket_owner(self.target.expected_bucket_owner.clone())
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| self.fail(Operation::Read, prefix, &e))?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_string)),
+            );
+        }
+        Ok(keys)
+    }
+
+    /// S3 keeps the SHA-256 it checked on arrival: a `HEAD` answers without reading the object
+    /// (objects written before checksums, or in parts, are read back).
+    async fn stored_sha256(&self, key: &str) -> Result<[u8; 32], SinkError> {
+        let head = self
+            .client
+            .head_object()
+            .bucket(&self.target.bucket)
+            .key(key)
+            .checksum_mode(ChecksumMode::Enabled)
+            .set_expected_bucket_owner(self.target.expected_bucket_owner.clone())
+            .send()
+            .await
+            .map_err(|e| self.fail(Operation::Read, key, &e))?;
+        if let Some(stored) = head.checksum_sha256().filter(|c| !c.contains('-'))
+            && let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(stored)
+            && let Ok(sha) = <[u8; 32]>::try_from(bytes.as_slice())
+        {
+            return Ok(sha);
+        }
+        Ok(Sha256::digest(self.get(key).await?).into())
     }
 
     async fn put_verification(&self, key: &str, body: Vec<u8>) -> Result<(), SinkError> {
@@ -181,8 +202,11 @@ impl ObjectSink for S3Sink {
     fn describe(&self) -> String {
         format!("s3://{}/{}", self.target.bucket, self.target.prefix)
     }
+
+    fn locate(&self, key: &str) -> String {
+        format!("s3://{}/{key}", self.target.bucket)
+    }
 }
 
-/// Lets tests see every request a sink sends (see `Sinks::with_s3_customizer`).
 pub type S3ConfigCustomizer =
     Arc<dyn Fn(aws_sdk_s3::config::Builder) -> aws_sdk_s3::config::Builder + Send + Sync>;

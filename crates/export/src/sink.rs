@@ -1,6 +1,7 @@
 //! Where export objects are written.
 
 use async_trait::async_trait;
+use sha2::{Digest as _, Sha256};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PutOutcome {
@@ -36,21 +37,74 @@ impl SinkError {
     }
 }
 
-/// One destination's storage. Implementations must make `put_if_absent` atomic: a reader never
-/// sees a partial object, and of two writers of the same key exactly one creates it.
+/// What [`ObjectSink::create`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Creation {
+    /// The object did not exist and now does.
+    Created,
+    /// An object with this key exists (its bytes are not looked at).
+    Exists,
+}
+
+/// One destination's object store: the small trait every store implements (directory, S3, and
+/// the stores to come). `create` must be atomic: a reader never sees a partial object, and of
+/// two writers of the same key exactly one creates it. The exactly-once rule built on it,
+/// [`ObjectSink::put_if_absent`] (create, and when the key exists, compare), is written once,
+/// here, for all of them.
 #[async_trait]
 pub trait ObjectSink: Send + Sync {
-    /// Creates `key` with `body` unless it exists. `sha256` is the digest of `body`.
-    async fn put_if_absent(
+    /// Creates `key` with `body` unless an object has that key. `sha256` is the digest of
+    /// `body` (stores that check it on arrival send it along).
+    async fn create(
         &self,
         key: &str,
         body: Vec<u8>,
         sha256: [u8; 32],
-    ) -> Result<PutOutcome, SinkError>;
+    ) -> Result<Creation, SinkError>;
+
+    /// The bytes stored under `key`.
+    async fn read(&self, key: &str) -> Result<Vec<u8>, SinkError>;
+
+    /// Every key that starts with `prefix`, in any order (for the verifier).
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, SinkError>;
+
+    /// The SHA-256 of the object stored under `key`. Stores that keep a checksum answer
+    /// without reading the object; the default reads it back.
+    async fn stored_sha256(&self, key: &str) -> Result<[u8; 32], SinkError> {
+        Ok(Sha256::digest(self.read(key).await?).into())
+    }
 
     /// Writes a small verification object through the same path (`destinations verify`).
     async fn put_verification(&self, key: &str, body: Vec<u8>) -> Result<(), SinkError>;
 
     /// A short description for logs and status (`s3://bucket/prefix`, `dir:/path`).
     fn describe(&self) -> String;
+
+    /// Where `key` is, for messages (`s3://bucket/key`, a path).
+    fn locate(&self, key: &str) -> String;
+
+    /// Creates `key` with `body` unless it exists; when it exists, it must hold exactly these
+    /// bytes (a retry after a crash between the write and the checkpoint), else it is a
+    /// conflict that is never overwritten.
+    async fn put_if_absent(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        sha256: [u8; 32],
+    ) -> Result<PutOutcome, SinkError> {
+        match self.create(key, body, sha256).await? {
+            Creation::Created => Ok(PutOutcome::Created),
+            Creation::Exists => {
+                let existing = self.stored_sha256(key).await?;
+                if existing == sha256 {
+                    Ok(PutOutcome::AlreadyPresent)
+                } else {
+                    Err(SinkError::Conflict {
+                        key: self.locate(key),
+                        existing_sha256: hex::encode(existing),
+                    })
+                }
+            }
+        }
+    }
 }

@@ -1,16 +1,19 @@
-//! Reading exported streams back for `auditlog verify`: every export object and digest under a
-//! local copy of a destination (an export directory, or `aws s3 sync` of a bucket) or straight
-//! from S3, grouped by stream (one prefix and tenant), in key order, objects with the hash of
+//! Reading exported streams back for `auditlog verify`: every export object and digest of an
+//! object store (a local copy of a destination, an export directory or `aws s3 sync` of a
+//! bucket, or straight from S3), listed and read through the same [`ObjectSink`] the exporter
+//! writes with, grouped by stream (one prefix and tenant), in key order, objects with the hash of
 //! their bytes and their text. The checks themselves are pure:
 //! `auditlog_core::integrity::check_stream` and `auditlog_core::digest::check_digests`.
 
 use std::collections::BTreeMap;
 use std::io::Read as _;
-use std::path::{Path, PathBuf};
 
-use auditlog_core::digest::{DIGEST_SUFFIX, DigestFile, stream_of_digest};
-pub use auditlog_core::integrity::stream_of;
+use auditlog_core::digest::DigestFile;
 use auditlog_core::integrity::{ObjectContent, sha256_hex};
+pub use auditlog_core::object_keys::stream_of;
+use auditlog_core::object_keys::{DIGEST_SUFFIX, digest_prefix, stream_of_digest};
+
+use crate::sink::{ObjectSink, SinkError};
 
 /// The objects and digests of each stream, by stream name (`{prefix}tenant={t}`), and the
 /// export-looking files that belong to no stream.
@@ -70,100 +73,20 @@ impl Streams {
     }
 }
 
-/// Reads every export object under `prefix` in `bucket`, and every digest under the digest
-/// prefix beside it, with `client`'s credentials.
-#[cfg(feature = "s3")]
-pub async fn read_s3(
-    client: &aws_sdk_s3::Client,
-    bucket: &str,
-    prefix: &str,
-) -> Result<Streams, String> {
+/// Reads every export object under `prefix` in an object store, and every digest under the
+/// digest prefix beside it (for a directory: every one under its root, with `prefix` empty).
+/// Unreadable gzip is kept as an error for the checks to report; a store that cannot be listed
+/// or read is an error.
+pub async fn read_streams(store: &dyn ObjectSink, prefix: &str) -> Result<Streams, SinkError> {
     let mut found = Streams::default();
-    let mut seen = std::collections::BTreeSet::new();
-    let mut prefixes = vec![prefix.to_string()];
+    let mut keys = std::collections::BTreeSet::new();
+    keys.extend(store.list(prefix).await?);
     if !prefix.is_empty() {
-        prefixes.push(auditlog_core::digest::digest_prefix(prefix));
+        keys.extend(store.list(&digest_prefix(prefix)).await?);
     }
-    for listed in &prefixes {
-        let mut pages = client
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(listed)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| {
-                format!(
-                    "listing s3://{bucket}/{listed}: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(&e)
-                )
-            })?;
-            for object in page.contents() {
-                let Some(key) = object.key().filter(|k| wanted(k)) else {
-                    continue;
-                };
-                if !seen.insert(key.to_string()) {
-                    continue;
-                }
-                let bytes = read_s3_object(client, bucket, key).await?;
-                found.add(key.to_string(), &bytes);
-            }
-        }
-    }
-    found.sort();
-    Ok(found)
-}
-
-#[cfg(feature = "s3")]
-async fn read_s3_object(
-    client: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-) -> Result<Vec<u8>, String> {
-    let got = client
-        .get_object()
-        .bucket(bucket)
-        .key(key)
-        .send()
-        .await
-        .map_err(|e| {
-            format!(
-                "reading s3://{bucket}/{key}: {}",
-                aws_sdk_s3::error::DisplayErrorContext(&e)
-            )
-        })?;
-    Ok(got
-        .body
-        .collect()
-        .await
-        .map_err(|e| format!("reading s3://{bucket}/{key}: {e}"))?
-        .into_bytes()
-        .to_vec())
-}
-
-/// Reads every export object and digest under `root`. Unreadable gzip is kept as an error for the checks to
-/// report; an unreadable directory or file is an I/O error.
-pub fn read_directory(root: &Path) -> std::io::Result<Streams> {
-    let mut found = Streams::default();
-    let mut stack: Vec<PathBuf> = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let path = entry?.path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let key = path
-                .strip_prefix(root)
-                .unwrap_or(&path)
-                .to_string_lossy()
-                .replace('\\', "/");
-            if !wanted(&key) {
-                continue;
-            }
-            let bytes = std::fs::read(&path)?;
-            found.add(key, &bytes);
-        }
+    for key in keys.into_iter().filter(|k| wanted(k)) {
+        let bytes = store.read(&key).await?;
+        found.add(key, &bytes);
     }
     found.sort();
     Ok(found)
