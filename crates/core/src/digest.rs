@@ -192,6 +192,7 @@ fn split_stream(stream: &str) -> (&str, &str) {
 /// numbers; the chain of digests (each links to the one before, periods follow without a gap);
 /// every listed object present with both hashes; every object listed unless it is newer than
 /// the newest digest or older than the first; and that the newest digest is recent enough.
+/// Each check is a function of its own below; this walks the digests in period order.
 pub fn check_digests(
     stream: &str,
     digests: &[DigestFile],
@@ -210,10 +211,55 @@ pub fn check_digests(
     parsed.sort_by_key(|(file, d)| (d.body.period_start, file.key.clone()));
     check.digests = parsed.len();
 
-    let by_key: BTreeMap<&str, &ObjectContent> =
-        objects.iter().map(|o| (o.key.as_str(), o)).collect();
-    // With retention pruning, what comes before the first object present is gone by design.
-    let pruned_below = match options.start {
+    let mut listed = Listed {
+        by_key: objects.iter().map(|o| (o.key.as_str(), o)).collect(),
+        pruned_below: pruned_below(objects, options.start),
+        keys: BTreeSet::new(),
+    };
+    let mut previous: Option<(&DigestFile, &DigestBody)> = None;
+    for (file, digest) in &parsed {
+        let key = file.key.as_str();
+        check_location(&mut check, key, &digest.body, prefix, tenant);
+        if let Some(keys) = options.keys {
+            check_signature(&mut check, key, digest, keys);
+        }
+        match previous {
+            Some(before) => check_chain(&mut check, key, &digest.body, before),
+            None => check_first(&mut check, key, &digest.body, options.start),
+        }
+        check_listed_objects(&mut check, key, &digest.body, &mut listed);
+        previous = Some((file, &digest.body));
+    }
+    let first = parsed.first().map(|(_, d)| &d.body);
+    let newest = parsed.last().map(|(file, d)| (*file, &d.body));
+    check.covered_through = newest.map(|(_, b)| b.period_end);
+    // The newest digest's period, or hourly when there is none.
+    let period_ms = newest.map_or(3_600_000, |(_, b)| b.period_end.0 - b.period_start.0);
+    let max_age = options
+        .max_age_ms
+        .unwrap_or(period_ms + DEFAULT_DIGEST_SLACK_MS);
+    let ages = Ages {
+        period_ms: period_ms.max(1),
+        max_age,
+        as_of: options.as_of,
+    };
+    check_unlisted_objects(
+        &mut check,
+        objects,
+        &listed.keys,
+        first,
+        newest.map(|(_, b)| b),
+        &ages,
+    );
+    if let Some((file, newest)) = newest {
+        check_freshness(&mut check, &file.key, newest, &ages);
+    }
+    check
+}
+
+/// Below the first object present, a pruned stream has nothing left by design.
+fn pruned_below(objects: &[ObjectContent], start: StreamStart) -> u64 {
+    match start {
         StreamStart::Beginning => 0,
         StreamStart::FirstPresent => objects
             .iter()
@@ -221,176 +267,207 @@ pub fn check_digests(
             .map(|(first, _)| first)
             .min()
             .unwrap_or(u64::MAX),
+    }
+}
+
+/// The objects present, and the keys the digests list so far.
+struct Listed<'a> {
+    by_key: BTreeMap<&'a str, &'a ObjectContent>,
+    pruned_below: u64,
+    keys: BTreeSet<&'a str>,
+}
+
+/// How old the newest digest may be, and when the digest of an object's period is overdue.
+struct Ages {
+    period_ms: i64,
+    max_age: i64,
+    as_of: Timestamp,
+}
+
+/// The digest's format, and that it sits where its content says it belongs.
+fn check_location(
+    check: &mut DigestCheck,
+    key: &str,
+    body: &DigestBody,
+    prefix: &str,
+    tenant: &str,
+) {
+    if body.format != DIGEST_FORMAT {
+        check.problem(key, format!("unknown format `{}`", body.format));
+    }
+    let period = Window {
+        start: body.period_start,
+        end: body.period_end,
     };
-    let mut listed: BTreeSet<&str> = BTreeSet::new();
-    let mut previous: Option<(&DigestFile, &DigestBody)> = None;
-    for (file, digest) in &parsed {
-        let body = &digest.body;
-        let key = file.key.as_str();
-        if body.format != DIGEST_FORMAT {
-            check.problem(key, format!("unknown format `{}`", body.format));
-        }
-        // Where it is must be where its content says it belongs.
-        let period = Window {
-            start: body.period_start,
-            end: body.period_end,
-        };
-        let expected_key = digest_key(&body.prefix, &body.tenant, period);
-        if body.prefix != prefix || body.tenant != tenant || expected_key != key {
-            check.problem(
+    let expected_key = digest_key(&body.prefix, &body.tenant, period);
+    if body.prefix != prefix || body.tenant != tenant || expected_key != key {
+        check.problem(
+            key,
+            format!("is not where its content says it belongs ({expected_key}): moved or copied from another stream"),
+        );
+    }
+}
+
+/// The digest's signature, under the public key it names.
+fn check_signature(check: &mut DigestCheck, key: &str, digest: &ParsedDigest, keys: &Keyring) {
+    let body = &digest.body;
+    match keys.get(&body.key_id) {
+        None => check.problem(
+            key,
+            format!(
+                "signed by key {}, which is not among the public keys (forged, or a key missing from the key file)",
+                body.key_id
+            ),
+        ),
+        Some(public) if !signature_holds(public, &digest.signed, &digest.signature) => check
+            .problem(
                 key,
-                format!("is not where its content says it belongs ({expected_key}): moved or copied from another stream"),
-            );
-        }
-        if let Some(keys) = options.keys {
-            match keys.get(&body.key_id) {
-                None => check.problem(
-                    key,
-                    format!(
-                        "signed by key {}, which is not among the public keys (forged, or a key missing from the key file)",
-                        body.key_id
-                    ),
+                format!(
+                    "the signature does not verify under key {} (digest altered or forged)",
+                    body.key_id
                 ),
-                Some(public) if !signature_holds(public, &digest.signed, &digest.signature) => {
-                    check.problem(
-                        key,
-                        format!(
-                            "the signature does not verify under key {} (digest altered or forged)",
-                            body.key_id
-                        ),
-                    )
-                }
-                Some(_) => check.signatures_checked += 1,
-            }
-        }
-        // The chain.
-        match previous {
-            Some((previous_file, previous_body)) => {
-                if body.period_start > previous_body.period_end {
-                    check.problem(
-                        key,
-                        format!(
-                            "digests missing for {}..{} (between {} and this one)",
-                            previous_body.period_end.to_rfc3339(),
-                            body.period_start.to_rfc3339(),
-                            previous_file.key
-                        ),
-                    );
-                } else if body.period_start < previous_body.period_end {
-                    check.problem(
-                        key,
-                        format!(
-                            "its period overlaps {}'s (a duplicated or forged digest)",
-                            previous_file.key
-                        ),
-                    );
-                }
-                let link = DigestLink {
-                    key: previous_file.key.clone(),
-                    sha256: sha256_hex(&previous_file.bytes),
-                };
-                if body.previous_digest.as_ref() != Some(&link) {
-                    check.problem(
-                        key,
-                        format!(
-                            "does not follow {}: its previous-digest link differs (a digest between them is missing, or one of them was replaced)",
-                            previous_file.key
-                        ),
-                    );
-                }
-                if body.seq_before != previous_body.last_seq {
-                    check.problem(
-                        key,
-                        format!(
-                            "starts after seq {}, but the digest before it ends at seq {}",
-                            body.seq_before, previous_body.last_seq
-                        ),
-                    );
-                }
-            }
-            None => {
-                if body.previous_digest.is_some() && options.start == StreamStart::Beginning {
-                    check.problem(
-                        key,
-                        "is not the stream's first digest, but no digest precedes it (earlier digests are missing; --pruned if retention removed them)".into(),
-                    );
-                }
-            }
-        }
-        // The objects it lists tile its sequence numbers and are there, byte for byte.
-        let mut expected = body.seq_before + 1;
-        for object in &body.objects {
-            if object.first_seq != expected
-                || object.last_seq < object.first_seq
-                || object.count != object.last_seq - object.first_seq + 1
-            {
-                check.problem(
-                    key,
-                    format!(
-                        "lists {} as seq {}..{} ({} events) where seq {expected} comes next",
-                        object.key, object.first_seq, object.last_seq, object.count
-                    ),
-                );
-            }
-            expected = object.last_seq.max(expected) + 1;
-            listed.insert(object.key.as_str());
-            match by_key.get(object.key.as_str()) {
-                None if object.last_seq < pruned_below => {}
-                None => check.problem(
-                    &object.key,
-                    format!(
-                        "missing (deleted?): digest {key} lists it with seq {}",
-                        seq_range(object.first_seq, object.last_seq)
-                    ),
-                ),
-                Some(found) => {
-                    if found.sha256 != object.sha256 {
-                        check.problem(
-                            &object.key,
-                            format!(
-                                "its bytes are not those digest {key} lists (replaced or altered)"
-                            ),
-                        );
-                    } else if let Ok(text) = &found.text
-                        && sha256_hex(text.as_bytes()) != object.ndjson_sha256
-                    {
-                        check.problem(
-                            &object.key,
-                            format!("its NDJSON does not hash to what digest {key} lists"),
-                        );
-                    }
-                }
-            }
-        }
-        if expected - 1 != body.last_seq {
+            ),
+        Some(_) => check.signatures_checked += 1,
+    }
+}
+
+/// The digest follows the one before it: no gap or overlap of periods, the link to that
+/// digest's bytes, and the sequence numbers carried on.
+fn check_chain(
+    check: &mut DigestCheck,
+    key: &str,
+    body: &DigestBody,
+    (previous_file, previous_body): (&DigestFile, &DigestBody),
+) {
+    if body.period_start > previous_body.period_end {
+        check.problem(
+            key,
+            format!(
+                "digests missing for {}..{} (between {} and this one)",
+                previous_body.period_end.to_rfc3339(),
+                body.period_start.to_rfc3339(),
+                previous_file.key
+            ),
+        );
+    } else if body.period_start < previous_body.period_end {
+        check.problem(
+            key,
+            format!(
+                "its period overlaps {}'s (a duplicated or forged digest)",
+                previous_file.key
+            ),
+        );
+    }
+    let link = DigestLink {
+        key: previous_file.key.clone(),
+        sha256: sha256_hex(&previous_file.bytes),
+    };
+    if body.previous_digest.as_ref() != Some(&link) {
+        check.problem(
+            key,
+            format!(
+                "does not follow {}: its previous-digest link differs (a digest between them is missing, or one of them was replaced)",
+                previous_file.key
+            ),
+        );
+    }
+    if body.seq_before != previous_body.last_seq {
+        check.problem(
+            key,
+            format!(
+                "starts after seq {}, but the digest before it ends at seq {}",
+                body.seq_before, previous_body.last_seq
+            ),
+        );
+    }
+}
+
+/// The first digest present starts the stream, unless retention pruned older ones.
+fn check_first(check: &mut DigestCheck, key: &str, body: &DigestBody, start: StreamStart) {
+    if body.previous_digest.is_some() && start == StreamStart::Beginning {
+        check.problem(
+            key,
+            "is not the stream's first digest, but no digest precedes it (earlier digests are missing; --pruned if retention removed them)".into(),
+        );
+    }
+}
+
+/// The objects a digest lists tile its sequence numbers and are there, byte for byte.
+fn check_listed_objects<'a>(
+    check: &mut DigestCheck,
+    key: &str,
+    body: &'a DigestBody,
+    listed: &mut Listed<'a>,
+) {
+    let mut expected = body.seq_before + 1;
+    for object in &body.objects {
+        if object.first_seq != expected
+            || object.last_seq < object.first_seq
+            || object.count != object.last_seq - object.first_seq + 1
+        {
             check.problem(
                 key,
                 format!(
-                    "its objects end at seq {}, but it says the stream stood at seq {}",
-                    expected - 1,
-                    body.last_seq
+                    "lists {} as seq {}..{} ({} events) where seq {expected} comes next",
+                    object.key, object.first_seq, object.last_seq, object.count
                 ),
             );
         }
-        previous = Some((file, body));
+        expected = object.last_seq.max(expected) + 1;
+        listed.keys.insert(object.key.as_str());
+        match listed.by_key.get(object.key.as_str()) {
+            None if object.last_seq < listed.pruned_below => {}
+            None => check.problem(
+                &object.key,
+                format!(
+                    "missing (deleted?): digest {key} lists it with seq {}",
+                    seq_range(object.first_seq, object.last_seq)
+                ),
+            ),
+            Some(found) if found.sha256 != object.sha256 => check.problem(
+                &object.key,
+                format!("its bytes are not those digest {key} lists (replaced or altered)"),
+            ),
+            Some(found) => {
+                if let Ok(text) = &found.text
+                    && sha256_hex(text.as_bytes()) != object.ndjson_sha256
+                {
+                    check.problem(
+                        &object.key,
+                        format!("its NDJSON does not hash to what digest {key} lists"),
+                    );
+                }
+            }
+        }
     }
+    if expected - 1 != body.last_seq {
+        check.problem(
+            key,
+            format!(
+                "its objects end at seq {}, but it says the stream stood at seq {}",
+                expected - 1,
+                body.last_seq
+            ),
+        );
+    }
+}
 
-    // Objects no digest lists.
-    let first = parsed.first().map(|(_, d)| &d.body);
-    let newest = parsed.last().map(|(_, d)| &d.body);
-    check.covered_through = newest.map(|b| b.period_end);
-    // The newest digest's period, or hourly when there is none.
-    let period_ms = newest.map_or(3_600_000, |b| b.period_end.0 - b.period_start.0);
-    let max_age = options
-        .max_age_ms
-        .unwrap_or(period_ms + DEFAULT_DIGEST_SLACK_MS);
-    let period_ms = period_ms.max(1);
+/// Objects no digest lists: fine before the first digest or after the newest; inserted when a
+/// digest covers their period; a sign of deleted digests when their period's digest is overdue.
+fn check_unlisted_objects(
+    check: &mut DigestCheck,
+    objects: &[ObjectContent],
+    listed: &BTreeSet<&str>,
+    first: Option<&DigestBody>,
+    newest: Option<&DigestBody>,
+    ages: &Ages,
+) {
     // The digest of the period holding `window` is due `max_age - period` after it ends (the
     // newest digest may end `max_age` before `as_of`: one period, and the time to appear).
     let overdue = |window: Option<Window>| {
         window.is_some_and(|w| {
-            let period_end = window_containing(w.start, period_ms).end;
-            period_end.0 + (max_age - period_ms) < options.as_of.0
+            let period_end = window_containing(w.start, ages.period_ms).end;
+            period_end.0 + (ages.max_age - ages.period_ms) < ages.as_of.0
         })
     };
     let mut reported_overdue = false;
@@ -433,21 +510,21 @@ pub fn check_digests(
             check.objects_after += 1;
         }
     }
-    if let Some(newest) = newest
-        && newest.period_end.0 < options.as_of.0 - max_age
-    {
-        let (file, _) = &parsed[parsed.len() - 1];
+}
+
+/// The newest digest is recent enough: later digests (and their objects) were not deleted.
+fn check_freshness(check: &mut DigestCheck, key: &str, newest: &DigestBody, ages: &Ages) {
+    if newest.period_end.0 < ages.as_of.0 - ages.max_age {
         check.problem(
-            &file.key,
+            key,
             format!(
                 "is the newest digest, but its period ended at {}, more than {} before {}: later digests (and any objects they list) are missing",
                 newest.period_end.to_rfc3339(),
-                human_duration(max_age),
-                options.as_of.to_rfc3339()
+                human_duration(ages.max_age),
+                ages.as_of.to_rfc3339()
             ),
         );
     }
-    check
 }
 
 /// `2h`, `90m`, `45s`.

@@ -251,131 +251,182 @@ pub enum StreamStart {
 /// Checks a destination's stream, objects in key order (keys sort by time): every line's hash,
 /// sequence numbers contiguous within and across objects, each object's summary against its
 /// lines, each object's link to the one before it, and, when given, that every receipt (`id` →
-/// SHA-256 from the ingest response) is delivered with that hash.
+/// SHA-256 from the ingest response) is delivered with that hash. Each check is a function of
+/// its own below; this walks the objects and hands each its part.
 pub fn check_stream(
     objects: &[ObjectContent],
     start: StreamStart,
     receipts: &BTreeMap<String, String>,
 ) -> StreamCheck {
     let mut check = StreamCheck::default();
-    let mut delivered: BTreeMap<String, String> = BTreeMap::new();
-    let mut previous: Option<(&str, &str)> = None; // (key, sha256)
-    let mut expected_seq = 1u64;
-    let mut linked = start == StreamStart::Beginning;
+    let mut walk = Walk {
+        expected_seq: 1,
+        linked: start == StreamStart::Beginning,
+        previous: None,
+        delivered: BTreeMap::new(),
+    };
     for object in objects {
         check.objects += 1;
         let key = object.key.as_str();
-        let text = match &object.text {
-            Ok(text) => text,
+        match &object.text {
+            Err(e) => check.problem(key, format!("cannot be read: {e} (truncated or not gzip)")),
+            Ok(text) => {
+                let lines = check_lines(&mut check, &mut walk, key, text);
+                match lines.last.as_ref().and_then(|l| l.object.as_ref()) {
+                    None => check.problem(
+                        key,
+                        "the last line carries no object summary (truncated, or lines removed at the end)"
+                            .into(),
+                    ),
+                    Some(summary) => {
+                        check_summary(&mut check, key, summary, &lines);
+                        check_link(&mut check, &walk, key, summary);
+                    }
+                }
+            }
+        }
+        walk.previous = Some((object.key.clone(), object.sha256.clone()));
+        walk.linked = true;
+    }
+    check.last_seq = walk.expected_seq.checked_sub(1).filter(|s| *s > 0);
+    check.last_object_sha256 = walk.previous.map(|(_, sha)| sha);
+    check_receipts(&mut check, receipts, &walk.delivered);
+    check
+}
+
+/// Where the walk through a stream stands between objects.
+struct Walk {
+    /// The sequence number the next line must carry.
+    expected_seq: u64,
+    /// Whether the next object must link to the one before it (false only for the first
+    /// object present of a pruned stream).
+    linked: bool,
+    /// The previous object's key and SHA-256.
+    previous: Option<(String, String)>,
+    /// Every event delivered so far: id → SHA-256 of its line's event.
+    delivered: BTreeMap<String, String>,
+}
+
+/// What one object's lines held.
+#[derive(Default)]
+struct Lines {
+    first_seq: Option<u64>,
+    count: u64,
+    last: Option<LineIntegrity>,
+}
+
+/// Every line of one object: its hash, its sequence number after the one before, and that
+/// only the last line carries the object's summary.
+fn check_lines(check: &mut StreamCheck, walk: &mut Walk, key: &str, text: &str) -> Lines {
+    let mut lines = Lines::default();
+    for (n, line) in text.lines().enumerate() {
+        let parsed = match parse_line(line) {
+            Ok(parsed) => parsed,
             Err(e) => {
-                check.problem(key, format!("cannot be read: {e} (truncated or not gzip)"));
-                previous = Some((key, &object.sha256));
-                linked = true;
+                check.problem(key, format!("line {}: {e}", n + 1));
                 continue;
             }
         };
-        let mut first_in_object: Option<u64> = None;
-        let mut lines_in_object = 0u64;
-        let mut last_line: Option<LineIntegrity> = None;
-        for (n, line) in text.lines().enumerate() {
-            let parsed = match parse_line(line) {
-                Ok(parsed) => parsed,
-                Err(e) => {
-                    check.problem(key, format!("line {}: {e}", n + 1));
-                    continue;
-                }
-            };
-            lines_in_object += 1;
-            check.events += 1;
-            let seq = parsed.integrity.seq;
-            if !linked && first_in_object.is_none() {
-                // The first object present starts the check (retention pruned what came before).
-                expected_seq = seq;
-            }
-            if parsed.actual_sha256 != parsed.integrity.sha256 {
-                check.problem(
-                    key,
-                    format!(
-                        "line {} (seq {seq}): the event does not hash to its sha256 (modified)",
-                        n + 1
-                    ),
-                );
-            }
-            if seq > expected_seq {
-                check.problem(
-                    key,
-                    format!(
-                        "sequence numbers {} missing before line {} (seq {seq})",
-                        range(expected_seq, seq - 1),
-                        n + 1
-                    ),
-                );
-            } else if seq < expected_seq {
-                check.problem(
-                    key,
-                    format!(
-                        "line {} has seq {seq}, expected {expected_seq} (reordered, duplicated or inserted)",
-                        n + 1
-                    ),
-                );
-            }
-            expected_seq = expected_seq.max(seq + 1);
-            first_in_object.get_or_insert(seq);
-            if let Some(id) = &parsed.id {
-                delivered.insert(id.clone(), parsed.actual_sha256.clone());
-            }
-            if let Some(earlier) = last_line.take().filter(|l| l.object.is_some()) {
-                check.problem(
-                    key,
-                    format!(
-                        "seq {} carries an object summary but is not the last line (objects joined, or lines appended)",
-                        earlier.seq
-                    ),
-                );
-            }
-            last_line = Some(parsed.integrity);
+        lines.count += 1;
+        check.events += 1;
+        let seq = parsed.integrity.seq;
+        if !walk.linked && lines.first_seq.is_none() {
+            // The first object present starts the check (retention pruned what came before).
+            walk.expected_seq = seq;
         }
-        match last_line.as_ref().and_then(|l| l.object.as_ref()) {
-            None => check.problem(
+        if parsed.actual_sha256 != parsed.integrity.sha256 {
+            check.problem(
                 key,
-                "the last line carries no object summary (truncated, or lines removed at the end)"
-                    .into(),
-            ),
-            Some(summary) => {
-                let last_seq = last_line.as_ref().map(|l| l.seq).unwrap_or_default();
-                if summary.count != lines_in_object
-                    || Some(summary.first_seq) != first_in_object
-                    || summary.last_seq != last_seq
-                {
-                    check.problem(
-                        key,
-                        format!(
-                            "holds {lines_in_object} lines (seq {}..{last_seq}) but its summary says {} (seq {}..{})",
-                            first_in_object.unwrap_or_default(),
-                            summary.count,
-                            summary.first_seq,
-                            summary.last_seq
-                        ),
-                    );
-                }
-                let expected = previous.map(|(_, sha)| sha);
-                if linked && summary.previous_object_sha256.as_deref() != expected {
-                    // With no previous object, `expected` is None, so the summary names one.
-                    let message = match previous {
-                        Some((prev_key, _)) => format!(
-                            "does not follow {prev_key}: its previous-object hash differs (an object between them is missing, or one of them was replaced)"
-                        ),
-                        None => "is not the stream's first object, but no object precedes it (earlier objects are missing)".to_string(),
-                    };
-                    check.problem(key, message);
-                }
-            }
+                format!(
+                    "line {} (seq {seq}): the event does not hash to its sha256 (modified)",
+                    n + 1
+                ),
+            );
         }
-        previous = Some((key, &object.sha256));
-        linked = true;
+        check_seq(check, key, n + 1, seq, walk.expected_seq);
+        walk.expected_seq = walk.expected_seq.max(seq + 1);
+        lines.first_seq.get_or_insert(seq);
+        if let Some(id) = &parsed.id {
+            walk.delivered
+                .insert(id.clone(), parsed.actual_sha256.clone());
+        }
+        if let Some(earlier) = lines.last.take().filter(|l| l.object.is_some()) {
+            check.problem(
+                key,
+                format!(
+                    "seq {} carries an object summary but is not the last line (objects joined, or lines appended)",
+                    earlier.seq
+                ),
+            );
+        }
+        lines.last = Some(parsed.integrity);
     }
-    check.last_seq = expected_seq.checked_sub(1).filter(|s| *s > 0);
-    check.last_object_sha256 = previous.map(|(_, sha)| sha.to_string());
+    lines
+}
+
+/// A line's sequence number against the one expected: a gap means lines are missing, a step
+/// back means they were reordered, duplicated or inserted.
+fn check_seq(check: &mut StreamCheck, key: &str, line: usize, seq: u64, expected: u64) {
+    if seq > expected {
+        check.problem(
+            key,
+            format!(
+                "sequence numbers {} missing before line {line} (seq {seq})",
+                range(expected, seq - 1),
+            ),
+        );
+    } else if seq < expected {
+        check.problem(
+            key,
+            format!(
+                "line {line} has seq {seq}, expected {expected} (reordered, duplicated or inserted)"
+            ),
+        );
+    }
+}
+
+/// An object's summary against the lines it holds.
+fn check_summary(check: &mut StreamCheck, key: &str, summary: &ObjectSummary, lines: &Lines) {
+    let last_seq = lines.last.as_ref().map(|l| l.seq).unwrap_or_default();
+    if summary.count != lines.count
+        || Some(summary.first_seq) != lines.first_seq
+        || summary.last_seq != last_seq
+    {
+        check.problem(
+            key,
+            format!(
+                "holds {} lines (seq {}..{last_seq}) but its summary says {} (seq {}..{})",
+                lines.count,
+                lines.first_seq.unwrap_or_default(),
+                summary.count,
+                summary.first_seq,
+                summary.last_seq
+            ),
+        );
+    }
+}
+
+/// An object's link to the object before it (by that object's SHA-256).
+fn check_link(check: &mut StreamCheck, walk: &Walk, key: &str, summary: &ObjectSummary) {
+    let expected = walk.previous.as_ref().map(|(_, sha)| sha.as_str());
+    if walk.linked && summary.previous_object_sha256.as_deref() != expected {
+        // With no previous object, `expected` is None, so the summary names one.
+        let message = match &walk.previous {
+            Some((previous_key, _)) => format!(
+                "does not follow {previous_key}: its previous-object hash differs (an object between them is missing, or one of them was replaced)"
+            ),
+            None => "is not the stream's first object, but no object precedes it (earlier objects are missing)".to_string(),
+        };
+        check.problem(key, message);
+    }
+}
+
+/// Every receipt against what was delivered.
+fn check_receipts(
+    check: &mut StreamCheck,
+    receipts: &BTreeMap<String, String>,
+    delivered: &BTreeMap<String, String>,
+) {
     for (id, sha) in receipts {
         match delivered.get(id) {
             None => check.problem(
@@ -389,7 +440,6 @@ pub fn check_stream(
             Some(_) => {}
         }
     }
-    check
 }
 
 pub(crate) fn range(from: u64, to: u64) -> String {
