@@ -60,8 +60,9 @@ pub struct ExportRig {
     pub requests: Arc<Mutex<Vec<RecordedRequest>>>,
     /// A digest period boundary about an hour before now: the events' receive times start here.
     pub t0: i64,
-    /// What `auditlog verify` is given: the directory, or `s3://bucket/prefix`.
-    pub location: String,
+    /// What `auditlog verify` is given: the directory, `s3://bucket/prefix`, or
+    /// `azure://account/container/prefix` and the flags that say how to reach it.
+    pub location: Vec<String>,
     pub files: Arc<dyn RigFiles>,
     pub _guard: Box<dyn std::any::Any + Send>,
 }
@@ -73,7 +74,7 @@ pub trait ExportTarget: Send + Sync {
 
 /// A digest period boundary (so a window boundary too) about an hour ago: which windows share a
 /// digest is then the same in every run.
-fn first_window_boundary() -> i64 {
+pub fn first_window_boundary() -> i64 {
     let hour_ago = crate::now_ms() - 3_600_000;
     hour_ago - hour_ago.rem_euclid(PERIOD)
 }
@@ -524,19 +525,17 @@ pub async fn digests_are_signed_chained_and_name_every_tampering(rig: &ExportRig
     std::fs::write(&old_keys, serde_json::to_vec(&old_only).unwrap()).unwrap();
     let as_of = now.to_rfc3339();
     let verify = |keys: &Path| {
-        let out = crate::run_auditlog(
-            &[
-                "verify",
-                &rig.location,
-                "--public-keys",
-                keys.to_str().unwrap(),
-                "--as-of",
-                &as_of,
-                "--max-age",
-                "3m",
-            ],
-            &[],
-        );
+        let mut args: Vec<&str> = vec!["verify"];
+        args.extend(rig.location.iter().map(String::as_str));
+        args.extend([
+            "--public-keys",
+            keys.to_str().unwrap(),
+            "--as-of",
+            &as_of,
+            "--max-age",
+            "3m",
+        ]);
+        let out = crate::run_auditlog(&args, &[]);
         (out.code, format!("{}{}", out.stdout, out.stderr))
     };
     let (code, out) = verify(&all_keys);
@@ -760,7 +759,7 @@ macro_rules! export_tests {
 pub struct DirectoryOnSqlite;
 
 fn read_directory(root: &Path) -> Delivered {
-    let mut delivered = Delivered::default();
+    let mut found = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
@@ -777,40 +776,45 @@ fn read_directory(root: &Path) -> Delivered {
                 .unwrap()
                 .to_string_lossy()
                 .to_string();
-            assert!(
-                key.ends_with(".ndjson.gz")
-                    || key.contains("_verify/")
-                    || (key.starts_with("auditlog-digest/") && key.ends_with("_digest.json")),
-                "unexpected file left behind: {key}"
-            );
-            if key.ends_with("_digest.json") {
-                delivered.digests.push(DigestFile {
-                    key,
-                    bytes: std::fs::read(&path).unwrap(),
-                });
-                continue;
-            }
-            if key.ends_with(".ndjson.gz") {
-                let bytes = std::fs::read(&path).unwrap();
-                let mut text = String::new();
-                flate2::read::GzDecoder::new(bytes.as_slice())
-                    .read_to_string(&mut text)
-                    .unwrap();
-                delivered.objects.push(ObjectContent {
-                    key: key.clone(),
-                    sha256: sha256_hex(&bytes),
-                    text: Ok(text.clone()),
-                });
-                for line in text.lines() {
-                    let v: Value = serde_json::from_str(line).unwrap();
-                    *delivered
-                        .ids
-                        .entry(v["id"].as_str().unwrap().to_string())
-                        .or_insert(0) += 1;
-                }
-            }
-            delivered.keys.push(key);
+            found.push((key, std::fs::read(&path).unwrap()));
         }
+    }
+    delivered_of(found)
+}
+
+/// What a destination holds, from every object's key and bytes (read without our code).
+pub fn delivered_of(found: Vec<(String, Vec<u8>)>) -> Delivered {
+    let mut delivered = Delivered::default();
+    for (key, bytes) in found {
+        assert!(
+            key.ends_with(".ndjson.gz")
+                || key.contains("_verify/")
+                || (key.starts_with("auditlog-digest/") && key.ends_with("_digest.json")),
+            "unexpected object left behind: {key}"
+        );
+        if key.ends_with("_digest.json") {
+            delivered.digests.push(DigestFile { key, bytes });
+            continue;
+        }
+        if key.ends_with(".ndjson.gz") {
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(bytes.as_slice())
+                .read_to_string(&mut text)
+                .unwrap();
+            delivered.objects.push(ObjectContent {
+                key: key.clone(),
+                sha256: sha256_hex(&bytes),
+                text: Ok(text.clone()),
+            });
+            for line in text.lines() {
+                let v: Value = serde_json::from_str(line).unwrap();
+                *delivered
+                    .ids
+                    .entry(v["id"].as_str().unwrap().to_string())
+                    .or_insert(0) += 1;
+            }
+        }
+        delivered.keys.push(key);
     }
     delivered.keys.sort();
     delivered.objects.sort_by(|a, b| a.key.cmp(&b.key));
@@ -870,7 +874,7 @@ impl ExportTarget for DirectoryOnSqlite {
         };
         crate::add_destination(&store, &destination).await;
         let sinks = Sinks::new(aws_config::SdkConfig::builder().build());
-        let location = root.display().to_string();
+        let location = vec![root.display().to_string()];
         let files = Arc::new(DirectoryFiles(root.clone()));
         ExportRig {
             store: Arc::new(store),
@@ -1088,7 +1092,7 @@ impl ExportTarget for S3OnDynamo {
         };
         crate::add_destination(&store, &destination).await;
         let (sinks, requests) = recorded_sinks().await;
-        let location = format!("s3://{}/user-events-audit/", bucket.bucket);
+        let location = vec![format!("s3://{}/user-events-audit/", bucket.bucket)];
         let files = Arc::new(BucketFiles(bucket.bucket.clone()));
         ExportRig {
             store: Arc::new(store),

@@ -13,6 +13,7 @@
 // Test harness code: a failed unwrap is a failed test, which is what it should be.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod azure_rig;
 pub mod console_suite;
 pub mod export_suite;
 pub mod self_audit_suite;

@@ -8,7 +8,8 @@ use anyhow::{Context as _, bail};
 use auditlog_core::Timestamp;
 use auditlog_core::event::Outcome;
 use auditlog_core::export::{
-    DEFAULT_PREFIX, Destination, ExportConfig, S3Target, Target, check_s3_target, normalize_prefix,
+    AzureCredential, AzureTarget, DEFAULT_PREFIX, Destination, ExportConfig, S3Target, SecretRef,
+    Target, check_azure_target, check_s3_target, normalize_prefix,
 };
 use auditlog_core::keys::validate_tenant;
 use auditlog_core::self_audit::{SelfAction, SelfEvent};
@@ -41,7 +42,8 @@ pub enum DestinationsCommand {
 }
 
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("where").required(true).args(["bucket", "dir"])))]
+#[command(group(clap::ArgGroup::new("where").required(true).args(["bucket", "dir", "azure_account"])))]
+#[command(group(clap::ArgGroup::new("azure_credential").args(["azure_key_env", "azure_key_file", "azure_sas_env", "azure_sas_file", "azure_entra_id"])))]
 pub struct AddArgs {
     #[arg(long)]
     tenant: String,
@@ -67,8 +69,82 @@ pub struct AddArgs {
     #[arg(long, requires = "bucket")]
     expected_bucket_owner: Option<String>,
     /// A local directory instead of S3.
-    #[arg(long, conflicts_with = "bucket")]
+    #[arg(long, conflicts_with_all = ["bucket", "azure_account"])]
     dir: Option<PathBuf>,
+    /// An Azure storage account instead of S3 (with --azure-container and one credential).
+    #[arg(long, conflicts_with = "bucket", requires_all = ["azure_container", "azure_credential"])]
+    azure_account: Option<String>,
+    /// The Azure container.
+    #[arg(long, requires = "azure_account")]
+    azure_container: Option<String>,
+    /// The blob endpoint, for a sovereign cloud, a private endpoint or the Azurite emulator
+    /// (`http://127.0.0.1:10000/devstoreaccount1`); default `https://ACCOUNT.blob.core.windows.net`.
+    #[arg(long, requires = "azure_account")]
+    azure_endpoint: Option<String>,
+    /// The environment variable holding the account's shared key (on the exporter's host).
+    #[arg(long, requires = "azure_account")]
+    azure_key_env: Option<String>,
+    /// The file holding the account's shared key (an absolute path on the exporter's host).
+    #[arg(long, requires = "azure_account")]
+    azure_key_file: Option<String>,
+    /// The environment variable holding a SAS token for the container (permissions c, r, l).
+    #[arg(long, requires = "azure_account")]
+    azure_sas_env: Option<String>,
+    /// The file holding a SAS token for the container (permissions c, r, l).
+    #[arg(long, requires = "azure_account")]
+    azure_sas_file: Option<String>,
+    /// Authenticate with Microsoft Entra ID from the exporter's environment (workload identity,
+    /// a client secret, or a managed identity).
+    #[arg(long, requires = "azure_account")]
+    azure_entra_id: bool,
+}
+
+/// The Azure destination the flags describe; every bad field named by its flag.
+fn azure_target_of(args: &AddArgs, account: &str, prefix: String) -> anyhow::Result<Target> {
+    let credential = match (
+        &args.azure_key_env,
+        &args.azure_key_file,
+        &args.azure_sas_env,
+        &args.azure_sas_file,
+    ) {
+        (Some(name), ..) => AzureCredential::SharedKey {
+            key: SecretRef::Env(name.clone()),
+        },
+        (_, Some(path), ..) => AzureCredential::SharedKey {
+            key: SecretRef::File(path.clone()),
+        },
+        (_, _, Some(name), _) => AzureCredential::Sas {
+            token: SecretRef::Env(name.clone()),
+        },
+        (_, _, _, Some(path)) => AzureCredential::Sas {
+            token: SecretRef::File(path.clone()),
+        },
+        _ => AzureCredential::EntraId,
+    };
+    let target = AzureTarget {
+        account: account.to_string(),
+        container: args.azure_container.clone().unwrap_or_default(),
+        prefix,
+        endpoint: args.azure_endpoint.clone(),
+        credential,
+    };
+    let flag = |pointer: &str| match pointer {
+        "/account" => "--azure-account",
+        "/container" => "--azure-container",
+        "/endpoint" => "--azure-endpoint",
+        "/prefix" => "--prefix",
+        "/credential/key" => "--azure-key-env/--azure-key-file",
+        _ => "--azure-sas-env/--azure-sas-file",
+    };
+    let problems = check_azure_target(&target);
+    if !problems.is_empty() {
+        let lines: Vec<String> = problems
+            .iter()
+            .map(|(pointer, reason)| format!("  {}: {reason}", flag(pointer)))
+            .collect();
+        bail!("the destination is not valid:\n{}", lines.join("\n"));
+    }
+    Ok(Target::Azure(target))
 }
 
 fn now() -> Timestamp {
@@ -83,7 +159,10 @@ fn print_json(value: &impl serde::Serialize) {
 }
 
 fn target_of(args: AddArgs) -> anyhow::Result<Target> {
-    let prefix = normalize_prefix(&args.prefix).map_err(anyhow::Error::msg)?;
+    let prefix = normalize_prefix(&args.prefix).map_err(|e| anyhow::anyhow!("--prefix: {e}"))?;
+    if let Some(account) = &args.azure_account {
+        return azure_target_of(&args, account, prefix);
+    }
     if let Some(dir) = args.dir {
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create {}", dir.display()))?;

@@ -11,10 +11,13 @@ use std::path::PathBuf;
 use anyhow::{Context as _, bail};
 use auditlog_core::Timestamp;
 use auditlog_core::digest::{DigestOptions, check_digests};
-use auditlog_core::export::S3Target;
+use auditlog_core::export::{
+    AzureCredential, AzureTarget, S3Target, SecretRef, check_azure_target,
+};
 use auditlog_core::integrity::{StreamStart, check_stream};
 use auditlog_core::signing::{Keyring, PublicKeys};
 use auditlog_export::Sinks;
+use auditlog_export::azure::AzureSink;
 use auditlog_export::directory::DirectorySink;
 use auditlog_export::s3::S3Sink;
 use auditlog_export::streams::{Streams, read_streams};
@@ -23,12 +26,24 @@ use serde_json::Value;
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// A local copy (an export directory, or `aws s3 sync s3://B/ DIR`), or `s3://BUCKET/PREFIX`
-    /// to read the bucket itself with your AWS credentials.
+    /// A local copy (an export directory, or `aws s3 sync s3://B/ DIR`), `s3://BUCKET/PREFIX`
+    /// to read the bucket itself with your AWS credentials, or
+    /// `azure://ACCOUNT/CONTAINER/PREFIX` to read a container (credentials: the --azure-*
+    /// flags, else AZURE_STORAGE_KEY or AZURE_STORAGE_SAS_TOKEN, else Entra ID; a SAS needs r
+    /// and l).
     pub path: String,
     /// The bucket's region, for `s3://` (default: your AWS configuration's).
     #[arg(long)]
     pub region: Option<String>,
+    /// The blob endpoint, for `azure://` in a sovereign cloud or the emulator.
+    #[arg(long)]
+    pub azure_endpoint: Option<String>,
+    /// A file holding the account's shared key, for `azure://`.
+    #[arg(long, conflicts_with = "azure_sas_file")]
+    pub azure_key_file: Option<String>,
+    /// A file holding a SAS token (permissions r and l), for `azure://`.
+    #[arg(long)]
+    pub azure_sas_file: Option<String>,
     /// Receipts to check: ingest responses (one JSON document per line, or one document), or
     /// a JSON object of event id → SHA-256. Each must be delivered with that hash.
     #[arg(long)]
@@ -102,7 +117,49 @@ pub fn parse_receipts(text: &str) -> anyhow::Result<BTreeMap<String, String>> {
     Ok(receipts)
 }
 
+/// `azure://ACCOUNT/CONTAINER/PREFIX` as a target to read, with the reader's credential.
+fn azure_target(args: &VerifyArgs, location: &str) -> anyhow::Result<AzureTarget> {
+    let mut parts = location.splitn(3, '/');
+    let (account, container) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let prefix = parts.next().unwrap_or("");
+    let credential = match (&args.azure_key_file, &args.azure_sas_file) {
+        (Some(path), _) => AzureCredential::SharedKey {
+            key: SecretRef::File(path.clone()),
+        },
+        (_, Some(path)) => AzureCredential::Sas {
+            token: SecretRef::File(path.clone()),
+        },
+        _ if std::env::var_os("AZURE_STORAGE_KEY").is_some() => AzureCredential::SharedKey {
+            key: SecretRef::Env("AZURE_STORAGE_KEY".into()),
+        },
+        _ if std::env::var_os("AZURE_STORAGE_SAS_TOKEN").is_some() => AzureCredential::Sas {
+            token: SecretRef::Env("AZURE_STORAGE_SAS_TOKEN".into()),
+        },
+        _ => AzureCredential::EntraId,
+    };
+    let target = AzureTarget {
+        account: account.to_string(),
+        container: container.to_string(),
+        prefix: prefix.to_string(),
+        endpoint: args.azure_endpoint.clone(),
+        credential,
+    };
+    let problems = check_azure_target(&target);
+    if let Some((pointer, message)) = problems.first() {
+        bail!(
+            "{}: {pointer}: {message} (azure://ACCOUNT/CONTAINER/PREFIX)",
+            args.path
+        );
+    }
+    Ok(target)
+}
+
 async fn read(args: &VerifyArgs) -> anyhow::Result<Streams> {
+    if let Some(location) = args.path.strip_prefix("azure://") {
+        let target = azure_target(args, location)?;
+        let container = AzureSink::new(&target)?;
+        return Ok(read_streams(&container, &target.prefix).await?);
+    }
     if let Some(location) = args.path.strip_prefix("s3://") {
         let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
         if bucket.is_empty() {

@@ -15,9 +15,12 @@ pub use crate::object_keys::{
     window_containing,
 };
 
-/// The default key prefix in a customer's bucket.
+mod azure;
 pub mod machine;
 
+pub use azure::{AzureCredential, AzureTarget, SecretRef, check_azure_target};
+
+/// The default key prefix in a customer's bucket.
 pub const DEFAULT_PREFIX: &str = "user-events-audit/";
 
 /// Where a tenant's events go.
@@ -34,6 +37,8 @@ pub struct Destination {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Target {
     S3(S3Target),
+    /// An Azure Blob Storage container (`docs/export.md`).
+    Azure(AzureTarget),
     /// A local directory (local mode and on-prem): the same layout under `path`.
     Directory {
         path: String,
@@ -60,6 +65,7 @@ impl Target {
     pub fn prefix(&self) -> &str {
         match self {
             Target::S3(s3) => &s3.prefix,
+            Target::Azure(azure) => &azure.prefix,
             Target::Directory { prefix, .. } => prefix,
         }
     }

@@ -200,6 +200,7 @@ impl SelfEvent {
     pub fn destination(self, destination: &Destination) -> SelfEvent {
         let (kind, location) = match &destination.target {
             ExportTarget::S3(s3) => ("s3", format!("s3://{}/{}", s3.bucket, s3.prefix)),
+            ExportTarget::Azure(azure) => ("azure", azure.location()),
             ExportTarget::Directory { path, prefix } => (
                 "directory",
                 format!("{}/{prefix}", path.trim_end_matches('/')),
@@ -207,7 +208,7 @@ impl SelfEvent {
         };
         let role = match &destination.target {
             ExportTarget::S3(s3) => s3.role_arn.clone(),
-            ExportTarget::Directory { .. } => None,
+            ExportTarget::Azure(_) | ExportTarget::Directory { .. } => None,
         };
         let with = self
             .target("destination", &destination.id, Some(&location))

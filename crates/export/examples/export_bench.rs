@@ -170,7 +170,9 @@ impl SinkFactory for Directories {
     ) -> Result<std::sync::Arc<dyn ObjectSink>, SinkError> {
         match &destination.target {
             Target::Directory { path, .. } => Ok(std::sync::Arc::new(DirectorySink::new(path))),
-            Target::S3(_) => Err(SinkError::failed("directories only in this benchmark")),
+            Target::S3(_) | Target::Azure(_) => {
+                Err(SinkError::failed("directories only in this benchmark"))
+            }
         }
     }
 }

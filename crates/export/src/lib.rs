@@ -6,6 +6,8 @@
 //! - [`sink`]: the [`sink::ObjectSink`] trait every object store implements: create if absent,
 //!   read back, list. The exactly-once rule on top of it (on a conflict, confirm the existing
 //!   object has the same bytes) is its provided `put_if_absent`, written once for all stores.
+//! - `azure`: the Azure Blob Storage store (through `object_store`), and `azure_errors`,
+//!   which turns an Azure failure into a precise message and a hint. The `azure` feature.
 //! - [`directory`]: the local-directory sink (temp file, fsync, no-clobber link, fsync).
 //! - [`s3`]: the S3 sink (no ACL, expected owner, SHA-256 checksum, SSE-KMS, `If-None-Match`),
 //!   and [`s3_errors`], which turns an S3 failure into a precise message and a hint.
@@ -21,6 +23,10 @@
 //!   (a local copy, S3), for `auditlog verify`.
 //! - [`signing_keys`]: the digest signing keys: made on first use, rotated on demand.
 
+#[cfg(feature = "azure")]
+pub mod azure;
+#[cfg(feature = "azure")]
+pub mod azure_errors;
 pub mod directory;
 pub mod engine;
 pub mod parts;

@@ -120,6 +120,14 @@ impl SinkFactory for Sinks {
             Target::S3(target) => {
                 Arc::new(S3Sink::new(self.s3_client(target).await, target.clone()))
             }
+            #[cfg(feature = "azure")]
+            Target::Azure(target) => Arc::new(crate::azure::AzureSink::new(target)?),
+            #[cfg(not(feature = "azure"))]
+            Target::Azure(_) => {
+                return Err(SinkError::failed(
+                    "this build has no Azure support (the `azure` feature)",
+                ));
+            }
         })
     }
 }

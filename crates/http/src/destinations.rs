@@ -6,7 +6,7 @@
 
 use auditlog_core::Timestamp;
 use auditlog_core::export::{
-    DEFAULT_PREFIX, Destination, S3Target, Target, check_s3_target, normalize_prefix,
+    AzureTarget, DEFAULT_PREFIX, Destination, S3Target, Target, check_s3_target, normalize_prefix,
 };
 use auditlog_export::DestinationStatus;
 use axum::Json;
@@ -49,6 +49,7 @@ pub struct NewS3Destination {
 #[serde(rename_all = "snake_case")]
 pub enum DestinationKind {
     S3,
+    Azure,
     Directory,
 }
 
@@ -67,31 +68,41 @@ pub struct DestinationView {
     kind: DestinationKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     s3: Option<S3Target>,
+    /// The container, and where its credential lives (a reference; never the credential).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    azure: Option<AzureTarget>,
     #[serde(skip_serializing_if = "Option::is_none")]
     directory: Option<DirectoryTarget>,
 }
 
 impl DestinationView {
     pub fn of(destination: &Destination) -> Self {
-        let (kind, s3, directory) = match &destination.target {
-            Target::S3(s3) => (DestinationKind::S3, Some(s3.clone()), None),
-            Target::Directory { path, prefix } => (
-                DestinationKind::Directory,
-                None,
-                Some(DirectoryTarget {
-                    path: path.clone(),
-                    prefix: prefix.clone(),
-                }),
-            ),
-        };
-        DestinationView {
+        let mut view = DestinationView {
             id: destination.id.clone(),
             tenant: destination.tenant.clone(),
             created_at: destination.created_at,
-            kind,
-            s3,
-            directory,
+            kind: DestinationKind::Directory,
+            s3: None,
+            azure: None,
+            directory: None,
+        };
+        match &destination.target {
+            Target::S3(s3) => {
+                view.kind = DestinationKind::S3;
+                view.s3 = Some(s3.clone());
+            }
+            Target::Azure(azure) => {
+                view.kind = DestinationKind::Azure;
+                view.azure = Some(azure.clone());
+            }
+            Target::Directory { path, prefix } => {
+                view.directory = Some(DirectoryTarget {
+                    path: path.clone(),
+                    prefix: prefix.clone(),
+                });
+            }
         }
+        view
     }
 }
 

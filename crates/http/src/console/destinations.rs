@@ -43,6 +43,7 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<Respo
             .map_err(unavailable)?;
         let place = match &destination.target {
             Target::S3(s3) => format!("s3://{}/{}", s3.bucket, s3.prefix),
+            Target::Azure(azure) => azure.location(),
             Target::Directory { path, prefix } => format!("{path}/{prefix}"),
         };
         rows.push((place, status));

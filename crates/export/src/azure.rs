@@ -1,0 +1,218 @@
+//! The Azure Blob Storage object store, through the `object_store` crate (its `azure` feature;
+//! `docs/export.md` says why this crate). Objects are created with `If-None-Match: *`, so of two
+//! writers of a name exactly one creates it; the compare on a retry is the trait's own.
+//!
+//! Credentials come from references resolved when the sink is built (`resolve`): a shared key
+//! or a SAS token from an environment variable or a file, or Entra ID from the environment.
+//! No credential is ever put in a message: errors name the reference, never its value.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use auditlog_core::export::{AzureCredential, AzureTarget, SecretRef};
+use futures::TryStreamExt as _;
+use object_store::azure::{AzureConfigKey, MicrosoftAzure, MicrosoftAzureBuilder};
+use object_store::path::Path;
+use object_store::{
+    Attribute, Attributes, ClientOptions, ObjectStore, ObjectStoreExt as _, PutMode, PutOptions,
+    RetryConfig,
+};
+
+use crate::sink::{Creation, ObjectSink, SinkError};
+
+pub struct AzureSink {
+    store: MicrosoftAzure,
+    target: AzureTarget,
+}
+
+/// The value a reference names, read now. The error names the reference, not the value.
+pub fn resolve(reference: &SecretRef) -> Result<String, SinkError> {
+    let (value, named) = match reference {
+        SecretRef::Env(name) => (
+            std::env::var(name).ok(),
+            format!("environment variable {name}"),
+        ),
+        SecretRef::File(path) => (std::fs::read_to_string(path).ok(), format!("file {path}")),
+    };
+    value
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| SinkError::Failed {
+            message: format!("the Azure credential's {named} is not set or cannot be read on the exporter"),
+            hint: Some("set it where the exporter runs (and only there): the destination names it, it never holds it".into()),
+        })
+}
+
+impl AzureSink {
+    /// A client for `target`, with its credential resolved.
+    pub fn new(target: &AzureTarget) -> Result<AzureSink, SinkError> {
+        let mut builder = MicrosoftAzureBuilder::new()
+            .with_account(&target.account)
+            .with_container_name(&target.container)
+            // A wrong endpoint or a refusal is reported in seconds, not after minutes of retries.
+            .with_retry(RetryConfig {
+                max_retries: 2,
+                retry_timeout: Duration::from_secs(20),
+                ..RetryConfig::default()
+            })
+            .with_client_options(
+                ClientOptions::new()
+                    .with_timeout(Duration::from_secs(60))
+                    .with_connect_timeout(Duration::from_secs(5))
+                    .with_allow_http(
+                        target
+                            .endpoint
+                            .as_deref()
+                            .is_some_and(|e| e.starts_with("http://")),
+                    ),
+            );
+        if let Some(endpoint) = &target.endpoint {
+            builder = builder.with_endpoint(endpoint.trim_end_matches('/').to_string());
+        }
+        builder = match &target.credential {
+            AzureCredential::SharedKey { key } => builder
+                .with_access_key(resolve(key)?)
+                .with_credential_type("access_key"),
+            AzureCredential::Sas { token } => builder
+                .with_config(AzureConfigKey::SasKey, resolve(token)?)
+                .with_credential_type("sas_token"),
+            AzureCredential::EntraId => entra_id(builder),
+        };
+        let store = builder.build().map_err(|e| SinkError::Failed {
+            message: format!(
+                "cannot set up the Azure client for {}: {}",
+                target.location(),
+                scrub(&e.to_string())
+            ),
+            hint: None,
+        })?;
+        Ok(AzureSink {
+            store,
+            target: target.clone(),
+        })
+    }
+
+    fn fail(&self, operation: &str, key: &str, e: &object_store::Error) -> SinkError {
+        crate::azure_errors::classify(operation, &self.target, key, e)
+    }
+}
+
+/// Entra ID as the environment offers it: workload identity, else a client secret, else the
+/// host's managed identity.
+fn entra_id(builder: MicrosoftAzureBuilder) -> MicrosoftAzureBuilder {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut builder = builder;
+    if let Some(client) = var("AZURE_CLIENT_ID") {
+        builder = builder.with_client_id(client);
+    }
+    if let Some(tenant) = var("AZURE_TENANT_ID") {
+        builder = builder.with_tenant_id(tenant);
+    }
+    if let Some(file) = var("AZURE_FEDERATED_TOKEN_FILE") {
+        builder
+            .with_federated_token_file(file)
+            .with_credential_type("workload_identity")
+    } else if let Some(secret) = var("AZURE_CLIENT_SECRET") {
+        builder
+            .with_client_secret(secret)
+            .with_credential_type("client_secret")
+    } else {
+        builder.with_credential_type("managed_identity")
+    }
+}
+
+/// Removes anything that looks like a SAS signature from a message (a URL in an error).
+pub(crate) fn scrub(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, part) in text.split("sig=").enumerate() {
+        if i == 0 {
+            out.push_str(part);
+        } else {
+            out.push_str("sig=[REDACTED]");
+            let rest = part
+                .find(|c: char| c == '&' || c.is_whitespace() || c == '"' || c == ')')
+                .map_or("", |at| &part[at..]);
+            out.push_str(rest);
+        }
+    }
+    out
+}
+
+fn path(key: &str) -> Path {
+    Path::from(key)
+}
+
+#[async_trait]
+impl ObjectSink for AzureSink {
+    async fn create(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        _sha256: [u8; 32],
+    ) -> Result<Creation, SinkError> {
+        let mut attributes = Attributes::new();
+        let content_type = if key.ends_with(".gz") {
+            "application/gzip"
+        } else {
+            "application/json"
+        };
+        attributes.insert(Attribute::ContentType, content_type.into());
+        let options = PutOptions {
+            mode: PutMode::Create,
+            attributes,
+            ..PutOptions::default()
+        };
+        match self.store.put_opts(&path(key), body.into(), options).await {
+            Ok(_) => Ok(Creation::Created),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(Creation::Exists),
+            Err(e) => Err(self.fail("create", key, &e)),
+        }
+    }
+
+    async fn read(&self, key: &str) -> Result<Vec<u8>, SinkError> {
+        let got = self
+            .store
+            .get(&path(key))
+            .await
+            .map_err(|e| self.fail("read", key, &e))?;
+        let bytes = got.bytes().await.map_err(|e| self.fail("read", key, &e))?;
+        Ok(bytes.to_vec())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, SinkError> {
+        let trimmed = prefix.trim_end_matches('/');
+        let under = (!trimmed.is_empty()).then(|| Path::from(trimmed));
+        let listed: Vec<object_store::ObjectMeta> = self
+            .store
+            .list(under.as_ref())
+            .try_collect()
+            .await
+            .map_err(|e| self.fail("list", prefix, &e))?;
+        Ok(listed
+            .into_iter()
+            .map(|meta| meta.location.to_string())
+            .filter(|key| key.starts_with(prefix))
+            .collect())
+    }
+
+    async fn put_verification(&self, key: &str, body: Vec<u8>) -> Result<(), SinkError> {
+        // Create-only: a SAS without overwrite rights must be able to verify too, and every
+        // verification key is new (it carries the time).
+        let sha = sha2::Digest::finalize(sha2::Digest::chain_update(
+            <sha2::Sha256 as sha2::Digest>::new(),
+            &body,
+        ))
+        .into();
+        self.put_if_absent(key, body, sha).await.map(|_| ())
+    }
+
+    fn describe(&self) -> String {
+        format!("azure:{}", self.target.location())
+    }
+
+    fn locate(&self, key: &str) -> String {
+        let base = self.target.location();
+        let container_root = base.strip_suffix(&self.target.prefix).unwrap_or(&base);
+        format!("{container_root}{key}")
+    }
+}
