@@ -256,7 +256,7 @@ mod tests {
 
     #[test]
     fn references_serialize_as_the_api_shows_them() {
-        let json = serde_json::to_value(&good()).unwrap_or_default();
+        let json = serde_json::to_value(good()).unwrap_or_default();
         assert_eq!(
             json["credential"],
             serde_json::json!({"kind": "sas", "token": {"env": "AUDITLOG_AZURE_SAS_ACME"}})
