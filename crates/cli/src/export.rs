@@ -25,8 +25,8 @@ use crate::operator::Recorder;
 
 #[derive(Debug, Subcommand)]
 pub enum DestinationsCommand {
-    /// Add a destination for a tenant: an S3 bucket, or a local directory.
-    Add(AddArgs),
+    /// Add a destination for a tenant: an S3 bucket, an Azure container, or a local directory.
+    Add(Box<AddArgs>),
     /// List destinations (all tenants, or one).
     List {
         #[arg(long)]
@@ -221,7 +221,7 @@ pub async fn destinations(
             let destination = Destination {
                 id: new_destination_id(),
                 tenant,
-                target: target_of(args)?,
+                target: target_of(*args)?,
                 created_at: now(),
             };
             let record = recorder.event(
