@@ -17,7 +17,7 @@ use auditlog_core::export::{
 use auditlog_core::integrity::{StreamStart, check_stream};
 use auditlog_core::signing::{Keyring, PublicKeys};
 use auditlog_export::Sinks;
-use auditlog_export::azure::AzureSink;
+use auditlog_export::azure::{AzureSink, Use};
 use auditlog_export::directory::DirectorySink;
 use auditlog_export::s3::S3Sink;
 use auditlog_export::streams::{Streams, read_streams};
@@ -157,7 +157,7 @@ fn azure_target(args: &VerifyArgs, location: &str) -> anyhow::Result<AzureTarget
 async fn read(args: &VerifyArgs) -> anyhow::Result<Streams> {
     if let Some(location) = args.path.strip_prefix("azure://") {
         let target = azure_target(args, location)?;
-        let container = AzureSink::new(&target)?;
+        let container = AzureSink::open(&target, Use::Verify)?;
         return Ok(read_streams(&container, &target.prefix).await?);
     }
     if let Some(location) = args.path.strip_prefix("s3://") {

@@ -43,9 +43,93 @@ pub fn resolve(reference: &SecretRef) -> Result<String, SinkError> {
         })
 }
 
+/// What a store is opened for: the exporter creates and reads back; the verifier reads and
+/// lists. A SAS is checked for the permissions its use needs before any request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Use {
+    Export,
+    Verify,
+}
+
+impl Use {
+    fn needs(self) -> &'static [(char, &'static str)] {
+        match self {
+            Use::Export => &[
+                ('c', "create objects"),
+                ('r', "read one back to compare it after a retry"),
+            ],
+            Use::Verify => &[('r', "read objects"), ('l', "list them")],
+        }
+    }
+}
+
+/// Checks a SAS token's own claims before it is used: its validity period (`st`, `se`) against
+/// now, and its permissions (`sp`) against what `usage` needs. Azure would refuse the requests
+/// later, with less to say (and the Azurite emulator does not always refuse them alike).
+pub fn check_sas(
+    token: &str,
+    usage: Use,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), SinkError> {
+    let pairs: Vec<(String, String)> =
+        form_urlencoded::parse(token.trim_start_matches('?').as_bytes())
+            .into_owned()
+            .collect();
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
+    let Some(permissions) = field("sp") else {
+        return Err(SinkError::Failed {
+            message: "the SAS token has no permissions (`sp`) or is not a SAS token".into(),
+            hint: Some(crate::azure_errors::sas_hint()),
+        });
+    };
+    let missing: Vec<String> = usage
+        .needs()
+        .iter()
+        .filter(|(letter, _)| !permissions.contains(*letter))
+        .map(|(letter, why)| format!("{letter} ({why})"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(SinkError::Failed {
+            message: format!(
+                "the SAS token grants `{permissions}` but lacks {}",
+                missing.join(" and ")
+            ),
+            hint: Some(crate::azure_errors::sas_hint()),
+        });
+    }
+    let time = |name: &str| field(name).and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+    if let Some(expiry) = time("se")
+        && expiry <= now
+    {
+        return Err(SinkError::Failed {
+            message: format!("the SAS token expired at {}", expiry.to_rfc3339()),
+            hint: Some(crate::azure_errors::sas_hint()),
+        });
+    }
+    if let Some(start) = time("st")
+        && start > now + chrono::Duration::minutes(5)
+    {
+        return Err(SinkError::Failed {
+            message: format!("the SAS token is not valid until {}", start.to_rfc3339()),
+            hint: Some(crate::azure_errors::sas_hint()),
+        });
+    }
+    Ok(())
+}
+
 impl AzureSink {
-    /// A client for `target`, with its credential resolved.
+    /// A client for `target` as the exporter uses it, with its credential resolved.
     pub fn new(target: &AzureTarget) -> Result<AzureSink, SinkError> {
+        AzureSink::open(target, Use::Export)
+    }
+
+    /// A client for `target`, for `usage`, with its credential resolved (and a SAS checked).
+    pub fn open(target: &AzureTarget, usage: Use) -> Result<AzureSink, SinkError> {
         let mut builder = MicrosoftAzureBuilder::new()
             .with_account(&target.account)
             .with_container_name(&target.container)
@@ -73,9 +157,13 @@ impl AzureSink {
             AzureCredential::SharedKey { key } => builder
                 .with_access_key(resolve(key)?)
                 .with_credential_type("access_key"),
-            AzureCredential::Sas { token } => builder
-                .with_config(AzureConfigKey::SasKey, resolve(token)?)
-                .with_credential_type("sas_token"),
+            AzureCredential::Sas { token } => {
+                let token = resolve(token)?;
+                check_sas(&token, usage, chrono::Utc::now())?;
+                builder
+                    .with_config(AzureConfigKey::SasKey, token)
+                    .with_credential_type("sas_token")
+            }
             AzureCredential::EntraId => entra_id(builder),
         };
         let store = builder.build().map_err(|e| SinkError::Failed {
@@ -165,6 +253,14 @@ impl ObjectSink for AzureSink {
         match self.store.put_opts(&path(key), body.into(), options).await {
             Ok(_) => Ok(Creation::Created),
             Err(object_store::Error::AlreadyExists { .. }) => Ok(Creation::Exists),
+            // A SAS without `w` is refused (403, not 409) when the blob exists: whether it does
+            // is asked with a read (`r`), and when it cannot be, the refusal stands.
+            Err(e @ object_store::Error::PermissionDenied { .. }) => {
+                match self.store.head(&path(key)).await {
+                    Ok(_) => Ok(Creation::Exists),
+                    Err(_) => Err(self.fail("create", key, &e)),
+                }
+            }
             Err(e) => Err(self.fail("create", key, &e)),
         }
     }
@@ -214,5 +310,63 @@ impl ObjectSink for AzureSink {
         let base = self.target.location();
         let container_root = base.strip_suffix(&self.target.prefix).unwrap_or(&base);
         format!("{container_root}{key}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn at(text: &str) -> chrono::DateTime<chrono::Utc> {
+        chrono::DateTime::parse_from_rfc3339(text).unwrap().into()
+    }
+
+    #[test]
+    fn a_sas_is_checked_for_what_its_use_needs() {
+        let now = at("2026-12-01T12:00:00Z");
+        let sas = "sv=2025-11-05&st=2026-12-01T11%3A00%3A00Z&se=2026-12-01T13%3A00%3A00Z&sr=c&sp=rcl&sig=abc";
+        assert!(check_sas(sas, Use::Export, now).is_ok());
+        assert!(check_sas(&format!("?{sas}"), Use::Verify, now).is_ok());
+        let create_only = sas.replace("sp=rcl", "sp=c");
+        let e = check_sas(&create_only, Use::Export, now)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("grants `c` but lacks r (read one back"), "{e}");
+        assert!(!e.contains("sig=abc"), "{e}");
+        let e = check_sas(&create_only, Use::Verify, now)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("lacks r (read objects) and l (list them)"),
+            "{e}"
+        );
+        let e = check_sas(sas, Use::Export, at("2026-12-01T13:00:00Z"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expired at 2026-12-01T13:00:00"), "{e}");
+        let e = check_sas(sas, Use::Export, at("2026-12-01T10:00:00Z"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not valid until"), "{e}");
+        let e = check_sas("not-a-sas", Use::Export, now)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no permissions (`sp`)"), "{e}");
+    }
+
+    #[test]
+    fn missing_references_name_the_reference_only() {
+        let e = resolve(&SecretRef::Env("AUDITLOG_TEST_SURELY_UNSET".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("environment variable AUDITLOG_TEST_SURELY_UNSET"),
+            "{e}"
+        );
+        let e = resolve(&SecretRef::File("/nonexistent/azure-key".into()))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("file /nonexistent/azure-key"), "{e}");
     }
 }

@@ -29,7 +29,10 @@ fn cause(e: &object_store::Error, text: &str) -> Cause {
     if has("ContainerNotFound") {
         return Cause::ContainerMissing;
     }
+    // Azure says `AuthenticationFailed`; the Azurite emulator says `AuthorizationFailure` with
+    // the same "failed to authenticate" message.
     if has("AuthenticationFailed")
+        || has("failed to authenticate")
         || has("InvalidAuthenticationInfo")
         || has("NoAuthenticationInformation")
     {
@@ -117,11 +120,16 @@ fn refused_what(credential: &AzureCredential, text: &str) -> &'static str {
     }
 }
 
+/// How to make a SAS the exporter can use.
+pub fn sas_hint() -> String {
+    format!(
+        "issue a new SAS for the container with permissions {SAS_PERMISSIONS}, and an expiry with room to spare; put it where the destination's reference points"
+    )
+}
+
 fn credential_hint(credential: &AzureCredential) -> String {
     match credential {
-        AzureCredential::Sas { .. } => format!(
-            "issue a new SAS for the container with permissions {SAS_PERMISSIONS}, and an expiry with room to spare; put it where the destination's reference points"
-        ),
+        AzureCredential::Sas { .. } => sas_hint(),
         AzureCredential::SharedKey { .. } => "put the account's current key (key1 or key2; rotated keys stop working) where the destination's reference points".into(),
         AzureCredential::EntraId => "check AZURE_TENANT_ID and AZURE_CLIENT_ID, and the federated credential or client secret of that identity".into(),
     }
