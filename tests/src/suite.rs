@@ -889,3 +889,92 @@ pub async fn the_digest_public_keys_are_published_with_every_rotation(s: &TestSe
         ));
     }
 }
+
+/// Azure containers over HTTP: the credential only as the exporter's environment variable set
+/// for this tenant, the endpoint only an Azure cloud's, every bad field named.
+pub async fn azure_destinations_over_http_name_only_the_tenants_own_secrets(s: &TestService) {
+    let admin = s.key("acme-eu", "admin").await;
+    let post = |body: Value| {
+        let request = s
+            .client
+            .post(s.url("/v1/destinations"))
+            .bearer_auth(&admin)
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let pointers = |answer: &Value| -> Vec<String> {
+        answer["error"]["details"]
+            .as_array()
+            .map(|d| {
+                d.iter()
+                    .map(|p| p["pointer"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    let (status, added) = post(
+        json!({"azure": {"account": "acmeaudit", "container": "audit-log",
+        "sas_env": "AUDITLOG_TENANT_ACME_EU_AZURE_SAS"}}),
+    )
+    .await;
+    assert_eq!(status, 201, "{added}");
+    assert_eq!(added["kind"], "azure");
+    assert_eq!(added["azure"]["prefix"], "user-events-audit/");
+    assert_eq!(
+        added["azure"]["credential"],
+        json!({"kind": "sas", "token": {"env": "AUDITLOG_TENANT_ACME_EU_AZURE_SAS"}})
+    );
+
+    let cases = [
+        (
+            json!({"azure": {"account": "acmeaudit", "container": "audit-log", "sas_env": "AWS_SECRET_ACCESS_KEY"}}),
+            vec!["/azure/sas_env"],
+        ),
+        (
+            json!({"azure": {"account": "acmeaudit", "container": "audit-log", "key_env": "AUDITLOG_TENANT_ACME_KEY"}}),
+            vec!["/azure/key_env"],
+        ),
+        (
+            json!({"azure": {"account": "acmeaudit", "container": "audit-log", "endpoint": "https://collector.example",
+                "sas_env": "AUDITLOG_TENANT_ACME_EU_SAS"}}),
+            vec!["/azure/endpoint"],
+        ),
+        (
+            json!({"azure": {"account": "acmeaudit", "container": "audit-log",
+                "sas_env": "AUDITLOG_TENANT_ACME_EU_SAS", "key_env": "AUDITLOG_TENANT_ACME_EU_KEY"}}),
+            vec!["/azure"],
+        ),
+        (
+            json!({"azure": {"account": "Acme_Audit", "container": "-x", "prefix": "../up",
+                "sas_env": "AUDITLOG_TENANT_ACME_EU_SAS"}}),
+            vec!["/azure/account", "/azure/container", "/azure/prefix"],
+        ),
+    ];
+    for (body, expected) in cases {
+        let (status, answer) = post(body.clone()).await;
+        assert_eq!(status, 422, "{body}: {answer}");
+        assert_eq!(pointers(&answer), expected, "{body}: {answer}");
+        assert_eq!(answer["error"]["code"], "invalid_destination");
+    }
+    for body in [
+        json!({"azure": [1, 2]}),
+        json!({"azure": {"account": "acmeaudit", "container": "audit-log", "sas_file": "/etc/shadow"}}),
+        json!({"azure": {"account": "acmeaudit", "container": "c1c", "sas_env": "AUDITLOG_TENANT_ACME_EU_S"}, "bucket": "b"}),
+    ] {
+        let (status, answer) = post(body.clone()).await;
+        assert_eq!(
+            (status, answer["error"]["code"].as_str()),
+            (400, Some("malformed_json")),
+            "{body}: {answer}"
+        );
+    }
+    let (_, list) = s.get(Some(&admin), "/v1/destinations").await;
+    assert_eq!(list["destinations"].as_array().unwrap().len(), 1, "{list}");
+}

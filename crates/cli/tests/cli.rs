@@ -640,6 +640,79 @@ fn operator_changes_are_recorded_in_the_tenants_log() {
     let _ = server.child.wait();
 }
 
+/// An Azure destination at the CLI: every bad field named by its flag, and the credential kept
+/// as the reference it was given, never its value.
+#[test]
+fn azure_destinations_are_checked_by_flag_and_keep_references() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let (ok, _, stderr) = auditlog(
+        &data,
+        &[
+            "destinations",
+            "add",
+            "--tenant",
+            "acme",
+            "--azure-account",
+            "Bad_Name",
+            "--azure-container=-x",
+            "--azure-endpoint",
+            "http://collector.example",
+            "--azure-sas-env",
+            "lower",
+        ],
+    );
+    assert!(!ok, "{stderr}");
+    for flag in [
+        "--azure-account:",
+        "--azure-container:",
+        "--azure-endpoint:",
+        "--azure-sas-env/--azure-sas-file:",
+    ] {
+        assert!(stderr.contains(flag), "{flag} in {stderr}");
+    }
+    let (ok, _, stderr) = auditlog(
+        &data,
+        &[
+            "destinations",
+            "add",
+            "--tenant",
+            "acme",
+            "--azure-account",
+            "acmeaudit",
+            "--azure-container",
+            "audit",
+        ],
+    );
+    assert!(
+        !ok && stderr.contains("azure"),
+        "a credential is required: {stderr}"
+    );
+    let (ok, stdout, stderr) = auditlog_with(
+        &data,
+        &[
+            "destinations",
+            "add",
+            "--tenant",
+            "acme",
+            "--azure-account",
+            "acmeaudit",
+            "--azure-container",
+            "audit-log",
+            "--azure-key-env",
+            "ACME_AZURE_KEY",
+        ],
+        &[("ACME_AZURE_KEY", "c2VjcmV0LWtleS12YWx1ZQ==")],
+    );
+    assert!(ok, "{stderr}");
+    let added: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(
+        added["azure"]["credential"],
+        serde_json::json!({"kind": "shared_key", "key": {"env": "ACME_AZURE_KEY"}})
+    );
+    assert!(!stdout.contains("c2VjcmV0LWtleS12YWx1ZQ=="), "{stdout}");
+}
+
 #[test]
 fn bad_settings_are_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -24,6 +24,10 @@ use crate::handlers::{PathId, read_json_body, store_unavailable};
 use crate::self_audit::RequestOrigin;
 use auditlog_core::self_audit::{SelfAction, SelfEvent};
 
+mod azure_body;
+
+pub use azure_body::{NewAzureBody, NewAzureDestination, tenant_secret_prefix};
+
 /// Largest `POST /v1/destinations` body.
 const MAX_DESTINATION_BODY: usize = 16 * 1024;
 
@@ -128,6 +132,38 @@ fn invalid(details: Value) -> ApiError {
     .with_details(details)
 }
 
+/// The body of `POST /v1/destinations`: an S3 bucket, or `{"azure": {...}}`.
+#[derive(ToSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // a description only: the body is read by `target_of_body`
+pub enum NewDestination {
+    S3(NewS3Destination),
+    Azure(NewAzureBody),
+}
+
+fn from_object<T: serde::de::DeserializeOwned>(
+    body: serde_json::Map<String, Value>,
+) -> Result<T, ApiError> {
+    serde_json::from_value(Value::Object(body)).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("the body is not a destination object: {e}"),
+        )
+    })
+}
+
+/// The target a `POST /v1/destinations` body names for `tenant`; every problem by pointer.
+fn target_of_body(tenant: &str, body: serde_json::Map<String, Value>) -> Result<Target, ApiError> {
+    if body.contains_key("azure") {
+        let azure: NewAzureBody = from_object(body)?;
+        return azure_body::azure_target_of(tenant, azure)
+            .map(Target::Azure)
+            .map_err(|problems| invalid(json!(problems)));
+    }
+    check_new_destination(from_object(body)?).map(Target::S3)
+}
+
 /// Checks a new S3 destination: every problem is named by JSON pointer.
 fn check_new_destination(body: NewS3Destination) -> Result<S3Target, ApiError> {
     let target = S3Target {
@@ -191,10 +227,12 @@ pub async fn list_destinations(
     Ok(Json(DestinationList::of(&list)))
 }
 
-/// Adds an S3 destination (docs/export.md). A local directory cannot be named over HTTP.
+/// Adds an S3 or an Azure Blob Storage destination (docs/export.md). A local directory cannot be
+/// named over HTTP, and an Azure credential only as the exporter's environment variable set for
+/// this tenant (`AUDITLOG_TENANT_{TENANT}_...`).
 #[utoipa::path(post, path = "/v1/destinations", tag = "destinations",
     security(("api_key" = ["admin"])),
-    request_body(content = NewS3Destination, content_type = "application/json"),
+    request_body(content = NewDestination, content_type = "application/json"),
     responses(
         (status = 201, description = "Added.", body = DestinationView),
         JsonBodyRefusals,
@@ -209,12 +247,13 @@ pub async fn add_destination(
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<DestinationView>), ApiError> {
-    let body = read_json_body(&headers, body, MAX_DESTINATION_BODY, "a destination object").await?;
-    let target = check_new_destination(body)?;
+    let body: serde_json::Map<String, Value> =
+        read_json_body(&headers, body, MAX_DESTINATION_BODY, "a destination object").await?;
+    let target = target_of_body(key.tenant(), body)?;
     let destination = Destination {
         id: new_destination_id(),
         tenant: key.tenant().to_string(),
-        target: Target::S3(target),
+        target,
         created_at: (state.clock)(),
     };
     let record = state.self_event(
