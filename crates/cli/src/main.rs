@@ -6,6 +6,7 @@ mod export;
 mod keys;
 mod operator;
 mod policy;
+mod policy_azure;
 mod serve;
 mod settings;
 mod signing_keys;

@@ -49,6 +49,18 @@ pub enum PolicyCommand {
         #[arg(long)]
         external_id: String,
     },
+    /// Print the Azure role definition and assignment that let the vendor's identity create and
+    /// read blobs in one container (never delete), as an ARM template: the same resources as
+    /// infra/azure/customer-storage.json.
+    Azure {
+        #[arg(long)]
+        storage_account: String,
+        #[arg(long, default_value = "audit-log")]
+        container: String,
+        /// The object id of the vendor's service principal or managed identity.
+        #[arg(long)]
+        principal_id: String,
+    },
 }
 
 pub fn run(command: PolicyCommand) -> anyhow::Result<()> {
@@ -63,6 +75,11 @@ pub fn run(command: PolicyCommand) -> anyhow::Result<()> {
             vendor_role,
             external_id,
         } => trust_policy(&vendor_role, &external_id),
+        PolicyCommand::Azure {
+            storage_account,
+            container,
+            principal_id,
+        } => crate::policy_azure::azure_role(&storage_account, &container, &principal_id),
     }
     .map_err(anyhow::Error::msg)?;
     println!("{}", serde_json::to_string_pretty(&document)?);

@@ -71,12 +71,27 @@ pub(crate) fn filters_of(query: &EventQuery) -> Value {
     Value::Object(filters)
 }
 
+/// Record ids from one monotonic generator: records made in the same millisecond (which the
+/// stores order by id) keep the order in which this process made them.
+static RECORD_IDS: std::sync::Mutex<ulid::Generator> =
+    std::sync::Mutex::new(ulid::Generator::new());
+
+fn record_id() -> String {
+    let mut generator = RECORD_IDS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    generator
+        .generate()
+        .unwrap_or_else(|_| ulid::Ulid::new())
+        .to_string()
+}
+
 impl AppState {
     /// The stored form of `record` for `tenant`, with a fresh id, at the service's clock.
     pub(crate) fn self_event(&self, tenant: &str, record: SelfEvent) -> NewEvent {
         record.into_event(
             tenant,
-            ulid::Ulid::new().to_string(),
+            record_id(),
             (self.clock)(),
             self.config.retention_ms,
         )
@@ -96,12 +111,7 @@ impl AppState {
         earliest: Timestamp,
     ) -> Result<(), ApiError> {
         let now = (self.clock)().max(earliest);
-        let event = record.into_event(
-            tenant,
-            ulid::Ulid::new().to_string(),
-            now,
-            self.config.retention_ms,
-        );
+        let event = record.into_event(tenant, record_id(), now, self.config.retention_ms);
         match self
             .store
             .append_events(tenant, std::slice::from_ref(&event), now)
