@@ -67,6 +67,16 @@ pub struct ExportRig {
     pub _guard: Box<dyn std::any::Any + Send>,
 }
 
+impl ExportRig {
+    /// The bucket an S3 destination writes to (empty for others).
+    pub fn destination_bucket(&self) -> String {
+        match &self.destination.target {
+            Target::S3(s3) => s3.bucket.clone(),
+            _ => String::new(),
+        }
+    }
+}
+
 #[async_trait]
 pub trait ExportTarget: Send + Sync {
     async fn rig(&self) -> ExportRig;
@@ -1023,6 +1033,7 @@ impl S3Bucket {
             external_id: Some(self.external_id.clone()),
             kms_key_id: None,
             expected_bucket_owner: None,
+            compatible: None,
         }
     }
 
@@ -1104,6 +1115,72 @@ impl ExportTarget for S3OnDynamo {
             location,
             files,
             _guard: Box::new(()),
+        }
+    }
+}
+
+/// An S3-compatible store: moto reached as a custom endpoint (path-style) with an IAM user's
+/// static access key, whose secret the destination names as a file; on SQLite.
+pub struct S3CompatibleOnSqlite;
+
+/// A bucket and an IAM user with a static key for it, and the destination naming them.
+pub fn compatible_target(bucket: &str, secrets: &Path) -> S3Target {
+    let user = aws_check(&["user", &unique("minio-user"), bucket, "user-events-audit/"]);
+    let secret_file = secrets.join("secret-access-key");
+    std::fs::write(&secret_file, user["secret_access_key"].as_str().unwrap()).unwrap();
+    S3Target {
+        bucket: bucket.to_string(),
+        region: Some("us-east-1".into()),
+        prefix: "user-events-audit/".into(),
+        role_arn: None,
+        external_id: None,
+        kms_key_id: None,
+        expected_bucket_owner: None,
+        compatible: Some(auditlog_core::export::S3Compatible {
+            endpoint: std::env::var("AWS_ENDPOINT_URL_S3")
+                .expect("AWS_ENDPOINT_URL_S3 names moto (scripts/test starts it)"),
+            path_style: true,
+            access_key_id: user["access_key_id"].as_str().unwrap().to_string(),
+            secret_access_key: auditlog_core::export::SecretRef::File(
+                secret_file.display().to_string(),
+            ),
+        }),
+    }
+}
+
+#[async_trait]
+impl ExportTarget for S3CompatibleOnSqlite {
+    async fn rig(&self) -> ExportRig {
+        let data = tempfile::tempdir().unwrap();
+        let store = auditlog_local::SqliteStore::open(data.path()).unwrap();
+        let bucket = unique("minio-audit");
+        aws_check(&["bucket", &bucket]);
+        let target = compatible_target(&bucket, data.path());
+        let destination = Destination {
+            id: unique("dst_compat"),
+            tenant: "acme".into(),
+            target: Target::S3(target),
+            created_at: Timestamp(crate::now_ms()),
+        };
+        crate::add_destination(&store, &destination).await;
+        let (sinks, requests) = recorded_sinks().await;
+        let location = vec![format!("s3://{bucket}/user-events-audit/")];
+        let files = Arc::new(BucketFiles(bucket.clone()));
+        let reader_bucket = S3Bucket {
+            role_arn: String::new(),
+            bucket,
+            external_id: String::new(),
+        };
+        ExportRig {
+            store: Arc::new(store),
+            destination,
+            sinks: Arc::new(sinks),
+            reader: Box::new(move || reader_bucket.delivered()),
+            requests,
+            t0: first_window_boundary(),
+            location,
+            files,
+            _guard: Box::new(data),
         }
     }
 }

@@ -86,6 +86,30 @@ def role(name, bucket_name, prefix, external_id, *flags):
     return {"arn": arn}
 
 
+def user(name, bucket_name, prefix):
+    """An IAM user with a static access key that may write and read the prefix (and its digests)
+    and list the bucket: an S3-compatible store's kind of credential."""
+    iam = client("iam")
+    iam.create_user(UserName=name)
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:GetObject"],
+                "Resource": [
+                    f"arn:aws:s3:::{bucket_name}/{prefix}*",
+                    f"arn:aws:s3:::{bucket_name}/auditlog-digest/{prefix}*",
+                ],
+            },
+            {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": [f"arn:aws:s3:::{bucket_name}"]},
+        ],
+    }
+    iam.put_user_policy(UserName=name, PolicyName="write-audit-prefix", PolicyDocument=json.dumps(policy))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return {"access_key_id": key["AccessKeyId"], "secret_access_key": key["SecretAccessKey"]}
+
+
 def tamper(bucket_name, key, action):
     s3 = client("s3")
     if action == "delete":
@@ -165,6 +189,7 @@ if __name__ == "__main__":
     commands = {
         "bucket": bucket,
         "role": role,
+        "user": user,
         "delivered": delivered,
         "get": get,
         "get-base64": get_base64,

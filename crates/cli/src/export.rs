@@ -8,8 +8,8 @@ use anyhow::{Context as _, bail};
 use auditlog_core::Timestamp;
 use auditlog_core::event::Outcome;
 use auditlog_core::export::{
-    AzureCredential, AzureTarget, DEFAULT_PREFIX, Destination, ExportConfig, S3Target, SecretRef,
-    Target, check_azure_target, check_s3_target, normalize_prefix,
+    AzureCredential, AzureTarget, DEFAULT_PREFIX, Destination, ExportConfig, S3Compatible,
+    S3Target, SecretRef, Target, check_azure_target, check_s3_target, normalize_prefix,
 };
 use auditlog_core::keys::validate_tenant;
 use auditlog_core::self_audit::{SelfAction, SelfEvent};
@@ -68,6 +68,23 @@ pub struct AddArgs {
     /// The account that must own the bucket (sent with every write).
     #[arg(long, requires = "bucket")]
     expected_bucket_owner: Option<String>,
+    /// An S3-compatible store's endpoint (MinIO, Ceph, an on-prem appliance) instead of AWS;
+    /// with --s3-access-key-id and --s3-secret-env or --s3-secret-file.
+    #[arg(long, requires_all = ["bucket", "s3_access_key_id"])]
+    s3_endpoint: Option<String>,
+    /// Virtual-hosted addressing (`bucket.endpoint`) at the S3-compatible endpoint; default:
+    /// path-style (`endpoint/bucket`), what most such stores expect.
+    #[arg(long, requires = "s3_endpoint")]
+    s3_virtual_hosted: bool,
+    /// The S3-compatible store's access key id (not secret).
+    #[arg(long, requires = "s3_endpoint")]
+    s3_access_key_id: Option<String>,
+    /// The environment variable holding its secret access key (on the exporter's host).
+    #[arg(long, requires = "s3_endpoint", conflicts_with = "s3_secret_file")]
+    s3_secret_env: Option<String>,
+    /// The file holding its secret access key (an absolute path on the exporter's host).
+    #[arg(long, requires = "s3_endpoint")]
+    s3_secret_file: Option<String>,
     /// A local directory instead of S3.
     #[arg(long, conflicts_with_all = ["bucket", "azure_account"])]
     dir: Option<PathBuf>,
@@ -182,16 +199,30 @@ fn target_of(args: AddArgs) -> anyhow::Result<Target> {
         external_id: args.external_id,
         kms_key_id: args.kms_key,
         expected_bucket_owner: args.expected_bucket_owner,
+        compatible: args.s3_endpoint.map(|endpoint| S3Compatible {
+            endpoint,
+            path_style: !args.s3_virtual_hosted,
+            access_key_id: args.s3_access_key_id.unwrap_or_default(),
+            secret_access_key: match (args.s3_secret_env, args.s3_secret_file) {
+                (Some(name), _) => SecretRef::Env(name),
+                (None, Some(path)) => SecretRef::File(path),
+                (None, None) => SecretRef::Env(String::new()),
+            },
+        }),
     };
     let problems = check_s3_target(&target);
     if !problems.is_empty() {
         let lines: Vec<String> = problems
             .iter()
             .map(|(pointer, reason)| {
-                format!(
-                    "  --{}: {reason}",
-                    pointer.trim_start_matches('/').replace('_', "-")
-                )
+                let flag = match pointer.as_str() {
+                    "/compatible/endpoint" => "s3-endpoint".to_string(),
+                    "/compatible/access_key_id" => "s3-access-key-id".to_string(),
+                    "/compatible/secret_access_key" => "s3-secret-env/--s3-secret-file".to_string(),
+                    "/kms_key_id" => "kms-key".to_string(),
+                    other => other.trim_start_matches('/').replace('_', "-"),
+                };
+                format!("  --{flag}: {reason}")
             })
             .collect();
         bail!("the destination is not valid:\n{}", lines.join("\n"));

@@ -179,6 +179,7 @@ async fn read(args: &VerifyArgs) -> anyhow::Result<Streams> {
                 external_id: None,
                 kms_key_id: None,
                 expected_bucket_owner: None,
+                compatible: None,
             },
         );
         return Ok(read_streams(&bucket, prefix).await?);

@@ -59,6 +59,72 @@ pub struct S3Target {
     pub kms_key_id: Option<String>,
     /// Sent as the expected bucket owner, so a bucket re-created by someone else is refused.
     pub expected_bucket_owner: Option<String>,
+    /// An S3-compatible store (MinIO, Ceph, an on-prem appliance) instead of AWS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compatible: Option<S3Compatible>,
+}
+
+/// Where an S3-compatible store is and how the exporter signs in to it: its own endpoint,
+/// path-style addressing or not, and a static access key whose secret is held by reference.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct S3Compatible {
+    /// `https://minio.example:9000`.
+    pub endpoint: String,
+    /// `https://endpoint/bucket/key` rather than `https://bucket.endpoint/key`: what most
+    /// S3-compatible stores expect.
+    #[serde(default = "yes")]
+    pub path_style: bool,
+    /// Not secret: it names the key.
+    pub access_key_id: String,
+    /// Where the secret access key lives on the exporter's host.
+    pub secret_access_key: SecretRef,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Checks an S3-compatible store's fields; pointers under `/compatible`.
+fn check_compatible(target: &S3Target, compatible: &S3Compatible) -> Vec<(String, String)> {
+    let mut problems = Vec::new();
+    let endpoint = &compatible.endpoint;
+    let rest = endpoint
+        .strip_prefix("https://")
+        .or_else(|| endpoint.strip_prefix("http://"));
+    if rest.is_none_or(|r| r.is_empty() || r.contains(['?', '#', '@', ' '])) || endpoint.len() > 512
+    {
+        problems.push((
+            "/compatible/endpoint".to_string(),
+            "an endpoint is an http:// or https:// URL without query, fragment or credentials"
+                .to_string(),
+        ));
+    }
+    let id = &compatible.access_key_id;
+    if id.is_empty() || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_graphic()) {
+        problems.push((
+            "/compatible/access_key_id".to_string(),
+            "an access key id is 1 to 128 printable ASCII characters".to_string(),
+        ));
+    }
+    if let Err(message) = azure::check_reference(&compatible.secret_access_key) {
+        problems.push(("/compatible/secret_access_key".to_string(), message));
+    }
+    if target.role_arn.is_some() {
+        problems.push((
+            "/role_arn".to_string(),
+            "an S3-compatible store has no STS to assume a role through: use its access key"
+                .to_string(),
+        ));
+    }
+    if target.kms_key_id.is_some() {
+        problems.push((
+            "/kms_key_id".to_string(),
+            "AWS KMS keys are for AWS S3; an S3-compatible store encrypts by its own settings"
+                .to_string(),
+        ));
+    }
+    problems
 }
 
 impl Target {
@@ -199,6 +265,9 @@ pub fn check_s3_target(target: &S3Target) -> Vec<(String, String)> {
     {
         problem("/expected_bucket_owner", "not a 12-digit AWS account id");
     }
+    if let Some(compatible) = &target.compatible {
+        problems.extend(check_compatible(target, compatible));
+    }
     problems
 }
 
@@ -292,6 +361,7 @@ mod tests {
             external_id: Some("ext-123".into()),
             kms_key_id: Some("arn:aws:kms:eu-west-1:111122223333:key/abc".into()),
             expected_bucket_owner: Some("111122223333".into()),
+            compatible: None,
         };
         assert!(check_s3_target(&good).is_empty());
         let bad = S3Target {
@@ -302,6 +372,7 @@ mod tests {
             external_id: None,
             kms_key_id: Some("".into()),
             expected_bucket_owner: Some("12ab".into()),
+            compatible: None,
         };
         let pointers: Vec<String> = check_s3_target(&bad).into_iter().map(|(p, _)| p).collect();
         assert_eq!(
@@ -321,6 +392,55 @@ mod tests {
             ..good.clone()
         };
         assert_eq!(check_s3_target(&orphan)[0].0, "/external_id");
+    }
+
+    #[test]
+    fn s3_compatible_stores_are_checked_field_by_field() {
+        let compatible = S3Target {
+            bucket: "audit".into(),
+            region: None,
+            prefix: "user-events-audit/".into(),
+            role_arn: None,
+            external_id: None,
+            kms_key_id: None,
+            expected_bucket_owner: None,
+            compatible: Some(S3Compatible {
+                endpoint: "https://minio.internal:9000".into(),
+                path_style: true,
+                access_key_id: "AKIAMINIO".into(),
+                secret_access_key: SecretRef::File("/run/secrets/minio".into()),
+            }),
+        };
+        assert!(check_s3_target(&compatible).is_empty());
+        let bad = S3Target {
+            role_arn: Some("arn:aws:iam::111122223333:role/w".into()),
+            external_id: Some("ext-1".into()),
+            kms_key_id: Some("alias/k".into()),
+            compatible: Some(S3Compatible {
+                endpoint: "ftp://minio?x=1".into(),
+                path_style: false,
+                access_key_id: String::new(),
+                secret_access_key: SecretRef::Env("lower".into()),
+            }),
+            ..compatible.clone()
+        };
+        let pointers: Vec<String> = check_s3_target(&bad).into_iter().map(|(p, _)| p).collect();
+        assert_eq!(
+            pointers,
+            [
+                "/compatible/endpoint",
+                "/compatible/access_key_id",
+                "/compatible/secret_access_key",
+                "/role_arn",
+                "/kms_key_id"
+            ]
+        );
+        // Stored before S3-compatible stores existed: no `compatible` member.
+        let old: S3Target = serde_json::from_str(
+            r#"{"bucket":"b","region":null,"prefix":"","role_arn":null,"external_id":null,"kms_key_id":null,"expected_bucket_owner":null}"#,
+        )
+        .unwrap();
+        assert_eq!(old.compatible, None);
     }
 
     #[test]

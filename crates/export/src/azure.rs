@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use auditlog_core::export::{AzureCredential, AzureTarget, SecretRef};
+use auditlog_core::export::{AzureCredential, AzureTarget};
 use futures::TryStreamExt as _;
 use object_store::azure::{AzureConfigKey, MicrosoftAzure, MicrosoftAzureBuilder};
 use object_store::path::Path;
@@ -18,29 +18,12 @@ use object_store::{
     RetryConfig,
 };
 
+pub use crate::secrets::resolve;
 use crate::sink::{Creation, ObjectSink, SinkError};
 
 pub struct AzureSink {
     store: MicrosoftAzure,
     target: AzureTarget,
-}
-
-/// The value a reference names, read now. The error names the reference, not the value.
-pub fn resolve(reference: &SecretRef) -> Result<String, SinkError> {
-    let (value, named) = match reference {
-        SecretRef::Env(name) => (
-            std::env::var(name).ok(),
-            format!("environment variable {name}"),
-        ),
-        SecretRef::File(path) => (std::fs::read_to_string(path).ok(), format!("file {path}")),
-    };
-    value
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-        .ok_or_else(|| SinkError::Failed {
-            message: format!("the Azure credential's {named} is not set or cannot be read on the exporter"),
-            hint: Some("set it where the exporter runs (and only there): the destination names it, it never holds it".into()),
-        })
 }
 
 /// What a store is opened for: the exporter creates and reads back; the verifier reads and
@@ -357,6 +340,7 @@ mod tests {
 
     #[test]
     fn missing_references_name_the_reference_only() {
+        use auditlog_core::export::SecretRef;
         let e = resolve(&SecretRef::Env("AUDITLOG_TEST_SURELY_UNSET".into()))
             .unwrap_err()
             .to_string();

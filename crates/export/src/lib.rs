@@ -13,6 +13,7 @@
 //!   and [`s3_errors`], which turns an S3 failure into a precise message and a hint.
 //! - [`sinks`]: the sink of each destination (S3 clients cached per role, credentials
 //!   refreshed before expiry). The S3 parts are the `s3` feature (on by default).
+//! - [`secrets`]: credentials held by reference, read when a client is built.
 //! - [`status`]: a destination's health (state and backlog) as a JSON document.
 //! - [`verify`]: a verification write through a destination's real path.
 //! - [`parts`]: streaming NDJSON + gzip encoding, split into parts past a size.
@@ -33,6 +34,7 @@ pub mod parts;
 #[cfg(feature = "s3")]
 pub mod s3;
 pub mod s3_errors;
+pub mod secrets;
 pub mod signing_keys;
 pub mod sink;
 #[cfg(feature = "s3")]

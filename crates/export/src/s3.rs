@@ -70,10 +70,15 @@ impl S3Sink {
             .bucket(&self.target.bucket)
             .key(key)
             .content_type(content_type(key))
-            .checksum_algorithm(ChecksumAlgorithm::Sha256)
-            .checksum_sha256(base64::engine::general_purpose::STANDARD.encode(sha256))
             .set_expected_bucket_owner(self.target.expected_bucket_owner.clone())
             .body(ByteStream::from(body));
+        // AWS checks the SHA-256 of what it stored against ours; S3-compatible stores do not
+        // all know these headers, and some refuse them.
+        if self.target.compatible.is_none() {
+            put = put
+                .checksum_algorithm(ChecksumAlgorithm::Sha256)
+                .checksum_sha256(base64::engine::general_purpose::STANDARD.encode(sha256));
+        }
         if if_absent {
             put = put.if_none_match("*");
         }

@@ -133,6 +133,7 @@ mod tests {
             external_id: role.map(|_| "ext-123".into()),
             kms_key_id: kms.map(str::to_string),
             expected_bucket_owner: owner.map(str::to_string),
+            compatible: None,
         }
     }
 

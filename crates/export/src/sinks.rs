@@ -8,9 +8,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use auditlog_core::export::{Destination, S3Target, Target};
+use auditlog_core::export::{Destination, S3Compatible, S3Target, Target};
 use aws_config::SdkConfig;
 use aws_config::sts::AssumeRoleProvider;
+use aws_sdk_s3::config::{RequestChecksumCalculation, ResponseChecksumValidation};
 
 use crate::directory::DirectorySink;
 use crate::engine::SinkFactory;
@@ -72,8 +73,40 @@ impl Sinks {
             external_id: None,
             kms_key_id: None,
             expected_bucket_owner: None,
+            compatible: None,
         })
         .await
+    }
+
+    /// A client for an S3-compatible store: its endpoint, its addressing, its static key (read
+    /// now from where the destination says it lives), and checksums only where the operation
+    /// requires one (newer SDKs otherwise add checksum trailers that such stores refuse). Not
+    /// cached: a rotated secret is picked up by the next pass.
+    fn compatible_client(
+        &self,
+        target: &S3Target,
+        compatible: &S3Compatible,
+    ) -> Result<aws_sdk_s3::Client, SinkError> {
+        let secret = crate::secrets::resolve(&compatible.secret_access_key)?;
+        let credentials = aws_sdk_s3::config::Credentials::new(
+            compatible.access_key_id.clone(),
+            secret,
+            None,
+            None,
+            "auditlog-destination",
+        );
+        let region = target.region.clone().unwrap_or_else(|| "us-east-1".into());
+        let mut builder = aws_sdk_s3::config::Builder::from(&self.base)
+            .endpoint_url(compatible.endpoint.trim_end_matches('/'))
+            .force_path_style(compatible.path_style)
+            .region(aws_config::Region::new(region))
+            .credentials_provider(credentials)
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+        if let Some(customize) = &self.customizer {
+            builder = customize(builder);
+        }
+        Ok(aws_sdk_s3::Client::from_conf(builder.build()))
     }
 
     async fn s3_client(&self, target: &S3Target) -> aws_sdk_s3::Client {
@@ -117,9 +150,13 @@ impl SinkFactory for Sinks {
     async fn sink_for(&self, destination: &Destination) -> Result<Arc<dyn ObjectSink>, SinkError> {
         Ok(match &destination.target {
             Target::Directory { path, .. } => Arc::new(DirectorySink::new(path)),
-            Target::S3(target) => {
-                Arc::new(S3Sink::new(self.s3_client(target).await, target.clone()))
-            }
+            Target::S3(target) => match &target.compatible {
+                Some(compatible) => Arc::new(S3Sink::new(
+                    self.compatible_client(target, compatible)?,
+                    target.clone(),
+                )),
+                None => Arc::new(S3Sink::new(self.s3_client(target).await, target.clone())),
+            },
             #[cfg(feature = "azure")]
             Target::Azure(target) => Arc::new(crate::azure::AzureSink::new(target)?),
             #[cfg(not(feature = "azure"))]

@@ -174,6 +174,7 @@ fn check_new_destination(body: NewS3Destination) -> Result<S3Target, ApiError> {
         external_id: body.external_id,
         kms_key_id: body.kms_key_id,
         expected_bucket_owner: body.expected_bucket_owner,
+        compatible: None,
     };
     let problems = check_s3_target(&target);
     if !problems.is_empty() {

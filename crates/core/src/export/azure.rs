@@ -151,7 +151,7 @@ fn check_endpoint(endpoint: &str) -> Result<(), String> {
 
 /// An environment variable name (`A-Z`, `0-9`, `_`, not starting with a digit) or an absolute
 /// file path without `..`.
-fn check_reference(reference: &SecretRef) -> Result<(), String> {
+pub(crate) fn check_reference(reference: &SecretRef) -> Result<(), String> {
     match reference {
         SecretRef::Env(name) => {
             let ok = (1..=128).contains(&name.len())
