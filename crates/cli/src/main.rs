@@ -2,6 +2,7 @@
 
 mod client;
 mod console;
+mod declared;
 mod export;
 mod keys;
 mod operator;

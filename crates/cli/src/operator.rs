@@ -22,9 +22,14 @@ pub struct Recorder {
 
 impl Recorder {
     pub fn new(args: &AuditArgs) -> Recorder {
+        Recorder::with_retention(args.retention)
+    }
+
+    /// Records kept for `retention` (the service's own setting, where the command has it).
+    pub fn with_retention(retention: std::time::Duration) -> Recorder {
         Recorder {
             caller: operator(),
-            retention_ms: i64::try_from(args.retention.as_millis()).unwrap_or(i64::MAX),
+            retention_ms: i64::try_from(retention.as_millis()).unwrap_or(i64::MAX),
         }
     }
 

@@ -21,9 +21,16 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "AUDITLOG_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// When to delete expired events: a cron expression (minute hour day month weekday, UTC).
+    /// When to delete expired events: a cron expression (minute hour day month weekday, UTC;
+    /// a leading seconds field is allowed).
     #[arg(long, env = "AUDITLOG_PURGE_SCHEDULE", default_value = "0 3 * * *")]
     pub purge_schedule: String,
+    /// When to export: a cron expression (UTC; with or without seconds: `0 0 */1 * * *` is
+    /// hourly). Default: a pass as each window closes.
+    #[arg(long, env = "AUDITLOG_EXPORT_SCHEDULE")]
+    pub export_schedule: Option<String>,
+    #[command(flatten)]
+    pub declared: crate::declared::DeclaredArgs,
     #[command(flatten)]
     pub store: StoreArgs,
     #[command(flatten)]
@@ -39,8 +46,24 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             args.purge_schedule
         )
     })?;
+    let export_schedule = match &args.export_schedule {
+        Some(expression) => Some(Cron::from_str(expression).map_err(|e| {
+            anyhow::anyhow!("AUDITLOG_EXPORT_SCHEDULE `{expression}` is not a cron expression: {e}")
+        })?),
+        None => None,
+    };
+    let declared = args.declared.read()?;
     let export_config = crate::export::export_config(&args.export, &args.api, "serve")?;
     let opened = args.store.open().await?;
+    if let Some((destination, variable)) = declared {
+        crate::declared::register(
+            opened.store.as_ref(),
+            &crate::operator::Recorder::with_retention(args.api.retention),
+            destination,
+            variable,
+        )
+        .await?;
+    }
     let config = args.api.api_config(opened.cursor_secret)?;
     let store = opened.store.clone();
     if store
@@ -69,6 +92,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         store.clone(),
         Sinks::from_env().await,
         export_config,
+        export_schedule,
     ));
 
     let listener = tokio::net::TcpListener::bind(args.listen)
@@ -137,7 +161,12 @@ async fn purge_on_schedule(store: Arc<dyn Store>, schedule: Cron, expression: St
 }
 
 /// Runs an export pass at start, then each time a window closes (its end plus the grace).
-async fn export_on_schedule(store: Arc<dyn ServiceStore>, sinks: Sinks, config: ExportConfig) {
+async fn export_on_schedule(
+    store: Arc<dyn ServiceStore>,
+    sinks: Sinks,
+    config: ExportConfig,
+    schedule: Option<Cron>,
+) {
     loop {
         match crate::export::run_pass(store.as_ref(), &sinks, &config).await {
             Ok(report) if report.failed() > 0 => {
@@ -146,12 +175,25 @@ async fn export_on_schedule(store: Arc<dyn ServiceStore>, sinks: Sinks, config: 
             Ok(report) => tracing::info!(summary = %report.summary(), "export pass done"),
             Err(e) => tracing::error!(error = %e, "export pass failed; retried at the next window"),
         }
-        let now = chrono::Utc::now().timestamp_millis();
-        let window = config.window_ms.max(1000);
-        // Windows close at k × window + grace: wake at the next of those instants.
-        let next = ((now - config.grace_ms).div_euclid(window) + 1) * window + config.grace_ms;
+        let now = chrono::Utc::now();
+        let next = match &schedule {
+            // The declared schedule; windows still decide what is ready to export.
+            Some(cron) => match cron.find_next_occurrence(&now, false) {
+                Ok(next) => next.timestamp_millis(),
+                Err(e) => {
+                    tracing::error!(error = %e, "the export schedule has no next run; exporting stops");
+                    return;
+                }
+            },
+            // Windows close at k × window + grace: wake at the next of those instants.
+            None => {
+                let (now, window) = (now.timestamp_millis(), config.window_ms.max(1000));
+                ((now - config.grace_ms).div_euclid(window) + 1) * window + config.grace_ms
+            }
+        };
+        let wait = next - chrono::Utc::now().timestamp_millis();
         tokio::time::sleep(std::time::Duration::from_millis(
-            u64::try_from(next - now).unwrap_or(1000),
+            u64::try_from(wait).unwrap_or(0).max(10),
         ))
         .await;
     }

@@ -713,6 +713,126 @@ fn azure_destinations_are_checked_by_flag_and_keep_references() {
     assert!(!stdout.contains("c2VjcmV0LWtleS12YWx1ZQ=="), "{stdout}");
 }
 
+/// On-prem: a destination declared in the environment (or a file) is registered at the first
+/// start, exported to on the declared cron schedule, kept at every start after, and never
+/// silently replaced; a bad declaration stops the start, naming the variable and the field.
+#[test]
+fn a_declared_destination_is_registered_once_and_never_repointed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let out = dir.path().join("export");
+    let serve =
+        |env: &[(&str, &str)]| auditlog_with(&data, &["serve", "--listen", "127.0.0.1:0"], env);
+
+    let (ok, _, stderr) = serve(&[(
+        "AUDITLOG_DESTINATION",
+        r#"{"tenant": "On Prem", "target": {"kind": "directory", "path": "relative", "prefix": "../up"}}"#,
+    )]);
+    assert!(!ok, "{stderr}");
+    for named in [
+        "AUDITLOG_DESTINATION:",
+        "/tenant:",
+        "/target/path:",
+        "/target/prefix:",
+    ] {
+        assert!(stderr.contains(named), "{named} in {stderr}");
+    }
+    let (ok, _, stderr) = serve(&[("AUDITLOG_DESTINATION", "{not json")]);
+    assert!(
+        !ok && stderr.contains("AUDITLOG_DESTINATION: not a destination declaration"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = serve(&[("AUDITLOG_EXPORT_SCHEDULE", "every hour")]);
+    assert!(
+        !ok && stderr.contains("AUDITLOG_EXPORT_SCHEDULE"),
+        "{stderr}"
+    );
+
+    let declaration = dir.path().join("destination.json");
+    let declare = |prefix: &str| {
+        std::fs::write(
+            &declaration,
+            format!(
+                r#"{{"id": "dst_onprem", "tenant": "onprem", "target": {{"kind": "directory", "path": "{}", "prefix": "{prefix}"}}}}"#,
+                out.display()
+            ),
+        )
+        .expect("write declaration");
+    };
+    declare("user-events-audit/");
+    let file = declaration.to_str().expect("utf8").to_string();
+    let env = [
+        ("AUDITLOG_DESTINATION_FILE", file.as_str()),
+        // Every second, with a seconds field, as on-prem schedules are written.
+        ("AUDITLOG_EXPORT_SCHEDULE", "*/1 * * * * *"),
+        ("AUDITLOG_EXPORT_WINDOW", "1s"),
+        ("AUDITLOG_EXPORT_GRACE", "1s"),
+    ];
+    let (ok, stdout, _) = auditlog(&data, &["keys", "create", "--tenant", "onprem", "--json"]);
+    assert!(ok);
+    let key = serde_json::from_str::<Value>(&stdout).expect("json")["key"]
+        .as_str()
+        .expect("key")
+        .to_string();
+    let mut server = start_server_with(&data, &env);
+    let (ok, stdout, _) = auditlog(
+        &data,
+        &[
+            "send",
+            "--url",
+            &server.url,
+            "--key",
+            &key,
+            "--id",
+            "onprem-1",
+            "--action",
+            "doc.read",
+        ],
+    );
+    assert!(ok, "{stdout}");
+    let mut ids = exported_ids(&out);
+    for _ in 0..100 {
+        if ids.contains_key("onprem-1") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        ids = exported_ids(&out);
+    }
+    assert_eq!(
+        ids.get("onprem-1"),
+        Some(&1),
+        "exported on the declared schedule: {ids:?}"
+    );
+    assert_eq!(
+        ids.get("auditlog.destination.added"),
+        Some(&1),
+        "its registration was recorded in the tenant's log: {ids:?}"
+    );
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+
+    // The same declaration again: kept, not added twice.
+    let mut again = start_server_with(&data, &env);
+    let _ = again.child.kill();
+    let _ = again.child.wait();
+    let (ok, stdout, _) = auditlog(&data, &["destinations", "list"]);
+    assert!(ok);
+    let listed: Value = serde_json::from_str(&stdout).expect("json");
+    assert_eq!(
+        listed["destinations"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+
+    // Another target under the same id is refused, and the stored one stays.
+    declare("elsewhere/");
+    let (ok, _, stderr) = serve(&env);
+    assert!(
+        !ok && stderr.contains("AUDITLOG_DESTINATION_FILE: destination dst_onprem is stored with another tenant or target"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn bad_settings_are_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().expect("tempdir");
