@@ -204,6 +204,12 @@ async fn every_refusal_gets_a_precise_message_and_hint_and_no_secret() {
         Target::Azure(container.target(AzureCredential::SharedKey {
             key: auditlog_core::export::SecretRef::Env("AUDITLOG_TEST_NO_SUCH_VARIABLE".into()),
         })),
+        Target::Azure({
+            // Nothing listens on port 1.
+            let mut target = container.target(container.shared_key());
+            target.endpoint = Some("http://127.0.0.1:1/devstoreaccount1".into());
+            target
+        }),
     ];
     let (_now, _destinations, errors, _data) = export_to(targets).await;
     let expected = [
@@ -224,7 +230,12 @@ async fn every_refusal_gets_a_precise_message_and_hint_and_no_secret() {
             "environment variable AUDITLOG_TEST_NO_SUCH_VARIABLE is not set",
             "set it where the exporter runs",
         ),
+        (
+            "cannot reach the storage endpoint",
+            "check the account name or the endpoint",
+        ),
     ];
+    assert_eq!(errors.len(), expected.len());
     for (error, (says, hint)) in errors.iter().zip(expected) {
         assert!(error.contains(says) && error.contains(hint), "{error}");
         assert_no_secret(error, Some(&no_create));

@@ -16,6 +16,8 @@ pub const SAS_PERMISSIONS: &str = "c (create objects), r (read one back to compa
 enum Cause {
     ContainerMissing,
     BlobMissing,
+    /// The request's time is too far from Azure's (the exporter's clock is off).
+    ClockSkew,
     /// The credential was refused: a wrong key, an expired or altered SAS, a refused token.
     NotAuthenticated,
     /// The credential is fine but lacks a permission.
@@ -28,6 +30,9 @@ fn cause(e: &object_store::Error, text: &str) -> Cause {
     let has = |code: &str| text.contains(code);
     if has("ContainerNotFound") {
         return Cause::ContainerMissing;
+    }
+    if has("date header too old") || has("RequestTimeTooSkewed") || has("too skewed") {
+        return Cause::ClockSkew;
     }
     // Azure says `AuthenticationFailed`; the Azurite emulator says `AuthorizationFailure` with
     // the same "failed to authenticate" message.
@@ -72,6 +77,10 @@ pub fn classify(
         Cause::ContainerMissing => (
             format!("{place}: the container `{}` does not exist in storage account `{}`", target.container, target.account),
             "create it (infra/azure/customer-storage.json makes it) or correct the destination's container".to_string(),
+        ),
+        Cause::ClockSkew => (
+            format!("{place}: Azure refused the request's time: the exporter's clock is more than 15 minutes off"),
+            "synchronise the exporter's clock (NTP); Azure refuses requests dated too far from its own time".to_string(),
         ),
         Cause::BlobMissing => (
             format!("{place}: no such object"),
@@ -218,6 +227,21 @@ mod tests {
         assert!(
             e.to_string()
                 .contains("container `audit` does not exist in storage account `acmeaudit`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_clock_off_by_too_much_is_named() {
+        let key = target(AzureCredential::SharedKey {
+            key: SecretRef::Env("K".into()),
+        });
+        let skewed = forbidden(
+            "<Code>AuthenticationFailed</Code><AuthenticationErrorDetail>Request date header too old: 'Tue, 01 Dec 2026 10:00:00 GMT'</AuthenticationErrorDetail>",
+        );
+        let e = classify("create", &key, "p/x", &skewed).to_string();
+        assert!(
+            e.contains("clock is more than 15 minutes off") && e.contains("NTP"),
             "{e}"
         );
     }
