@@ -4,7 +4,10 @@
 //!   path, on one thread: events per second per core.
 //! - `prepare DIR N`: a SQLite store in DIR with N events (the fixture events, ~450 B each)
 //!   received over the last hours, and a directory destination.
-//! - `export DIR`: one export pass of that store, at the default settings; prints the pass's
+//! - `add-azure DIR ENDPOINT CONTAINER KEY_FILE`: adds an Azure destination (the Azurite
+//!   emulator's account at ENDPOINT, a shared key read from KEY_FILE) beside the directory.
+//! - `export DIR [KIND]`: exports every destination of that store (or those of KIND: `directory`,
+//!   `azure`) one after the other, at the default settings, timing each; prints each one's
 //!   figures and the process's peak RSS (VmHWM), which covers only the export.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)] // a benchmark: a panic is a failed run
@@ -160,21 +163,64 @@ async fn prepare(dir: &Path, count: usize) {
     );
 }
 
-struct Directories;
+struct BenchSinks;
 
 #[async_trait]
-impl SinkFactory for Directories {
+impl SinkFactory for BenchSinks {
     async fn sink_for(
         &self,
         destination: &Destination,
     ) -> Result<std::sync::Arc<dyn ObjectSink>, SinkError> {
         match &destination.target {
             Target::Directory { path, .. } => Ok(std::sync::Arc::new(DirectorySink::new(path))),
-            Target::S3(_) | Target::Azure(_) => {
-                Err(SinkError::failed("directories only in this benchmark"))
-            }
+            #[cfg(feature = "azure")]
+            Target::Azure(target) => Ok(std::sync::Arc::new(
+                auditlog_export::azure::AzureSink::new(target)?,
+            )),
+            _ => Err(SinkError::failed(
+                "directories and Azure only in this benchmark",
+            )),
         }
     }
+}
+
+fn kind(target: &Target) -> &'static str {
+    match target {
+        Target::Directory { .. } => "directory",
+        Target::Azure(_) => "azure",
+        Target::S3(_) => "s3",
+    }
+}
+
+async fn add_azure(dir: &Path, endpoint: &str, container: &str, key_file: &str) {
+    let store = SqliteStore::open(&dir.join("data")).unwrap();
+    let destination = Destination {
+        id: "dst_bench_azure".into(),
+        tenant: "bench".into(),
+        target: Target::Azure(auditlog_core::export::AzureTarget {
+            account: "devstoreaccount1".into(),
+            container: container.into(),
+            prefix: "user-events-audit/".into(),
+            endpoint: Some(endpoint.into()),
+            credential: auditlog_core::export::AzureCredential::SharedKey {
+                key: auditlog_core::export::SecretRef::File(key_file.into()),
+            },
+        }),
+        created_at: Timestamp(now_ms()),
+    };
+    let caller = Caller::Operator {
+        user: "bench".into(),
+        host: "localhost".into(),
+    };
+    let record = SelfEvent::new(SelfAction::DestinationAdded, caller)
+        .destination(&destination)
+        .into_event(
+            "bench",
+            "01BENCHAZUREDESTINATIONADD".into(),
+            Timestamp(now_ms() + 3_600_000),
+            86_400_000,
+        );
+    store.add_destination(&destination, &record).await.unwrap();
 }
 
 fn peak_rss_kib() -> u64 {
@@ -186,7 +232,7 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-async fn export(dir: &Path) {
+async fn export(dir: &Path, only: Option<&str>) {
     let store = SqliteStore::open(&dir.join("data")).unwrap();
     let config = ExportConfig {
         window_ms: 5 * 60_000,
@@ -199,21 +245,36 @@ async fn export(dir: &Path) {
         digest_period_ms: 3_600_000,
     };
     let store_ref: &dyn ExportStore = &store;
-    let start = Instant::now();
-    let report =
-        auditlog_export::export_pass(store_ref, &Directories, &config, Timestamp(now_ms()))
-            .await
-            .unwrap();
-    let seconds = start.elapsed().as_secs_f64();
-    let d = &report.destinations[0];
+    let destinations = store.list_destinations(None).await.unwrap();
+    for destination in destinations
+        .iter()
+        .filter(|d| only.is_none_or(|k| k == kind(&d.target)))
+    {
+        let sink = BenchSinks.sink_for(destination).await.unwrap();
+        let start = Instant::now();
+        let d = auditlog_export::export_destination(
+            store_ref,
+            sink.as_ref(),
+            destination,
+            &config,
+            Timestamp(now_ms()),
+        )
+        .await;
+        let seconds = start.elapsed().as_secs_f64();
+        println!(
+            "export to {:<9}: {} events, {} windows, {} objects in {seconds:.1}s ({:.0} events/s, {:.1} objects/s, SQLite reads included); error: {:?}",
+            kind(&destination.target),
+            d.events,
+            d.windows,
+            d.objects_created,
+            d.events as f64 / seconds,
+            d.objects_created as f64 / seconds,
+            d.error
+        );
+    }
     println!(
-        "export pass: {} events, {} windows, {} objects in {seconds:.1}s ({:.0} events/s, SQLite reads included); peak RSS {:.1} MiB; error: {:?}",
-        d.events,
-        d.windows,
-        d.objects_created,
-        d.events as f64 / seconds,
-        peak_rss_kib() as f64 / 1024.0,
-        d.error
+        "peak RSS of the process: {:.1} MiB",
+        peak_rss_kib() as f64 / 1024.0
     );
 }
 
@@ -231,7 +292,10 @@ async fn main() {
             )
             .await
         }
-        Some("export") => export(Path::new(&args[2])).await,
-        _ => eprintln!("usage: export_bench encode [N] | prepare DIR [N] | export DIR"),
+        Some("add-azure") => add_azure(Path::new(&args[2]), &args[3], &args[4], &args[5]).await,
+        Some("export") => export(Path::new(&args[2]), args.get(3).map(String::as_str)).await,
+        _ => eprintln!(
+            "usage: export_bench encode [N] | prepare DIR [N] | add-azure DIR ENDPOINT CONTAINER KEY_FILE | export DIR [directory|azure]"
+        ),
     }
 }
