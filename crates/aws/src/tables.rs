@@ -126,17 +126,26 @@ async fn enable_ttl(client: &Client, config: &DynamoConfig) -> Result<(), String
     Ok(())
 }
 
-/// The keys table's index of a tenant's keys (`tenant`, `key_id`), for listing them.
+/// The keys table's index of a tenant's keys (`tenant`, `key_id`, every attribute), for
+/// listing them: its key schema and projection, shared by a new table and an added index.
+fn tenant_index_parts() -> Result<(Vec<KeySchemaElement>, Projection), String> {
+    Ok((
+        vec![
+            key("tenant", KeyType::Hash)?,
+            key("key_id", KeyType::Range)?,
+        ],
+        Projection::builder()
+            .projection_type(ProjectionType::All)
+            .build(),
+    ))
+}
+
 fn tenant_index() -> Result<GlobalSecondaryIndex, String> {
+    let (keys, projection) = tenant_index_parts()?;
     GlobalSecondaryIndex::builder()
         .index_name(TENANT_INDEX)
-        .key_schema(key("tenant", KeyType::Hash)?)
-        .key_schema(key("key_id", KeyType::Range)?)
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
+        .set_key_schema(Some(keys))
+        .projection(projection)
         .build()
         .map_err(|e| e.to_string())
 }
@@ -179,15 +188,11 @@ async fn ensure_tenant_index(client: &Client, config: &DynamoConfig) -> Result<(
     if has_index {
         return Ok(());
     }
+    let (keys, projection) = tenant_index_parts()?;
     let create = CreateGlobalSecondaryIndexAction::builder()
         .index_name(TENANT_INDEX)
-        .key_schema(key("tenant", KeyType::Hash)?)
-        .key_schema(key("key_id", KeyType::Range)?)
-        .projection(
-            Projection::builder()
-                .projection_type(ProjectionType::All)
-                .build(),
-        )
+        .set_key_schema(Some(keys))
+        .projection(projection)
         .build()
         .map_err(|e| e.to_string())?;
     client

@@ -274,17 +274,6 @@ impl ObjectSink for AzureSink {
             .collect())
     }
 
-    async fn put_verification(&self, key: &str, body: Vec<u8>) -> Result<(), SinkError> {
-        // Create-only: a SAS without overwrite rights must be able to verify too, and every
-        // verification key is new (it carries the time).
-        let sha = sha2::Digest::finalize(sha2::Digest::chain_update(
-            <sha2::Sha256 as sha2::Digest>::new(),
-            &body,
-        ))
-        .into();
-        self.put_if_absent(key, body, sha).await.map(|_| ())
-    }
-
     fn describe(&self) -> String {
         format!("azure:{}", self.target.location())
     }

@@ -8,7 +8,6 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use sha2::{Digest, Sha256};
 
 use crate::sink::{Creation, ObjectSink, SinkError};
 
@@ -144,11 +143,6 @@ impl ObjectSink for DirectorySink {
         blocking(move || list_keys(&root, &prefix)).await
     }
 
-    async fn put_verification(&self, key: &str, body: Vec<u8>) -> Result<(), SinkError> {
-        let sha = Sha256::digest(&body).into();
-        self.put_if_absent(key, body, sha).await.map(|_| ())
-    }
-
     fn describe(&self) -> String {
         format!("dir:{}", self.root.display())
     }
@@ -163,6 +157,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::sink::PutOutcome;
+    use sha2::{Digest, Sha256};
 
     fn sha(body: &[u8]) -> [u8; 32] {
         Sha256::digest(body).into()

@@ -74,8 +74,13 @@ pub trait ObjectSink: Send + Sync {
         Ok(Sha256::digest(self.read(key).await?).into())
     }
 
-    /// Writes a small verification object through the same path (`destinations verify`).
-    async fn put_verification(&self, key: &str, body: Vec<u8>) -> Result<(), SinkError>;
+    /// Writes a small verification object through the same path (`destinations verify`). By
+    /// default it is created like any object (each verification has a name of its own), so a
+    /// create-only credential can verify too.
+    async fn put_verification(&self, key: &str, body: Vec<u8>) -> Result<(), SinkError> {
+        let sha256 = Sha256::digest(&body).into();
+        self.put_if_absent(key, body, sha256).await.map(|_| ())
+    }
 
     /// A short description for logs and status (`s3://bucket/prefix`, `dir:/path`).
     fn describe(&self) -> String;
