@@ -284,7 +284,12 @@ pub async fn destinations(
         }
         DestinationsCommand::Verify { id } => {
             let destination = find(store, &id).await?;
-            let sinks = Sinks::from_env().await;
+            // Only an S3 destination needs the AWS configuration (whose region lookup asks
+            // the instance metadata service, and warns where there is none).
+            let sinks = match &destination.target {
+                Target::S3(_) => Sinks::from_env().await,
+                Target::Azure(_) | Target::Directory { .. } => Sinks::without_aws(),
+            };
             let sink_name = sinks.sink_for(&destination).await?.describe();
             let verified = SelfEvent::new(SelfAction::DestinationVerified, recorder.caller())
                 .destination(&destination);

@@ -47,6 +47,12 @@ impl Sinks {
         }
     }
 
+    /// Sinks for destinations that are not S3 (directories, Azure), without loading the AWS
+    /// configuration.
+    pub fn without_aws() -> Self {
+        Sinks::new(SdkConfig::builder().build())
+    }
+
     /// The exporter's configuration from the standard AWS chain.
     pub async fn from_env() -> Self {
         Sinks::new(
