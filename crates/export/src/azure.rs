@@ -19,7 +19,7 @@ use object_store::{
 };
 
 pub use crate::secrets::resolve;
-use crate::sink::{Creation, ObjectSink, SinkError};
+use crate::sink::{Creation, ObjectSink, SinkError, content_type};
 
 pub struct AzureSink {
     store: MicrosoftAzure,
@@ -222,12 +222,7 @@ impl ObjectSink for AzureSink {
         _sha256: [u8; 32],
     ) -> Result<Creation, SinkError> {
         let mut attributes = Attributes::new();
-        let content_type = if key.ends_with(".gz") {
-            "application/gzip"
-        } else {
-            "application/json"
-        };
-        attributes.insert(Attribute::ContentType, content_type.into());
+        attributes.insert(Attribute::ContentType, content_type(key).into());
         let options = PutOptions {
             mode: PutMode::Create,
             attributes,

@@ -69,7 +69,7 @@ impl S3Sink {
             .put_object()
             .bucket(&self.target.bucket)
             .key(key)
-            .content_type(content_type(key))
+            .content_type(crate::sink::content_type(key))
             .set_expected_bucket_owner(self.target.expected_bucket_owner.clone())
             .body(ByteStream::from(body));
         // AWS checks the SHA-256 of what it stored against ours; S3-compatible stores do not
@@ -109,16 +109,6 @@ impl S3Sink {
             .map_err(|e| SinkError::failed(format!("read s3://{}/{key}: {e}", self.target.bucket)))?
             .into_bytes()
             .to_vec())
-    }
-}
-
-fn content_type(key: &str) -> &'static str {
-    // The object is a gzip file (Athena and `gunzip` read it as such); no Content-Encoding, so
-    // that HTTP clients do not silently decompress it.
-    if key.ends_with(".gz") {
-        "application/gzip"
-    } else {
-        "application/json"
     }
 }
 

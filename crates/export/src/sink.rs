@@ -37,6 +37,17 @@ impl SinkError {
     }
 }
 
+/// The `Content-Type` of an object by its key, the same in every store: an export object is a
+/// gzip file (Athena and `gunzip` read it as such; no `Content-Encoding`, so that HTTP clients
+/// do not silently decompress it), anything else (digests, verification objects) JSON.
+pub fn content_type(key: &str) -> &'static str {
+    if key.ends_with(".gz") {
+        "application/gzip"
+    } else {
+        "application/json"
+    }
+}
+
 /// What [`ObjectSink::create`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Creation {
