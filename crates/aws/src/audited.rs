@@ -60,6 +60,21 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
+    /// [`DynamoStore::audited`] for a change that creates an item: when its condition fails
+    /// (the item exists), the `Conflict` the store traits promise, naming `what()`.
+    pub(crate) async fn audited_create(
+        &self,
+        change: TransactWriteItem,
+        audit: &NewEvent,
+        what: impl FnOnce() -> String,
+    ) -> Result<(), StoreError> {
+        if self.audited(change, audit).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(what()))
+        }
+    }
+
     /// Writes `change` and the record `audit` in one transaction; `false` when the change's
     /// condition failed (nothing was written).
     pub(crate) async fn audited(

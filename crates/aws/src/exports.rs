@@ -93,17 +93,10 @@ impl DestinationStore for DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(unavailable)?;
-        if self
-            .audited(TransactWriteItem::builder().put(put).build(), audit)
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict(format!(
-                "destination {}",
-                destination.id
-            )))
-        }
+        self.audited_create(TransactWriteItem::builder().put(put).build(), audit, || {
+            format!("destination {}", destination.id)
+        })
+        .await
     }
 
     async fn list_destinations(

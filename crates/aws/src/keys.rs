@@ -51,11 +51,8 @@ impl ApiKeyStore for DynamoStore {
             .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let change = TransactWriteItem::builder().put(put).build();
-        if self.audited(change, audit).await? {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict(format!("key id {}", record.key_id)))
-        }
+        self.audited_create(change, audit, || format!("key id {}", record.key_id))
+            .await
     }
 
     async fn find_key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {

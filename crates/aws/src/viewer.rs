@@ -37,17 +37,10 @@ impl ViewerSessionStore for DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        if self
-            .audited(TransactWriteItem::builder().put(put).build(), audit)
-            .await?
-        {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict(format!(
-                "viewer session {}",
-                session.id
-            )))
-        }
+        self.audited_create(TransactWriteItem::builder().put(put).build(), audit, || {
+            format!("viewer session {}", session.id)
+        })
+        .await
     }
 
     async fn find_viewer_session(&self, id: &str) -> Result<Option<ViewerSession>, StoreError> {

@@ -104,6 +104,24 @@ pub(crate) fn insert_events(
 }
 
 impl SqliteStore {
+    /// [`SqliteStore::audited`] for an insert: `insert` answers how many rows it added, and
+    /// none (the id exists) is the `Conflict` the store traits promise, naming `what()`.
+    pub(crate) async fn audited_insert<F>(
+        &self,
+        audit: &NewEvent,
+        what: impl FnOnce() -> String,
+        insert: F,
+    ) -> Result<(), StoreError>
+    where
+        F: FnOnce(&Transaction<'_>) -> Result<usize, StoreError> + Send + 'static,
+    {
+        if self.audited(audit, move |tx| Ok(insert(tx)? == 1)).await? {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict(what()))
+        }
+    }
+
     /// Runs `change` and stores its self-audit record `audit` in one transaction, so a crash
     /// keeps both or neither. `change` answers whether it applied; when it did not, the
     /// transaction is rolled back and nothing is written.

@@ -294,32 +294,28 @@ const KEY_COLUMNS: &str = "key_id, tenant, scopes, hash, label, created_at, revo
 impl ApiKeyStore for SqliteStore {
     async fn create_key(&self, record: &KeyRecord, audit: &NewEvent) -> Result<(), StoreError> {
         let r = record.clone();
-        let added = self
-            .audited(audit, move |tx| {
-                let added = tx
-                    .execute(
-                        &format!(
-                            "INSERT OR IGNORE INTO api_keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-                        ),
-                        params![
-                            r.key_id,
-                            r.tenant,
-                            format_scopes(&r.scopes),
-                            r.hash,
-                            r.label,
-                            r.created_at.0,
-                            r.revoked_at.map(|t| t.0)
-                        ],
-                    )
-                    .map_err(unavailable)?;
-                Ok(added == 1)
-            })
-            .await?;
-        if added {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict(format!("key id {}", record.key_id)))
-        }
+        self.audited_insert(
+            audit,
+            || format!("key id {}", record.key_id),
+            move |tx| {
+                tx.execute(
+                    &format!(
+                        "INSERT OR IGNORE INTO api_keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+                    ),
+                    params![
+                        r.key_id,
+                        r.tenant,
+                        format_scopes(&r.scopes),
+                        r.hash,
+                        r.label,
+                        r.created_at.0,
+                        r.revoked_at.map(|t| t.0)
+                    ],
+                )
+                .map_err(unavailable)
+            },
+        )
+        .await
     }
 
     async fn find_key(&self, key_id: &str) -> Result<Option<KeyRecord>, StoreError> {
@@ -412,23 +408,18 @@ impl DestinationStore for SqliteStore {
     ) -> Result<(), StoreError> {
         let body = to_json(destination).map_err(unavailable)?;
         let d = destination.clone();
-        let added = self
-            .audited(audit, move |tx| {
-                let inserted = tx.execute(
+        self.audited_insert(
+            audit,
+            || format!("destination {}", destination.id),
+            move |tx| {
+                tx.execute(
                     "INSERT OR IGNORE INTO destinations (id, tenant, created_at, body) VALUES (?1, ?2, ?3, ?4)",
                     params![d.id, d.tenant, d.created_at.0, body],
-                ).map_err(unavailable)?;
-                Ok(inserted == 1)
-            })
-            .await?;
-        if added {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict(format!(
-                "destination {}",
-                destination.id
-            )))
-        }
+                )
+                .map_err(unavailable)
+            },
+        )
+        .await
     }
 
     async fn list_destinations(

@@ -19,25 +19,18 @@ impl ViewerSessionStore for SqliteStore {
         let body = to_json(session)?;
         let id = session.id.clone();
         let opened = i64::from(session.opened_at.is_some());
-        let added = self
-            .audited(audit, move |tx| {
-                let added = tx
-                    .execute(
-                        "INSERT OR IGNORE INTO viewer_sessions (id, opened, body) VALUES (?1, ?2, ?3)",
-                        params![id, opened, body],
-                    )
-                    .map_err(unavailable)?;
-                Ok(added == 1)
-            })
-            .await?;
-        if added {
-            Ok(())
-        } else {
-            Err(StoreError::Conflict(format!(
-                "viewer session {}",
-                session.id
-            )))
-        }
+        self.audited_insert(
+            audit,
+            || format!("viewer session {}", session.id),
+            move |tx| {
+                tx.execute(
+                    "INSERT OR IGNORE INTO viewer_sessions (id, opened, body) VALUES (?1, ?2, ?3)",
+                    params![id, opened, body],
+                )
+                .map_err(unavailable)
+            },
+        )
+        .await
     }
 
     async fn find_viewer_session(&self, id: &str) -> Result<Option<ViewerSession>, StoreError> {
