@@ -158,7 +158,7 @@ impl ExportTarget for AzuriteOnSqlite {
         ExportRig {
             store: Arc::new(store),
             destination,
-            sinks: Arc::new(Sinks::new(aws_config::SdkConfig::builder().build())),
+            sinks: Arc::new(Sinks::without_aws()),
             reader: Box::new(move || container.delivered()),
             requests: Arc::default(),
             t0: first_window_boundary(),

@@ -883,7 +883,7 @@ impl ExportTarget for DirectoryOnSqlite {
             created_at: Timestamp(crate::now_ms()),
         };
         crate::add_destination(&store, &destination).await;
-        let sinks = Sinks::new(aws_config::SdkConfig::builder().build());
+        let sinks = Sinks::without_aws();
         let location = vec![root.display().to_string()];
         let files = Arc::new(DirectoryFiles(root.clone()));
         ExportRig {

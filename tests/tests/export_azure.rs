@@ -41,7 +41,7 @@ async fn export_to(
     let t0 = first_window_boundary();
     ingest(store.as_ref(), "acme", &ids("az", 10), t0 + 1_000, None).await;
     let now = Timestamp(t0 + WINDOW + GRACE + 1);
-    let sinks = Sinks::new(aws_config::SdkConfig::builder().build());
+    let sinks = Sinks::without_aws();
     let report = export_pass(store.as_ref(), &sinks, &config("azure-test"), now)
         .await
         .unwrap();
