@@ -16,6 +16,7 @@
 pub mod azure_rig;
 pub mod console_suite;
 pub mod export_suite;
+pub mod processes;
 pub mod self_audit_suite;
 pub mod suite;
 

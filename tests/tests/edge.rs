@@ -1,33 +1,38 @@
-//! The edge module: the same answers natively and as WebAssembly under Node's WASI, byte for
-//! byte, on every fixture and every bad input; and the regional API accepts what the edge
-//! forwards, storing exactly what it stores for the same events sent directly.
+//! The edge component, served by a real `wasi:http` host (`jco serve`), in front of a real
+//! `auditlog serve`:
 //!
-//! The test builds `auditlog-edge` for `wasm32-wasip1` itself (release, like a deployment) and
-//! needs `node` (20 or newer) on the PATH.
+//! - for every request the edge answers itself (request-level errors, a batch with nothing
+//!   valid), its answer is the API's for the same request, byte for byte, and the origin never
+//!   saw the request (its request log says so);
+//! - for the rest, the answer is the API's but for the ids the edge assigned and the receipts
+//!   (which cover the tenant and the time received), and what is stored is what the edge
+//!   forwarded: masked, read back through the API;
+//! - a slow, unreachable or vanishing origin gets a `504` or `502` in the API's error shape.
+//!
+//! The test builds the component (`wasm32-wasip2`, release, as deployed) and needs `jco`
+//! (scripts/jco.sh installs it and sets `AUDITLOG_TEST_JCO`).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-use std::io::Write;
+use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
+use std::time::Duration;
 
-use auditlog_core::edge::handle;
-use auditlog_core::redact::Redactor;
-use auditlog_core::validate::Limits;
-use auditlog_tests::{LocalBackend, TestService, fixture_json, fixtures};
+use auditlog_tests::processes::{JcoServe, Served};
+use auditlog_tests::{fixture_json, fixtures};
 use serde_json::{Value, json};
-
-const NOW_MS: i64 = 1_795_305_600_000; // 2026-11-22T00:00:00Z
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Builds the module once per test run and returns its path.
-fn module() -> &'static PathBuf {
-    static MODULE: OnceLock<PathBuf> = OnceLock::new();
-    MODULE.get_or_init(|| {
+/// Builds the component once per test run and returns its path.
+fn component() -> &'static PathBuf {
+    static COMPONENT: OnceLock<PathBuf> = OnceLock::new();
+    COMPONENT.get_or_init(|| {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .current_dir(workspace())
@@ -36,76 +41,76 @@ fn module() -> &'static PathBuf {
                 "-p",
                 "auditlog-edge",
                 "--target",
-                "wasm32-wasip1",
+                "wasm32-wasip2",
                 "--release",
             ])
             .status()
             .expect("run cargo");
         assert!(
             status.success(),
-            "building the edge module failed (is the wasm32-wasip1 target installed?)"
+            "building the edge component failed (is the wasm32-wasip2 target installed?)"
         );
         let target_dir = std::env::var("CARGO_TARGET_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|_| workspace().join("target"));
-        let path = target_dir.join("wasm32-wasip1/release/auditlog-edge.wasm");
+        let path = target_dir.join("wasm32-wasip2/release/auditlog_edge.wasm");
         assert!(path.exists(), "{} missing", path.display());
         path
     })
 }
 
-fn run_wasm(envelope: &[u8]) -> String {
-    run_wasm_with(envelope, &[])
+/// One request, as a client sends it.
+struct Case {
+    name: String,
+    method: String,
+    path: String,
+    content_type: Option<&'static str>,
+    /// `None`: no `Authorization` header; `Some("")`: the test's key.
+    authorization: Option<String>,
+    body: Vec<u8>,
 }
 
-fn run_wasm_with(envelope: &[u8], env: &[(&str, &str)]) -> String {
-    let mut child = Command::new("node")
-        .envs(env.iter().copied())
-        .arg("--no-warnings")
-        .arg(workspace().join("functions/edge/host/run.mjs"))
-        .arg(module())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node must be installed to run the edge module");
-    {
-        let mut stdin = child.stdin.take().unwrap();
-        // The module may stop reading early (oversize input): a broken pipe is fine.
-        let _ = stdin.write_all(envelope);
+impl Case {
+    fn post(name: impl Into<String>, body: impl Into<Vec<u8>>) -> Case {
+        Case {
+            name: name.into(),
+            method: "POST".into(),
+            path: "/v1/events".into(),
+            content_type: Some("application/json"),
+            authorization: Some(String::new()),
+            body: body.into(),
+        }
     }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "the module trapped or failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
-fn run_native(envelope: &[u8]) -> String {
-    let mut never = || -> u128 { panic!("every test envelope names a request_id or sends ids") };
-    handle(
-        envelope,
-        &Limits::default(),
-        &Redactor::default(),
-        NOW_MS,
-        &mut never,
-    )
-    .to_json()
+struct Answer {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: String,
 }
 
-fn envelope(body: &str) -> Value {
-    envelope_at(body, NOW_MS)
-}
-
-fn envelope_at(body: &str, now_ms: i64) -> Value {
-    json!({
-        "headers": {"Content-Type": "application/json", "Authorization": "Bearer alk_test"},
-        "body": body,
-        "now_ms": now_ms,
-        "request_id": "edge-test-1",
-    })
+async fn send(client: &reqwest::Client, base: &str, key: &str, case: &Case, rid: &str) -> Answer {
+    let method = reqwest::Method::from_bytes(case.method.as_bytes()).unwrap();
+    let mut request = client
+        .request(method, format!("{base}{}", case.path))
+        .header("x-request-id", rid)
+        .body(case.body.clone());
+    if let Some(ct) = case.content_type {
+        request = request.header("content-type", ct);
+    }
+    match case.authorization.as_deref() {
+        Some("") => request = request.header("authorization", format!("Bearer {key}")),
+        Some(other) => request = request.header("authorization", other),
+        None => {}
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    Answer {
+        status,
+        headers,
+        body: response.text().await.unwrap(),
+    }
 }
 
 fn read_ndjson(path: &str) -> Vec<Value> {
@@ -138,221 +143,221 @@ fn valid_events() -> Vec<Value> {
     events
 }
 
-/// Every envelope the comparison runs: each fixture alone, all of them in one batch, and every
-/// request-level failure.
-fn envelopes() -> Vec<(String, Vec<u8>)> {
-    let mut out = Vec::new();
-    let invalid: Vec<Value> = fixture_json("invalid-events.json")
+fn invalid_events() -> Vec<Value> {
+    fixture_json("invalid-events.json")
         .as_array()
         .unwrap()
         .iter()
         .map(|c| c["event"].clone())
-        .collect();
-    for (i, event) in valid_events().iter().chain(invalid.iter()).enumerate() {
-        out.push((
-            format!("single #{i}"),
-            envelope(&event.to_string()).to_string().into_bytes(),
-        ));
+        .collect()
+}
+
+/// Every request the comparison sends: each fixture alone, all of them in one batch, and every
+/// request-level failure.
+fn cases() -> Vec<Case> {
+    let mut out = Vec::new();
+    for (i, event) in valid_events().iter().chain(&invalid_events()).enumerate() {
+        out.push(Case::post(format!("single #{i}"), event.to_string()));
     }
-    let everything: Vec<Value> = valid_events().into_iter().chain(invalid).collect();
-    out.push((
-        "mixed batch".into(),
-        envelope(&json!({ "events": everything }).to_string())
-            .to_string()
-            .into_bytes(),
+    let everything: Vec<Value> = valid_events().into_iter().chain(invalid_events()).collect();
+    out.push(Case::post(
+        "mixed batch",
+        json!({ "events": everything }).to_string(),
+    ));
+    out.push(Case::post(
+        "invalid batch",
+        json!({ "events": invalid_events() }).to_string(),
     ));
     let logger =
         std::fs::read_to_string(fixtures().join("foreign/logger-record.as-published.txt")).unwrap();
-    out.push((
-        "published logger record".into(),
-        envelope(&logger).to_string().into_bytes(),
+    out.push(Case::post("published logger record", logger));
+    out.push(Case {
+        content_type: Some("text/plain"),
+        ..Case::post("wrong content type", "{}")
+    });
+    out.push(Case {
+        content_type: None,
+        ..Case::post("no content type", "{}")
+    });
+    out.push(Case {
+        authorization: None,
+        ..Case::post("missing key", "{}")
+    });
+    out.push(Case {
+        authorization: Some("Basic dXNlcjpwdw==".into()),
+        ..Case::post("not a bearer key", "{}")
+    });
+    out.push(Case {
+        authorization: Some("Bearer alk_short".into()),
+        ..Case::post("not a key's shape", "{}")
+    });
+    out.push(Case::post("empty body", ""));
+    out.push(Case::post("empty batch", r#"{"events": []}"#));
+    out.push(Case::post(
+        "extra envelope field",
+        r#"{"events": [{}], "x": 1}"#,
     ));
-    let mut b64 = envelope("");
-    b64.as_object_mut().unwrap().remove("body");
-    b64["body_base64"] = json!("eyJhY3Rpb24iOiAidXNlci5sb2dpbiIsICJhY3RvciI6IHsiaWQiOiAieCJ9fQ==");
-    out.push(("base64 body".into(), b64.to_string().into_bytes()));
-    let mut no_rid = envelope(r#"{"id": "given", "action": "user.login", "actor": {"id": "x"}}"#);
-    no_rid.as_object_mut().unwrap().remove("request_id");
-    out.push((
-        "no request id, id given".into(),
-        no_rid.to_string().into_bytes(),
-    ));
-    let mut text = envelope("{}");
-    text["headers"]["Content-Type"] = json!("text/plain");
-    out.push(("wrong content type".into(), text.to_string().into_bytes()));
-    let mut anonymous = envelope("{}");
-    anonymous["headers"]
-        .as_object_mut()
-        .unwrap()
-        .remove("Authorization");
-    out.push(("missing key".into(), anonymous.to_string().into_bytes()));
-    let mut both = envelope("{}");
-    both["body_base64"] = json!("e30=");
-    out.push(("two bodies".into(), both.to_string().into_bytes()));
-    out.push(("empty body".into(), envelope("").to_string().into_bytes()));
+    out.push(Case::post("array body", "[]"));
     let many: Vec<Value> = (0..501)
         .map(|i| json!({"id": format!("n{i}"), "action": "a.b", "actor": {"id": "x"}}))
         .collect();
-    out.push((
-        "too many events".into(),
-        envelope(&json!({ "events": many }).to_string())
-            .to_string()
-            .into_bytes(),
+    out.push(Case::post(
+        "too many events",
+        json!({ "events": many }).to_string(),
     ));
-    out.push((
-        "body over 1 MiB".into(),
-        envelope(&" ".repeat(1024 * 1024 + 1))
-            .to_string()
-            .into_bytes(),
-    ));
-    out.push(("envelope over the cap".into(), vec![b' '; 3 * 1024 * 1024]));
-    out.push(("not JSON".into(), b"\x00\xffgarbage".to_vec()));
-    out.push((
-        "unknown envelope field".into(),
-        br#"{"headers": {}, "bodyy": "x"}"#.to_vec(),
-    ));
-    out.push(("empty input".into(), Vec::new()));
+    out.push(Case::post("body over 1 MiB", " ".repeat(1024 * 1024 + 1)));
+    out.push(Case::post("not JSON", b"\x00\xffgarbage".to_vec()));
     out
 }
 
-#[test]
-fn native_and_webassembly_answer_identically() {
+/// The answer with what legitimately differs between the edge and the API taken out: ids the
+/// edge assigned (the API assigns its own) and receipts (they cover the tenant and the time
+/// received). Everything else must be equal.
+fn comparable(body: &str, case: &Case) -> Value {
+    let mut answer: Value = serde_json::from_str(body).unwrap();
+    let sent: Value = serde_json::from_slice(&case.body).unwrap_or(Value::Null);
+    let sent_items: Vec<Value> = match sent.get("events") {
+        Some(Value::Array(items)) => items.clone(),
+        _ => vec![sent],
+    };
+    if let Some(items) = answer["items"].as_array_mut() {
+        for (i, item) in items.iter_mut().enumerate() {
+            if item.get("sha256").is_some() {
+                item["sha256"] = json!("<receipt>");
+            }
+            let client_id = sent_items.get(i).and_then(|e| e.get("id")).is_some();
+            if !client_id && item["status"] != "rejected" {
+                item["id"] = json!("<assigned>");
+            }
+        }
+    }
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_edge_answers_as_the_api_and_forwards_only_valid_events() {
+    let origin = Served::start();
+    let edge_key = origin.key("via-edge", "write,read");
+    let direct_key = origin.key("direct", "write,read");
+    let edge = JcoServe::start(component(), &[("AUDITLOG_ORIGIN_URL", &origin.url)]);
+    let client = reqwest::Client::new();
+    let cases = cases();
+    assert!(cases.len() >= 70, "{} cases", cases.len());
+    let mut answered_by_edge = Vec::new();
     let mut statuses = std::collections::BTreeSet::new();
-    for (name, bytes) in envelopes() {
-        let native = run_native(&bytes);
-        let wasm = run_wasm(&bytes);
-        assert_eq!(native, wasm, "{name}");
-        let answer: Value = serde_json::from_str(&native).unwrap();
-        statuses.insert(answer["status"].as_u64().unwrap());
+    for (i, case) in cases.iter().enumerate() {
+        let rid = format!("case-{i}");
+        let via_edge = send(&client, &edge.url, &edge_key, case, &rid).await;
+        let direct = send(&client, &origin.url, &direct_key, case, &rid).await;
+        assert_eq!(
+            via_edge.status, direct.status,
+            "{}: {}",
+            case.name, via_edge.body
+        );
+        statuses.insert(direct.status);
+        let stored_any = direct.body.contains("\"status\":\"accepted\"");
+        if stored_any {
+            assert_eq!(
+                comparable(&via_edge.body, case),
+                comparable(&direct.body, case),
+                "{}",
+                case.name
+            );
+        } else {
+            assert_eq!(via_edge.body, direct.body, "{}", case.name);
+            answered_by_edge.push(rid.clone());
+        }
+        for header in ["content-type", "x-request-id", "www-authenticate"] {
+            assert_eq!(
+                via_edge.headers.get(header),
+                direct.headers.get(header),
+                "{}: {header}",
+                case.name
+            );
+        }
     }
     // The cases reach every kind of answer.
     assert_eq!(
         statuses.into_iter().collect::<Vec<_>>(),
-        vec![200, 207, 400, 401, 413, 415, 422]
+        vec![201, 207, 400, 401, 413, 415, 422]
     );
-}
-
-#[test]
-fn request_level_errors_match_the_api() {
-    let cases: Vec<(&str, Value, u64, &str)> = vec![
-        (
-            "logger",
-            envelope(
-                &std::fs::read_to_string(fixtures().join("foreign/logger-record.as-published.txt"))
-                    .unwrap(),
-            ),
-            400,
-            "malformed_json",
-        ),
-        ("empty", envelope(""), 400, "empty_body"),
-    ];
-    for (name, env, status, code) in cases {
-        let answer: Value = serde_json::from_str(&run_native(env.to_string().as_bytes())).unwrap();
-        assert_eq!(answer["status"], status, "{name}");
-        assert_eq!(answer["error"]["code"], code, "{name}");
+    // The origin saw each of those once (sent directly), never from the edge.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let seen = origin.requests();
+    for rid in &answered_by_edge {
+        let times = seen.iter().filter(|e| e["request_id"] == *rid).count();
+        assert_eq!(times, 1, "{rid} reached the origin {times} times");
     }
-    let answer: Value =
-        serde_json::from_str(&run_native(envelopes().last().unwrap().1.as_slice())).unwrap();
-    assert_eq!(answer["error"]["code"], "invalid_edge_envelope");
-}
-
-#[test]
-fn limits_come_from_the_same_variables_as_the_api() {
-    // occurred_at ten minutes ahead of the edge clock.
-    let body = json!({"id": "skew", "action": "a.b", "actor": {"id": "x"}, "occurred_at": NOW_MS + 600_000}).to_string();
-    let bytes = envelope(&body).to_string().into_bytes();
-    let default: Value = serde_json::from_str(&run_wasm(&bytes)).unwrap();
-    assert_eq!(default["status"], 422);
-    assert_eq!(default["items"][0]["errors"][0]["pointer"], "/occurred_at");
-    let widened: Value = serde_json::from_str(&run_wasm_with(
-        &bytes,
-        &[("AUDITLOG_MAX_CLOCK_SKEW", "15m")],
-    ))
-    .unwrap();
-    assert_eq!(widened["status"], 200);
-    // A small event (no future time) over a lowered size limit.
-    let plain = envelope(r#"{"id": "small", "action": "a.b", "actor": {"id": "x"}}"#)
-        .to_string()
-        .into_bytes();
-    let small: Value = serde_json::from_str(&run_wasm_with(
-        &plain,
-        &[("AUDITLOG_MAX_EVENT_BYTES", "100")],
-    ))
-    .unwrap();
-    assert_eq!(small["status"], 422, "{small}");
-    assert!(
-        small["items"][0]["errors"][0]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("limit is 100 bytes"),
-        "{small}"
-    );
-    for (name, value) in [
-        ("AUDITLOG_MAX_CLOCK_SKEW", "soon"),
-        ("AUDITLOG_MAX_BATCH_EVENTS", "0"),
-    ] {
-        let broken: Value = serde_json::from_str(&run_wasm_with(&bytes, &[(name, value)])).unwrap();
-        assert_eq!(broken["status"], 500, "{name}");
-        assert_eq!(broken["error"]["code"], "edge_misconfigured");
-    }
+    assert!(answered_by_edge.len() > 30, "{}", answered_by_edge.len());
+    // The mixed batch: the origin stored everything the edge sent (201), while the same batch
+    // sent directly was partly rejected (207): the invalid events never left the edge.
+    let mixed = cases.iter().position(|c| c.name == "mixed batch").unwrap();
+    let mut answers: Vec<u64> = seen
+        .iter()
+        .filter(|e| e["request_id"] == format!("case-{mixed}"))
+        .map(|e| e["status"].as_u64().unwrap())
+        .collect();
+    answers.sort_unstable();
+    assert_eq!(answers, vec![201, 207]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_api_accepts_what_the_edge_forwards_and_stores_the_same_event() {
-    let service = TestService::start(&LocalBackend).await;
-    let direct_key = service.key("direct", "write,read").await;
-    let edge_key = service.key("via-edge", "write,read").await;
+async fn what_the_edge_forwards_is_stored_masked_and_read_back_through_the_api() {
+    let origin = Served::start();
+    let edge_key = origin.key("via-edge", "write,read");
+    let direct_key = origin.key("direct", "write,read");
+    let edge = JcoServe::start(component(), &[("AUDITLOG_ORIGIN_URL", &origin.url)]);
+    let client = reqwest::Client::new();
     let events = valid_events();
+    let batch = Case::post("all valid", json!({ "events": events }).to_string());
 
-    // The edge stamps missing times with its own clock, which the API checks against its own.
-    let edge_now = service.now().millis();
-    let edge_answer: Value = serde_json::from_str(&run_native(
-        envelope_at(&json!({ "events": events }).to_string(), edge_now)
-            .to_string()
-            .as_bytes(),
-    ))
-    .unwrap();
-    assert_eq!(edge_answer["status"], 200);
-    let forward = edge_answer["forward"].clone();
-
-    let (status, via_edge) = service.post_events(&edge_key, &forward).await;
-    assert_eq!(
-        status, 201,
-        "the API must accept the forwarded batch unchanged: {via_edge}"
-    );
-    let (status, direct) = service
-        .post_events(&direct_key, &json!({ "events": events }))
-        .await;
-    assert_eq!(status, 201, "{direct}");
-    // Masking happened once, at the edge, with the same count the API reports for the originals.
-    assert_eq!(
-        edge_answer["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["redacted"].as_u64().unwrap_or(0))
-            .sum::<u64>(),
-        direct["redacted"].as_u64().unwrap()
-    );
+    let via_edge = send(&client, &edge.url, &edge_key, &batch, "e2e-edge").await;
+    assert_eq!(via_edge.status, 201, "{}", via_edge.body);
+    let direct = send(&client, &origin.url, &direct_key, &batch, "e2e-direct").await;
+    assert_eq!(direct.status, 201, "{}", direct.body);
+    let via_edge: Value = serde_json::from_str(&via_edge.body).unwrap();
+    let direct: Value = serde_json::from_str(&direct.body).unwrap();
+    // Masking happened once, at the edge, and is counted as the API counts it.
+    assert!(via_edge["redacted"].as_u64().unwrap() > 0);
+    assert_eq!(via_edge["redacted"], direct["redacted"]);
+    assert_eq!(via_edge["request_id"], "e2e-edge");
 
     for (i, original) in events.iter().enumerate() {
-        let edge_id = edge_answer["items"][i]["id"].as_str().unwrap();
-        let (_, stored_via_edge) = service
-            .get(Some(&edge_key), &format!("/v1/events/{edge_id}"))
-            .await;
-        // What the edge forwarded is exactly the stored event without the server's fields.
-        let mut without_server_fields = stored_via_edge.clone();
-        for field in ["schema_version", "tenant", "received_at"] {
-            without_server_fields.as_object_mut().unwrap().remove(field);
-        }
-        assert_eq!(without_server_fields, forward["events"][i], "event {i}");
-        // And, where the client fixed the id and time, it is the event the API stores directly.
+        let id = via_edge["items"][i]["id"].as_str().unwrap();
+        let stored: Value = client
+            .get(format!("{}/v1/events/{id}", origin.url))
+            .bearer_auth(&edge_key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(stored["id"], id, "event {i}: {stored}");
+        assert_eq!(stored["tenant"], "via-edge");
+        assert_eq!(stored["action"], original["action"]);
+        assert!(
+            !stored.to_string().contains("correct horse battery staple"),
+            "event {i}: a secret was stored: {stored}"
+        );
+        // The receipt the edge relayed is the stored event's.
+        assert_eq!(
+            via_edge["items"][i]["sha256"].as_str().unwrap().len(),
+            64,
+            "event {i}"
+        );
+        // Where the client fixed the id and time, it is the event the API stores directly.
         if original.get("id").is_some() && original.get("occurred_at").is_some() {
-            let (_, stored_direct) = service
-                .get(Some(&direct_key), &format!("/v1/events/{edge_id}"))
-                .await;
-            let mut a = stored_via_edge.clone();
-            let mut b = stored_direct.clone();
+            let same: Value = client
+                .get(format!("{}/v1/events/{id}", origin.url))
+                .bearer_auth(&direct_key)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let (mut a, mut b) = (stored.clone(), same);
             for v in [&mut a, &mut b] {
                 for field in ["tenant", "received_at"] {
                     v.as_object_mut().unwrap().remove(field);
@@ -360,5 +365,245 @@ async fn the_api_accepts_what_the_edge_forwards_and_stores_the_same_event() {
             }
             assert_eq!(a, b, "event {i}");
         }
+    }
+    let password = events.iter().position(|e| e["id"] == "setpw-0001").unwrap();
+    assert_eq!(via_edge["items"][password]["redacted"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_request_stores_each_event_once_and_keys_are_the_origins_to_check() {
+    let origin = Served::start();
+    let key = origin.key("retry", "write,read");
+    let edge = JcoServe::start(component(), &[("AUDITLOG_ORIGIN_URL", &origin.url)]);
+    let client = reqwest::Client::new();
+    // No ids: the edge assigns them from the request id, so the same request id gives the same.
+    let case = Case::post(
+        "no ids",
+        json!({"events": [
+            {"action": "user.login", "actor": {"id": "u1"}},
+            {"action": "user.logout", "actor": {"id": "u1"}},
+            {"action": "BAD"}
+        ]})
+        .to_string(),
+    );
+    // A ULID request id (the edge makes one when the client sends none) fixes the ids.
+    let rid = ulid::Ulid::new().to_string();
+    let first = send(&client, &edge.url, &key, &case, &rid).await;
+    std::thread::sleep(Duration::from_millis(5));
+    let again = send(&client, &edge.url, &key, &case, &rid).await;
+    assert_eq!(first.status, 207, "{}", first.body);
+    assert_eq!(again.status, 207, "{}", again.body);
+    let first: Value = serde_json::from_str(&first.body).unwrap();
+    let again: Value = serde_json::from_str(&again.body).unwrap();
+    for i in 0..2 {
+        assert_eq!(first["items"][i]["id"], again["items"][i]["id"]);
+        assert_eq!(first["items"][i]["status"], "accepted");
+        assert_eq!(again["items"][i]["status"], "duplicate");
+    }
+    assert_eq!(
+        (again["accepted"].clone(), again["duplicate"].clone()),
+        (json!(0), json!(2))
+    );
+    assert_eq!(
+        again["items"][2]["errors"][0]["pointer"],
+        "/events/2/action"
+    );
+
+    // A key of the right shape that the origin does not know: the origin's 401, relayed.
+    let unknown = format!("alk_0000000000000000_{}", "A".repeat(43));
+    let refused = send(
+        &client,
+        &edge.url,
+        &unknown,
+        &Case::post(
+            "unknown key",
+            r#"{"action": "user.login", "actor": {"id": "u1"}}"#,
+        ),
+        "unknown-key",
+    )
+    .await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    assert_eq!(refused.headers["www-authenticate"], "Bearer");
+    let refused: Value = serde_json::from_str(&refused.body).unwrap();
+    assert_eq!(refused["error"]["code"], "invalid_credentials");
+    assert_eq!(refused["error"]["request_id"], "unknown-key");
+    let seen = origin.requests();
+    assert!(
+        seen.iter()
+            .any(|e| e["request_id"] == "unknown-key" && e["status"] == 401),
+        "the origin checked the key"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_routes_are_refused_in_the_apis_shape() {
+    let origin = Served::start();
+    let edge = JcoServe::start(component(), &[("AUDITLOG_ORIGIN_URL", &origin.url)]);
+    let client = reqwest::Client::new();
+    for (method, path, status, code) in [
+        ("GET", "/v1/events", 405, "method_not_allowed"),
+        ("DELETE", "/v1/events", 405, "method_not_allowed"),
+        ("GET", "/v1/keys", 404, "not_found"),
+        ("POST", "/v1/destinations", 404, "not_found"),
+        ("GET", "/console", 404, "not_found"),
+    ] {
+        let case = Case {
+            method: method.into(),
+            path: path.into(),
+            ..Case::post(format!("{method} {path}"), "")
+        };
+        let answer = send(&client, &edge.url, "k", &case, "route").await;
+        assert_eq!(answer.status, status, "{method} {path}");
+        let body: Value = serde_json::from_str(&answer.body).unwrap();
+        assert_eq!(body["error"]["code"], code, "{method} {path}");
+        if status == 405 {
+            assert_eq!(answer.headers["allow"], "POST");
+        }
+    }
+    assert!(
+        origin.requests().iter().all(|e| e["request_id"] != "route"),
+        "a refused route reached the origin"
+    );
+}
+
+/// An origin that misbehaves as the request id asks: `hang` (never answers) or `drop` (reads
+/// the request, then closes the connection without a word).
+fn faulty_origin() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !String::from_utf8_lossy(&seen).contains("\r\n\r\n") {
+                    match stream.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&seen).to_ascii_lowercase();
+                if head.contains("x-request-id: hang") {
+                    std::thread::sleep(Duration::from_secs(30));
+                } else {
+                    let _ = stream.flush();
+                }
+                drop(stream);
+            });
+        }
+    });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_unreachable_or_vanishing_origin_gets_a_gateway_error_not_a_trap() {
+    let faulty = faulty_origin();
+    let closed = format!(
+        "http://127.0.0.1:{}",
+        auditlog_tests::processes::free_port()
+    );
+    let settings = [("AUDITLOG_ORIGIN_TIMEOUT", "1s")];
+    let flaky = JcoServe::start(
+        component(),
+        &[settings[0], ("AUDITLOG_ORIGIN_URL", faulty.as_str())],
+    );
+    let down = JcoServe::start(
+        component(),
+        &[settings[0], ("AUDITLOG_ORIGIN_URL", closed.as_str())],
+    );
+    let client = reqwest::Client::new();
+    let key = format!("alk_0123456789abcdef_{}", "A".repeat(43));
+    let event = Case::post("one", r#"{"action": "user.login", "actor": {"id": "u1"}}"#);
+    for (edge, rid, status, code) in [
+        (&flaky, "hang-1", 504, "origin_timeout"),
+        (&flaky, "drop-1", 502, "origin_unreachable"),
+        (&down, "down-1", 502, "origin_unreachable"),
+        // The host is still fine after each: the same instance answers again.
+        (&flaky, "hang-2", 504, "origin_timeout"),
+    ] {
+        let started = std::time::Instant::now();
+        let answer = send(&client, &edge.url, &key, &event, rid).await;
+        assert_eq!(answer.status, status, "{rid}: {}", answer.body);
+        let body: Value = serde_json::from_str(&answer.body).unwrap();
+        assert_eq!(body["error"]["code"], code, "{rid}");
+        assert_eq!(body["error"]["request_id"], rid);
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("x-request-id"),
+            "{rid}: the answer says how to retry safely: {body}"
+        );
+        assert!(!answer.body.contains(&key), "{rid}: the key was answered");
+        // Bounded by the timeout, not by the origin.
+        assert!(started.elapsed() < Duration::from_secs(20), "{rid}");
+    }
+    // The component wrote nothing of the request to the host's output.
+    for line in flaky.printed().iter().chain(down.printed().iter()) {
+        assert!(!line.contains(&key), "{line}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_and_settings_come_from_the_same_variables_as_the_api() {
+    let origin = Served::start();
+    let key = origin.key("limits", "write,read");
+    let client = reqwest::Client::new();
+    let small = JcoServe::start(
+        component(),
+        &[
+            ("AUDITLOG_ORIGIN_URL", origin.url.as_str()),
+            ("AUDITLOG_MAX_EVENT_BYTES", "300"),
+            ("AUDITLOG_REDACT_KEYS", "pin"),
+        ],
+    );
+    let big = Case::post(
+        "big",
+        json!({"id": "big", "action": "a.b", "actor": {"id": "x"}, "metadata": {"note": "x".repeat(400)}})
+            .to_string(),
+    );
+    let answer = send(&client, &small.url, &key, &big, "limit-1").await;
+    assert_eq!(answer.status, 422, "{}", answer.body);
+    assert!(
+        answer.body.contains("limit is 300 bytes"),
+        "{}",
+        answer.body
+    );
+    let pin = Case::post(
+        "pin",
+        json!({"id": "pin", "action": "a.b", "actor": {"id": "x"}, "metadata": {"pin": "1234"}})
+            .to_string(),
+    );
+    let answer = send(&client, &small.url, &key, &pin, "limit-2").await;
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    let stored: Value = client
+        .get(format!("{}/v1/events/pin", origin.url))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["metadata"]["pin"], "[REDACTED]", "{stored}");
+
+    for (name, value) in [
+        ("AUDITLOG_MAX_CLOCK_SKEW", "soon"),
+        ("AUDITLOG_MAX_BATCH_EVENTS", "0"),
+        ("AUDITLOG_ORIGIN_URL", "ftp://nowhere"),
+    ] {
+        let mut env = vec![("AUDITLOG_ORIGIN_URL", origin.url.as_str())];
+        env.retain(|(n, _)| *n != name);
+        env.push((name, value));
+        let broken = JcoServe::start(component(), &env);
+        let answer = send(&client, &broken.url, &key, &pin, "broken").await;
+        assert_eq!(answer.status, 500, "{name}");
+        let body: Value = serde_json::from_str(&answer.body).unwrap();
+        assert_eq!(body["error"]["code"], "edge_misconfigured");
+        assert!(
+            body["error"]["message"].as_str().unwrap().starts_with(name),
+            "{body}"
+        );
     }
 }

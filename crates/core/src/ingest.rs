@@ -67,6 +67,23 @@ impl RequestError {
     }
 }
 
+/// The message of `413 body_too_large` when the body turned out longer than `max` while being
+/// read (a declared `Content-Length` over it gets [`RequestError::BodyTooLarge`]).
+pub fn body_exceeds(max: usize) -> String {
+    format!("request body exceeds {max} bytes")
+}
+
+/// The message of `400 unreadable_body`: the connection failed while the body was read.
+pub const UNREADABLE_BODY: &str = "the request body could not be read";
+
+/// A `Content-Length` over `max`, refused before any of the body is read.
+pub fn check_declared_length(value: Option<&str>, max: usize) -> Result<(), RequestError> {
+    match value.and_then(|v| v.parse::<usize>().ok()) {
+        Some(size) if size > max => Err(RequestError::BodyTooLarge { size, max }),
+        _ => Ok(()),
+    }
+}
+
 /// Checks a `Content-Type` header value: `application/json`, with any parameters.
 pub fn check_content_type(value: Option<&str>) -> Result<(), String> {
     let value = value.unwrap_or("");

@@ -148,6 +148,42 @@ pub fn key_id_of(presented: &str) -> Option<&str> {
     token_id_of(KEY_PREFIX, presented)
 }
 
+/// What an `Authorization` header says before any store is asked: nothing (no header), a key
+/// of the right shape with its id, or something that cannot be a key. The API and the edge
+/// both refuse on this alone, with the same answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presented<'a> {
+    Missing,
+    Malformed,
+    Key { key: &'a str, key_id: &'a str },
+}
+
+/// Reads an `Authorization` header value: `Bearer <key>` (scheme in any case).
+pub fn presented_key(header: Option<&[u8]>) -> Presented<'_> {
+    let Some(raw) = header else {
+        return Presented::Missing;
+    };
+    let Ok(text) = std::str::from_utf8(raw) else {
+        return Presented::Malformed;
+    };
+    let Some((scheme, key)) = text.trim().split_once(' ') else {
+        return Presented::Malformed;
+    };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Presented::Malformed;
+    }
+    let key = key.trim();
+    match key_id_of(key) {
+        Some(key_id) => Presented::Key { key, key_id },
+        None => Presented::Malformed,
+    }
+}
+
+/// The answer's message for [`Presented::Missing`] (`401 missing_credentials`).
+pub const MISSING_CREDENTIALS: &str = "send an API key as `Authorization: Bearer <key>`";
+/// The answer's message for any key that is not valid (`401 invalid_credentials`).
+pub const INVALID_CREDENTIALS: &str = "the API key is not valid";
+
 /// The id (16 hex digits) of a presented [`bearer_token`] with `prefix`, if it has that shape.
 pub fn token_id_of<'a>(prefix: &str, presented: &'a str) -> Option<&'a str> {
     let rest = presented.strip_prefix(prefix)?;

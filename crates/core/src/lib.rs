@@ -6,7 +6,8 @@
 //! # Layout
 //!
 //! - [`event`]: the stored event, schema v1.
-//! - [`ingest`]: splitting a request body into items (one event, or a batch envelope).
+//! - [`ingest`]: splitting a request body into items (one event, or a batch envelope);
+//!   [`ingest_answer`]: the per-item answer to it; [`api_error`]: the body of every error answer.
 //! - [`validate`]: one item → a valid [`event::Event`], or every field error with its JSON
 //!   pointer; size and count [`validate::Limits`].
 //! - [`redact`]: masking secret-looking values in `request.params` and `metadata`.
@@ -27,6 +28,7 @@
 //! - [`store`]: the storage traits, one per operation.
 //! - [`time`]: timestamps as the API speaks them.
 
+pub mod api_error;
 pub mod cursor;
 pub mod digest;
 pub mod edge;
@@ -34,6 +36,7 @@ pub mod encode;
 pub mod event;
 pub mod export;
 pub mod ingest;
+pub mod ingest_answer;
 pub mod integrity;
 pub mod keys;
 pub mod object_keys;

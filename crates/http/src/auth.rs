@@ -5,7 +5,10 @@
 use std::marker::PhantomData;
 
 use auditlog_core::event::Outcome;
-use auditlog_core::keys::{KeyRecord, Scope, key_id_of, key_matches};
+use auditlog_core::keys::{
+    INVALID_CREDENTIALS, KeyRecord, MISSING_CREDENTIALS, Presented, Scope, key_matches,
+    presented_key,
+};
 use auditlog_core::self_audit::{Caller, SelfAction, SelfEvent};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -92,27 +95,28 @@ impl<S: RequiredScope> FromRequestParts<AppState> for ApiKey<S> {
 /// Resolves the caller's key and checks it grants `scope`. A refused key of a known tenant (its
 /// secret right, but revoked or without the scope) is recorded in that tenant's log.
 async fn authorize(state: &AppState, parts: &Parts, scope: Scope) -> Result<KeyRecord, ApiError> {
-    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "missing_credentials",
-            "send an API key as `Authorization: Bearer <key>`",
-        ));
-    };
     let invalid = || {
         ApiError::new(
             StatusCode::UNAUTHORIZED,
             "invalid_credentials",
-            "the API key is not valid",
+            INVALID_CREDENTIALS,
         )
     };
-    let text = value.to_str().map_err(|_| invalid())?;
-    let (scheme, key) = text.trim().split_once(' ').ok_or_else(invalid)?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(invalid());
-    }
-    let key = key.trim();
-    let key_id = key_id_of(key).ok_or_else(invalid)?;
+    let header = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    let (key, key_id) = match presented_key(header) {
+        Presented::Key { key, key_id } => (key, key_id),
+        Presented::Malformed => return Err(invalid()),
+        Presented::Missing => {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "missing_credentials",
+                MISSING_CREDENTIALS,
+            ));
+        }
+    };
     let record = state
         .store
         .find_key(key_id)

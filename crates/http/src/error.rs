@@ -3,9 +3,7 @@
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
 use serde_json::Value;
-use utoipa::ToSchema;
 
 use crate::request_log::current_request_id;
 
@@ -17,61 +15,7 @@ pub struct ApiError {
     pub details: Option<Value>,
 }
 
-/// Every error answer: `{"error": {...}}`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// Stable, machine-readable (docs/api.md says when each is given).
-    #[schema(schema_with = error_codes)]
-    pub code: String,
-    /// For people; may change.
-    pub message: String,
-    /// The request's id, as in the `x-request-id` header.
-    pub request_id: String,
-    /// What exactly was wrong, where the code says there is more: JSON pointers and reasons.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub details: Option<Value>,
-}
-
-/// Every code an error answer can carry. A new code must be added here, or the answers that
-/// carry it no longer conform to the document (which Schemathesis checks).
-pub const ERROR_CODES: &[&str] = &[
-    "missing_credentials",
-    "invalid_credentials",
-    "insufficient_scope",
-    "unsupported_media_type",
-    "body_too_large",
-    "unreadable_body",
-    "empty_body",
-    "malformed_json",
-    "invalid_envelope",
-    "empty_batch",
-    "too_many_events",
-    "invalid_query",
-    "invalid_cursor",
-    "invalid_id",
-    "event_not_found",
-    "invalid_destination",
-    "destination_not_found",
-    "invalid_key_request",
-    "key_not_found",
-    "invalid_viewer_session",
-    "not_found",
-    "method_not_allowed",
-    "store_unavailable",
-    "audit_unavailable",
-];
-
-fn error_codes() -> utoipa::openapi::Object {
-    utoipa::openapi::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::schema::Type::String)
-        .enum_values(Some(ERROR_CODES.iter().copied()))
-        .build()
-}
+pub use auditlog_core::api_error::{ERROR_CODES, ErrorBody, ErrorDetail};
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
@@ -95,14 +39,7 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.code.to_string(),
-                message: self.message,
-                request_id: current_request_id(),
-                details: self.details,
-            },
-        };
+        let body = ErrorBody::new(self.code, self.message, &current_request_id(), self.details);
         let mut response = (self.status, axum::Json(body)).into_response();
         if self.status == StatusCode::UNAUTHORIZED {
             response

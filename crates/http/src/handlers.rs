@@ -1,7 +1,10 @@
 //! The event routes, health and the public integrity keys: one function per route, each
 //! described for the OpenAPI document by its `#[utoipa::path]` (see `openapi`).
 
-use auditlog_core::ingest::{RequestError, check_content_type, prepare_request};
+use auditlog_core::ingest::{
+    RequestError, UNREADABLE_BODY, body_exceeds, check_content_type, check_declared_length,
+    prepare_request,
+};
 use auditlog_core::query::parse_query;
 use auditlog_core::strict::ObjectOnly;
 use auditlog_core::validate::{IngestContext, MAX_ID_CHARS};
@@ -123,13 +126,7 @@ pub async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 }
 
 pub(crate) async fn read_body(body: Body, max: usize) -> Result<Bytes, ApiError> {
-    let unreadable = || {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "unreadable_body",
-            "the request body could not be read",
-        )
-    };
+    let unreadable = || ApiError::new(StatusCode::BAD_REQUEST, "unreadable_body", UNREADABLE_BODY);
     let mut body = body;
     let mut kept = bytes::BytesMut::new();
     let mut seen = 0usize;
@@ -152,7 +149,7 @@ pub(crate) async fn read_body(body: Body, max: usize) -> Result<Bytes, ApiError>
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body_too_large",
-            format!("request body exceeds {max} bytes"),
+            body_exceeds(max),
         ));
     }
     Ok(kept.freeze())
@@ -219,21 +216,10 @@ pub async fn post_events(
 ) -> Result<(StatusCode, Json<IngestSummary>), ApiError> {
     check_json_content_type(&headers)?;
     let limits = &state.config.limits;
-    if let Some(length) = headers
+    let declared = headers
         .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        && length > limits.max_request_bytes
-    {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            format!(
-                "request body is {length} bytes; the limit is {} bytes",
-                limits.max_request_bytes
-            ),
-        ));
-    }
+        .and_then(|v| v.to_str().ok());
+    check_declared_length(declared, limits.max_request_bytes).map_err(request_error)?;
     let bytes = read_body(body, limits.max_request_bytes).await?;
     let now = (state.clock)();
     let ctx = IngestContext {
@@ -245,7 +231,9 @@ pub async fn post_events(
     let mut fresh_id = || ulid::Ulid::new().to_string();
     let prepared = prepare_request(&bytes, &ctx, &mut fresh_id).map_err(request_error)?;
     let summary = store_items(&state, key.tenant(), prepared, now).await;
-    Ok((summary.status(), Json(summary)))
+    let status =
+        StatusCode::from_u16(summary.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    Ok((status, Json(summary)))
 }
 
 fn request_error(e: RequestError) -> ApiError {

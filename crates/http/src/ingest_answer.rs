@@ -5,82 +5,12 @@ use auditlog_core::Timestamp;
 use auditlog_core::ingest::PreparedItem;
 use auditlog_core::integrity::receipt;
 use auditlog_core::store::{AppendStatus, NewEvent};
-use auditlog_core::validate::{FieldError, MAX_ID_CHARS};
-use axum::http::StatusCode;
-use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::AppState;
 
-/// What became of one item of the request.
-#[derive(Serialize, ToSchema, PartialEq, Eq, Clone, Copy, Debug)]
-#[serde(rename_all = "lowercase")]
-pub enum ItemStatus {
-    /// Stored now, durably.
-    Accepted,
-    /// An event with this id is already stored for the tenant; nothing new was stored.
-    Duplicate,
-    /// Invalid; `errors` lists every problem with its JSON pointer.
-    Rejected,
-    /// Valid but not stored (the store failed); `message` says why; resending is safe.
-    Failed,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ItemResult {
-    /// The item's position in the request, from 0.
-    index: usize,
-    /// The event's id (the client's, or the one assigned); null for a rejected item without a
-    /// usable id.
-    id: Option<String>,
-    status: ItemStatus,
-    /// The receipt of an accepted event: SHA-256 of its canonical stored form, which its line
-    /// in every export carries too (docs/integrity.md).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sha256: Option<String>,
-    /// How many values were masked in this event.
-    #[serde(skip_serializing_if = "is_zero")]
-    redacted: usize,
-    /// Every problem of a rejected item, each named by JSON pointer.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    errors: Vec<FieldError>,
-    /// Why a `failed` item was not stored.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<String>,
-}
-
-fn is_zero(n: &usize) -> bool {
-    *n == 0
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct IngestSummary {
-    request_id: String,
-    accepted: usize,
-    duplicate: usize,
-    rejected: usize,
-    failed: usize,
-    /// Values masked across the accepted events.
-    redacted: usize,
-    items: Vec<ItemResult>,
-}
-
-impl IngestSummary {
-    /// 201 everything stored, 207 some stored, 503 none stored because the store failed, 422
-    /// none stored because every item was invalid.
-    pub fn status(&self) -> StatusCode {
-        let stored = self.accepted + self.duplicate;
-        if self.rejected == 0 && self.failed == 0 {
-            StatusCode::CREATED
-        } else if stored > 0 {
-            StatusCode::MULTI_STATUS
-        } else if self.failed > 0 {
-            StatusCode::SERVICE_UNAVAILABLE
-        } else {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
-    }
-}
+pub(crate) use auditlog_core::ingest_answer::IngestSummary;
+use auditlog_core::ingest_answer::ItemResult;
 
 /// The `503` of `POST /v1/events`, for the OpenAPI document: the items' answer when the store
 /// failed while storing them, or an error when it failed before (the key could not be checked).
@@ -103,15 +33,7 @@ pub async fn store_items(
     // Valid events and, beside them, their positions in the request (for the answer).
     let mut events = Vec::new();
     let mut positions = Vec::new();
-    let mut summary = IngestSummary {
-        request_id: crate::request_log::current_request_id(),
-        accepted: 0,
-        duplicate: 0,
-        rejected: 0,
-        failed: 0,
-        redacted: 0,
-        items: Vec::with_capacity(prepared.len()),
-    };
+    let mut summary = IngestSummary::new(crate::request_log::current_request_id(), prepared.len());
     for (index, item) in prepared.into_iter().enumerate() {
         match item {
             PreparedItem::Valid(p) => {
@@ -122,15 +44,12 @@ pub async fn store_items(
                         None
                     }
                 };
-                summary.items.push(ItemResult {
+                summary.push(ItemResult::accepted(
                     index,
-                    id: Some(p.event.id.clone()),
-                    status: ItemStatus::Accepted,
+                    p.event.id.clone(),
                     sha256,
-                    redacted: p.redacted,
-                    errors: Vec::new(),
-                    message: None,
-                });
+                    p.redacted,
+                ));
                 positions.push(index);
                 events.push(NewEvent {
                     event: p.event,
@@ -139,23 +58,14 @@ pub async fn store_items(
                 });
             }
             PreparedItem::Rejected { id, errors } => {
-                summary.rejected += 1;
-                summary.items.push(ItemResult {
-                    index,
-                    id: id.filter(|i| i.chars().count() <= MAX_ID_CHARS),
-                    status: ItemStatus::Rejected,
-                    sha256: None,
-                    redacted: 0,
-                    errors,
-                    message: None,
-                });
+                summary.push(ItemResult::rejected(index, id, errors));
             }
         }
     }
     if !events.is_empty() {
         let statuses = append(state, tenant, &events, now).await;
         for (index, status) in positions.into_iter().zip(statuses) {
-            record_status(&mut summary, index, status);
+            summary.record(index, status);
         }
     }
     summary
@@ -180,31 +90,6 @@ async fn append(
         Err(e) => {
             tracing::error!(error = %e, "append failed");
             vec![AppendStatus::Failed(format!("not stored: {e}; retrying is safe")); events.len()]
-        }
-    }
-}
-
-fn record_status(summary: &mut IngestSummary, index: usize, status: AppendStatus) {
-    let item = &mut summary.items[index];
-    match status {
-        AppendStatus::Stored => {
-            summary.accepted += 1;
-            summary.redacted += item.redacted;
-        }
-        AppendStatus::Duplicate => {
-            // The receipt was given when the event was first accepted; this copy was not
-            // stored and may differ from it.
-            item.status = ItemStatus::Duplicate;
-            item.sha256 = None;
-            item.redacted = 0;
-            summary.duplicate += 1;
-        }
-        AppendStatus::Failed(message) => {
-            item.status = ItemStatus::Failed;
-            item.sha256 = None;
-            item.redacted = 0;
-            item.message = Some(message);
-            summary.failed += 1;
         }
     }
 }

@@ -48,11 +48,7 @@ fn choose_request_id(request: &Request) -> String {
         .headers()
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            (1..=64).contains(&v.len())
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
+        .filter(|v| auditlog_core::api_error::is_plain_request_id(v))
         .map(str::to_string)
         .unwrap_or_else(|| ulid::Ulid::new().to_string())
 }
