@@ -7,12 +7,15 @@
 #                     the component's work and the host's HTTP, WebAssembly on Node
 #   serve             POST straight to `auditlog serve` (validate + mask + store in SQLite)
 #   jco -> serve      POST to the component, forwarding to that `auditlog serve`
+#   wasmtime -> ...   the same two under `wasmtime serve` (Cranelift-compiled, an instance per
+#                     request)
 #
 #   bash scripts/bench-edge.sh [requests]        (default 40 requests of 500 events)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 requests="${1:-40}"
 source scripts/jco.sh
+source scripts/wasmtime.sh
 cargo build -q --release -p auditlog-cli
 cargo build -q --release -p auditlog-edge --target wasm32-wasip2
 cargo build -q --release -p auditlog-edge --example decide
@@ -31,6 +34,7 @@ echo "body: $(stat -c %s "$work/body.json") bytes, 500 events"
 echo "native decide: $("$target/release/examples/decide" "$work/body.json" 200)"
 
 serve_port="$(port)"; stub_port="$(port)"; jco_serve_port="$(port)"; jco_stub_port="$(port)"
+wt_serve_port="$(port)"; wt_stub_port="$(port)"
 export AUDITLOG_DATA_DIR="$work/data"
 key="$("$target/release/auditlog" keys create --tenant bench --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')"
 "$target/release/auditlog" serve --listen "127.0.0.1:$serve_port" >"$work/serve.log" 2>&1 &
@@ -43,8 +47,17 @@ pids+=($!)
 AUDITLOG_ORIGIN_URL="http://127.0.0.1:$stub_port" "$AUDITLOG_TEST_JCO" serve "$component" \
   --host 127.0.0.1 --port "$jco_stub_port" >"$work/jco-stub.log" 2>&1 &
 pids+=($!)
-for p in "$serve_port" "$stub_port" "$jco_serve_port" "$jco_stub_port"; do wait_for "http://127.0.0.1:$p/"; done
+for origin in "$serve_port:$wt_serve_port" "$stub_port:$wt_stub_port"; do
+  "$AUDITLOG_TEST_WASMTIME" serve -Scli -Opooling-allocator=n --addr "127.0.0.1:${origin#*:}" \
+    --env "AUDITLOG_ORIGIN_URL=http://127.0.0.1:${origin%%:*}" "$component" >>"$work/wasmtime.log" 2>&1 &
+  pids+=($!)
+done
+for p in "$serve_port" "$stub_port" "$jco_serve_port" "$jco_stub_port" "$wt_serve_port" "$wt_stub_port"; do
+  wait_for "http://127.0.0.1:$p/"
+done
 
 node scripts/bench-edge.mjs load "http://127.0.0.1:$jco_stub_port" "$key" "$work/body.json" "$requests" "jco -> stub"
 node scripts/bench-edge.mjs load "http://127.0.0.1:$serve_port" "$key" "$work/body.json" "$requests" "serve"
 node scripts/bench-edge.mjs load "http://127.0.0.1:$jco_serve_port" "$key" "$work/body.json" "$requests" "jco -> serve"
+node scripts/bench-edge.mjs load "http://127.0.0.1:$wt_stub_port" "$key" "$work/body.json" "$requests" "wasmtime -> stub"
+node scripts/bench-edge.mjs load "http://127.0.0.1:$wt_serve_port" "$key" "$work/body.json" "$requests" "wasmtime -> serve"

@@ -1,6 +1,6 @@
 //! Real processes the edge tests talk to over HTTP: `auditlog serve` (the workspace's binary, on
-//! a fresh data directory, its JSON request log kept), and `jco serve` (Bytecode Alliance's
-//! `wasi:http` host for Node) running a component.
+//! a fresh data directory, its JSON request log kept), and a `wasi:http` host running a
+//! component: `jco serve` (Bytecode Alliance's host for Node) or `wasmtime serve`.
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -19,12 +19,12 @@ pub fn auditlog_binary() -> PathBuf {
         .join(format!("auditlog{}", std::env::consts::EXE_SUFFIX))
 }
 
-/// Keeps every line a child writes on `stream`, and sends each to `tx` too.
+/// Keeps every line a child writes on `stream` in `lines`, and sends each to `tx` too.
 fn keep_lines(
     stream: impl Read + Send + 'static,
     tx: mpsc::Sender<String>,
-) -> Arc<Mutex<Vec<String>>> {
-    let lines = Arc::new(Mutex::new(Vec::new()));
+    lines: &Arc<Mutex<Vec<String>>>,
+) {
     let kept = lines.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines().map_while(Result::ok) {
@@ -32,7 +32,6 @@ fn keep_lines(
             let _ = tx.send(line);
         }
     });
-    lines
 }
 
 /// `auditlog serve` on 127.0.0.1, a free port, SQLite in a fresh directory.
@@ -63,7 +62,8 @@ impl Served {
             .spawn()
             .expect("spawn auditlog serve");
         let (tx, rx) = mpsc::channel();
-        let log = keep_lines(child.stderr.take().unwrap(), tx);
+        let log = Arc::new(Mutex::new(Vec::new()));
+        keep_lines(child.stderr.take().unwrap(), tx, &log);
         let url = loop {
             let line = rx
                 .recv_timeout(Duration::from_secs(30))
@@ -111,54 +111,94 @@ impl Served {
     }
 }
 
-/// `jco serve` running a `wasi:http` component on 127.0.0.1, a free port.
-pub struct JcoServe {
+/// A `wasi:http` host that no one here wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host {
+    /// `jco serve`: Bytecode Alliance's host for Node (npm `@bytecodealliance/jco`).
+    Jco,
+    /// `wasmtime serve`: the reference runtime's host (crates.io `wasmtime-cli`).
+    Wasmtime,
+}
+
+impl Host {
+    /// The command: `AUDITLOG_TEST_JCO` / `AUDITLOG_TEST_WASMTIME` (scripts/jco.sh and
+    /// scripts/wasmtime.sh set them), else `jco` / `wasmtime` on the PATH.
+    pub fn command(self) -> String {
+        let (variable, default) = match self {
+            Host::Jco => ("AUDITLOG_TEST_JCO", "jco"),
+            Host::Wasmtime => ("AUDITLOG_TEST_WASMTIME", "wasmtime"),
+        };
+        std::env::var(variable).unwrap_or_else(|_| default.into())
+    }
+
+    fn spawn(self, component: &Path, port: u16, env: &[(&str, &str)]) -> std::io::Result<Child> {
+        let mut command = Command::new(self.command());
+        match self {
+            Host::Jco => {
+                command
+                    .arg("serve")
+                    .arg(component)
+                    .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                    .envs(env.iter().copied());
+            }
+            Host::Wasmtime => {
+                // Only what `--env` names reaches the component; `-Scli` gives it
+                // wasi:cli/environment, which `serve` leaves out by default. The pooling
+                // allocator is left out of the build (scripts/wasmtime.sh), so it is off here.
+                command
+                    .args(["serve", "-Scli", "-Opooling-allocator=n"])
+                    .args(["--addr", &format!("127.0.0.1:{port}")])
+                    .args(env.iter().map(|(k, v)| format!("--env={k}={v}")))
+                    .arg(component);
+            }
+        }
+        command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+    }
+}
+
+/// A host serving a `wasi:http` component on 127.0.0.1, a free port.
+pub struct EdgeHost {
     child: Child,
     pub url: String,
     output: Arc<Mutex<Vec<String>>>,
 }
 
-impl Drop for JcoServe {
+impl Drop for EdgeHost {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-/// The `jco` command: `AUDITLOG_TEST_JCO` (scripts/jco.sh sets it), else `jco` on the PATH.
-pub fn jco_command() -> String {
-    std::env::var("AUDITLOG_TEST_JCO").unwrap_or_else(|_| "jco".into())
-}
-
-impl JcoServe {
-    /// Serves `component` with exactly the environment `env` adds to this process's.
-    pub fn start(component: &Path, env: &[(&str, &str)]) -> JcoServe {
+impl EdgeHost {
+    /// Serves `component` with the settings `env`.
+    pub fn start(host: Host, component: &Path, env: &[(&str, &str)]) -> EdgeHost {
         let port = free_port();
-        let mut child = Command::new(jco_command())
-            .arg("serve")
-            .arg(component)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("run `{}` (scripts/jco.sh installs it): {e}", jco_command())
-            });
+        let mut child = host.spawn(component, port, env).unwrap_or_else(|e| {
+            panic!(
+                "run `{}` (scripts/jco.sh and scripts/wasmtime.sh install the hosts): {e}",
+                host.command()
+            )
+        });
         let (tx, rx) = mpsc::channel();
-        let output = keep_lines(child.stdout.take().unwrap(), tx.clone());
-        let errors = keep_lines(child.stderr.take().unwrap(), tx);
+        let output = Arc::new(Mutex::new(Vec::new()));
+        keep_lines(child.stdout.take().unwrap(), tx.clone(), &output);
+        keep_lines(child.stderr.take().unwrap(), tx, &output);
         loop {
             match rx.recv_timeout(Duration::from_secs(60)) {
-                Ok(line) if line.contains("listening") => break,
+                // jco: "Server listening @ ..."; wasmtime: "Serving HTTP on http://...".
+                Ok(line) if line.contains("listening") || line.contains("Serving HTTP") => break,
                 Ok(_) => {}
                 Err(_) => panic!(
-                    "jco serve did not start: {:?}",
-                    errors.lock().unwrap().clone()
+                    "{host:?} did not start: {:?}",
+                    output.lock().unwrap().clone()
                 ),
             }
         }
-        JcoServe {
+        EdgeHost {
             child,
             url: format!("http://127.0.0.1:{port}"),
             output,

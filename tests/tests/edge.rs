@@ -1,5 +1,5 @@
-//! The edge component, served by a real `wasi:http` host (`jco serve`), in front of a real
-//! `auditlog serve`:
+//! The edge component, served by real `wasi:http` hosts (`jco serve` and `wasmtime serve`,
+//! each test under both), in front of a real `auditlog serve`:
 //!
 //! - for every request the edge answers itself (request-level errors, a batch with nothing
 //!   valid), its answer is the API's for the same request, byte for byte, and the origin never
@@ -9,8 +9,9 @@
 //!   forwarded: masked, read back through the API;
 //! - a slow, unreachable or vanishing origin gets a `504` or `502` in the API's error shape.
 //!
-//! The test builds the component (`wasm32-wasip2`, release, as deployed) and needs `jco`
-//! (scripts/jco.sh installs it and sets `AUDITLOG_TEST_JCO`).
+//! The test builds the component (`wasm32-wasip2`, release, as deployed) and needs both hosts:
+//! scripts/jco.sh (npm) and scripts/wasmtime.sh (crates.io) install them and set
+//! `AUDITLOG_TEST_JCO` and `AUDITLOG_TEST_WASMTIME`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
@@ -21,7 +22,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use auditlog_tests::processes::{JcoServe, Served};
+use auditlog_tests::processes::{EdgeHost, Host, Served};
 use auditlog_tests::{fixture_json, fixtures};
 use serde_json::{Value, json};
 
@@ -234,12 +235,11 @@ fn comparable(body: &str, case: &Case) -> Value {
     answer
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_edge_answers_as_the_api_and_forwards_only_valid_events() {
+async fn the_edge_answers_as_the_api_and_forwards_only_valid_events(host: Host) {
     let origin = Served::start();
     let edge_key = origin.key("via-edge", "write,read");
     let direct_key = origin.key("direct", "write,read");
-    let edge = JcoServe::start(component(), &[("AUDITLOG_ORIGIN_URL", &origin.url)]);
+    let edge = EdgeHost::start(host, component(), &[("AUDITLOG_ORIGIN_URL", &origin.url)]);
     let client = reqwest::Client::new();
     let cases = cases();
     assert!(cases.len() >= 70, "{} cases", cases.len());
@@ -301,12 +301,11 @@ async fn the_edge_answers_as_the_api_and_forwards_only_valid_events() {
     assert_eq!(answers, vec![201, 207]);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn what_the_edge_forwards_is_stored_masked_and_read_back_through_the_api() {
+async fn what_the_edge_forwards_is_stored_masked_and_read_back_through_the_api(host: Host) {
     let origin = Served::start();
     let edge_key = origin.key("via-edge", "write,read");
     let direct_key = origin.key("direct", "write,read");
-    let edge = JcoServe::start(component(), &[("AUDITLOG_ORIGIN_URL", &origin.url)]);
+    let edge = EdgeHost::start(host, component(), &[("AUDITLOG_ORIGIN_URL", &origin.url)]);
     let client = reqwest::Client::new();
     let events = valid_events();
     let batch = Case::post("all valid", json!({ "events": events }).to_string());
@@ -370,11 +369,10 @@ async fn what_the_edge_forwards_is_stored_masked_and_read_back_through_the_api()
     assert_eq!(via_edge["items"][password]["redacted"], 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_retried_request_stores_each_event_once_and_keys_are_the_origins_to_check() {
+async fn a_retried_request_stores_each_event_once_and_keys_are_the_origins_to_check(host: Host) {
     let origin = Served::start();
     let key = origin.key("retry", "write,read");
-    let edge = JcoServe::start(component(), &[("AUDITLOG_ORIGIN_URL", &origin.url)]);
+    let edge = EdgeHost::start(host, component(), &[("AUDITLOG_ORIGIN_URL", &origin.url)]);
     let client = reqwest::Client::new();
     // No ids: the edge assigns them from the request id, so the same request id gives the same.
     let case = Case::post(
@@ -435,10 +433,32 @@ async fn a_retried_request_stores_each_event_once_and_keys_are_the_origins_to_ch
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn other_routes_are_refused_in_the_apis_shape() {
+async fn full_batches_cross_intact_request_after_request(host: Host) {
     let origin = Served::start();
-    let edge = JcoServe::start(component(), &[("AUDITLOG_ORIGIN_URL", &origin.url)]);
+    let key = origin.key("full", "write,read");
+    let edge = EdgeHost::start(host, component(), &[("AUDITLOG_ORIGIN_URL", &origin.url)]);
+    let client = reqwest::Client::new();
+    let events = valid_events();
+    // 500 events (the most a request holds), about 200 KB: bodies that take many writes.
+    for round in 0..6 {
+        let batch: Vec<Value> = (0..500)
+            .map(|i| {
+                let mut e = events[i % events.len()].clone();
+                e["id"] = json!(format!("full-{round}-{i}"));
+                e
+            })
+            .collect();
+        let case = Case::post("full", json!({ "events": batch }).to_string());
+        let answer = send(&client, &edge.url, &key, &case, &format!("full-{round}")).await;
+        assert_eq!(answer.status, 201, "round {round}: {}", answer.body);
+        let body: Value = serde_json::from_str(&answer.body).unwrap();
+        assert_eq!(body["accepted"], 500, "round {round}");
+    }
+}
+
+async fn other_routes_are_refused_in_the_apis_shape(host: Host) {
+    let origin = Served::start();
+    let edge = EdgeHost::start(host, component(), &[("AUDITLOG_ORIGIN_URL", &origin.url)]);
     let client = reqwest::Client::new();
     for (method, path, status, code) in [
         ("GET", "/v1/events", 405, "method_not_allowed"),
@@ -496,19 +516,20 @@ fn faulty_origin() -> String {
     url
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slow_unreachable_or_vanishing_origin_gets_a_gateway_error_not_a_trap() {
+async fn a_slow_unreachable_or_vanishing_origin_gets_a_gateway_error_not_a_trap(host: Host) {
     let faulty = faulty_origin();
     let closed = format!(
         "http://127.0.0.1:{}",
         auditlog_tests::processes::free_port()
     );
     let settings = [("AUDITLOG_ORIGIN_TIMEOUT", "1s")];
-    let flaky = JcoServe::start(
+    let flaky = EdgeHost::start(
+        host,
         component(),
         &[settings[0], ("AUDITLOG_ORIGIN_URL", faulty.as_str())],
     );
-    let down = JcoServe::start(
+    let down = EdgeHost::start(
+        host,
         component(),
         &[settings[0], ("AUDITLOG_ORIGIN_URL", closed.as_str())],
     );
@@ -545,12 +566,12 @@ async fn a_slow_unreachable_or_vanishing_origin_gets_a_gateway_error_not_a_trap(
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn limits_and_settings_come_from_the_same_variables_as_the_api() {
+async fn limits_and_settings_come_from_the_same_variables_as_the_api(host: Host) {
     let origin = Served::start();
     let key = origin.key("limits", "write,read");
     let client = reqwest::Client::new();
-    let small = JcoServe::start(
+    let small = EdgeHost::start(
+        host,
         component(),
         &[
             ("AUDITLOG_ORIGIN_URL", origin.url.as_str()),
@@ -596,7 +617,7 @@ async fn limits_and_settings_come_from_the_same_variables_as_the_api() {
         let mut env = vec![("AUDITLOG_ORIGIN_URL", origin.url.as_str())];
         env.retain(|(n, _)| *n != name);
         env.push((name, value));
-        let broken = JcoServe::start(component(), &env);
+        let broken = EdgeHost::start(host, component(), &env);
         let answer = send(&client, &broken.url, &key, &pin, "broken").await;
         assert_eq!(answer.status, 500, "{name}");
         let body: Value = serde_json::from_str(&answer.body).unwrap();
@@ -607,3 +628,74 @@ async fn limits_and_settings_come_from_the_same_variables_as_the_api() {
         );
     }
 }
+
+#[test]
+fn the_spin_manifest_serves_every_route_from_the_built_component() {
+    let text = std::fs::read_to_string(workspace().join("functions/edge/spin.toml")).unwrap();
+    let manifest: toml::Table = toml::from_str(&text).unwrap();
+    assert_eq!(manifest["spin_manifest_version"].as_integer(), Some(2));
+    let trigger = &manifest["trigger"]["http"][0];
+    assert_eq!(
+        trigger["route"].as_str(),
+        Some("/..."),
+        "the component answers every route"
+    );
+    let name = trigger["component"].as_str().unwrap();
+    let component = &manifest["component"][name];
+    // The source is where the build command puts the component.
+    let source = workspace()
+        .join("functions/edge")
+        .join(component["source"].as_str().unwrap());
+    let built = component["build"]["command"].as_str().unwrap();
+    assert!(built.contains("--target wasm32-wasip2") && built.contains("--release"));
+    assert!(
+        source.ends_with("target/wasm32-wasip2/release/auditlog_edge.wasm"),
+        "{}",
+        source.display()
+    );
+    // The component may reach the origin's host and nothing else.
+    let origin = component["environment"]["AUDITLOG_ORIGIN_URL"]
+        .as_str()
+        .unwrap();
+    let allowed: Vec<&str> = component["allowed_outbound_hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h.as_str().unwrap())
+        .collect();
+    assert_eq!(allowed, vec![origin]);
+}
+
+/// Every behaviour above, under each host.
+macro_rules! under_each_host {
+    ($($name:ident),* $(,)?) => {
+        mod jco {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(Host::Jco).await
+                }
+            )*
+        }
+        mod wasmtime {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(Host::Wasmtime).await
+                }
+            )*
+        }
+    };
+}
+
+under_each_host!(
+    the_edge_answers_as_the_api_and_forwards_only_valid_events,
+    what_the_edge_forwards_is_stored_masked_and_read_back_through_the_api,
+    a_retried_request_stores_each_event_once_and_keys_are_the_origins_to_check,
+    full_batches_cross_intact_request_after_request,
+    other_routes_are_refused_in_the_apis_shape,
+    a_slow_unreachable_or_vanishing_origin_gets_a_gateway_error_not_a_trap,
+    limits_and_settings_come_from_the_same_variables_as_the_api,
+);

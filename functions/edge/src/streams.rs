@@ -87,7 +87,13 @@ pub fn write_all(
         stream.write(now).map_err(|_| ReadError::Failed)?;
         rest = later;
     }
-    stream.flush().map_err(|_| ReadError::Failed)?;
+    // Once every byte is written, a closed stream is a finished body: a host that knows the
+    // length (`content-length`) may close it as soon as the last byte arrives (Wasmtime does).
+    match stream.flush() {
+        Ok(()) => {}
+        Err(StreamError::Closed) => return Ok(()),
+        Err(StreamError::LastOperationFailed(_)) => return Err(ReadError::Failed),
+    }
     // The flush is done when the stream accepts writes again.
     loop {
         match stream.check_write() {
@@ -96,8 +102,8 @@ pub fn write_all(
                     return Err(ReadError::TimedOut);
                 }
             }
-            Ok(_) => return Ok(()),
-            Err(_) => return Err(ReadError::Failed),
+            Ok(_) | Err(StreamError::Closed) => return Ok(()),
+            Err(StreamError::LastOperationFailed(_)) => return Err(ReadError::Failed),
         }
     }
 }
