@@ -26,6 +26,7 @@
 //! - `wire`: the typed fast path of ingest, falling back to [`validate`] on anything unusual.
 //! - [`self_audit`]: the `auditlog.` events the service records about its own use.
 //! - [`store`]: the storage traits, one per operation.
+//! - [`stream`]: delivery to SIEMs and webhooks: filters, and the OCSF and ECS formats.
 //! - [`time`]: timestamps as the API speaks them.
 
 pub mod api_error;
@@ -45,6 +46,7 @@ pub mod redact;
 pub mod self_audit;
 pub mod signing;
 pub mod store;
+pub mod stream;
 pub mod strict;
 pub mod time;
 pub mod validate;

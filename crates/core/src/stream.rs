@@ -1,0 +1,18 @@
+//! Streams: a tenant's events delivered to SIEMs and webhooks, record by record. This module
+//! holds what a delivery decides without I/O:
+//!
+//! # Layout
+//!
+//! - [`verb`]: what an action does (create, read, update, delete, log in, ...), read from its
+//!   last segment; shared by the formats.
+//! - [`filter`]: which events a destination takes (include and exclude by action, exact or
+//!   prefix, and by outcome).
+//! - [`format`]: how an event is written for a destination: our own v1, OCSF or ECS.
+//! - [`ocsf`]: the OCSF mapping (API Activity, Authentication, Account Change), with per-prefix
+//!   class overrides; [`ecs`]: the Elastic Common Schema mapping.
+
+pub mod ecs;
+pub mod filter;
+pub mod format;
+pub mod ocsf;
+pub mod verb;
