@@ -3,6 +3,8 @@
 //!
 //! # Layout
 //!
+//! - [`address`]: where a delivery may go: `https` and public addresses only, unless the
+//!   operator allows more; checked when a destination is saved and again at every connection.
 //! - [`verb`]: what an action does (create, read, update, delete, log in, ...), read from its
 //!   last segment; shared by the formats.
 //! - [`filter`]: which events a destination takes (include and exclude by action, exact or
@@ -10,9 +12,12 @@
 //! - [`format`]: how an event is written for a destination: our own v1, OCSF or ECS.
 //! - [`ocsf`]: the OCSF mapping (API Activity, Authentication, Account Change), with per-prefix
 //!   class overrides; [`ecs`]: the Elastic Common Schema mapping.
+//! - [`webhook`]: Standard Webhooks signatures, with two secrets signing during a rotation.
 
+pub mod address;
 pub mod ecs;
 pub mod filter;
 pub mod format;
 pub mod ocsf;
 pub mod verb;
+pub mod webhook;
