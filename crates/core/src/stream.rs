@@ -13,11 +13,20 @@
 //! - [`ocsf`]: the OCSF mapping (API Activity, Authentication, Account Change), with per-prefix
 //!   class overrides; [`ecs`]: the Elastic Common Schema mapping.
 //! - [`webhook`]: Standard Webhooks signatures, with two secrets signing during a rotation.
+//! - [`batch`]: records cut into requests within a target's limits; a webhook's JSON array.
+//! - [`splunk`], [`datadog`], [`bulk`]: each target's request body, built purely, and (Splunk,
+//!   `_bulk`) what its answer means; [`verdict`]: the HTTP layer of that (retry, `Retry-After`,
+//!   backoff with jitter, or stop for a person).
 
 pub mod address;
+pub mod batch;
+pub mod bulk;
+pub mod datadog;
 pub mod ecs;
 pub mod filter;
 pub mod format;
 pub mod ocsf;
+pub mod splunk;
 pub mod verb;
+pub mod verdict;
 pub mod webhook;
