@@ -5,6 +5,8 @@
 //!
 //! - [`address`]: where a delivery may go: `https` and public addresses only, unless the
 //!   operator allows more; checked when a destination is saved and again at every connection.
+//! - [`delivery`]: a stream's checkpoint as pure transitions (lease, next, after a batch, after
+//!   a failure, stop, pause, resume, replay), stored by compare-and-set like an export's.
 //! - [`verb`]: what an action does (create, read, update, delete, log in, ...), read from its
 //!   last segment; shared by the formats.
 //! - [`filter`]: which events a destination takes (include and exclude by action, exact or
@@ -22,6 +24,7 @@ pub mod address;
 pub mod batch;
 pub mod bulk;
 pub mod datadog;
+pub mod delivery;
 pub mod ecs;
 pub mod filter;
 pub mod format;

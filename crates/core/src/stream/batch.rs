@@ -23,6 +23,13 @@ pub struct BatchLimits {
     pub max_bytes: usize,
 }
 
+/// A webhook request: receivers are often small services; 500 records and 1 MB keep a request
+/// quick to take and within common body-size limits (nginx's default is 1 MB).
+pub const WEBHOOK_LIMITS: BatchLimits = BatchLimits {
+    max_records: 500,
+    max_bytes: 1_000_000,
+};
+
 /// Cuts `records` into consecutive runs within `limits`; `size` is how many bytes a record
 /// takes in the target's body. A record alone over the byte limit still gets a request of its
 /// own (the receiver's answer then says what to do), so nothing is skipped silently.
