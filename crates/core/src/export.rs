@@ -18,7 +18,9 @@ pub use crate::object_keys::{
 mod azure;
 pub mod machine;
 
-pub use azure::{AzureCredential, AzureTarget, SecretRef, check_azure_target};
+pub use azure::{
+    AzureCredential, AzureTarget, SecretRef, check_azure_target, tenant_secret_prefix,
+};
 
 /// The default key prefix in a customer's bucket.
 pub const DEFAULT_PREFIX: &str = "user-events-audit/";

@@ -7,6 +7,8 @@
 //!   operator allows more; checked when a destination is saved and again at every connection.
 //! - [`delivery`]: a stream's checkpoint as pure transitions (lease, next, after a batch, after
 //!   a failure, stop, pause, resume, replay), stored by compare-and-set like an export's.
+//! - [`target`]: a stream destination as described (webhook, Splunk, Datadog, Elasticsearch;
+//!   format, filter, OCSF classes; secrets as references), checked with JSON pointers.
 //! - [`verb`]: what an action does (create, read, update, delete, log in, ...), read from its
 //!   last segment; shared by the formats.
 //! - [`filter`]: which events a destination takes (include and exclude by action, exact or
@@ -30,6 +32,7 @@ pub mod filter;
 pub mod format;
 pub mod ocsf;
 pub mod splunk;
+pub mod target;
 pub mod verb;
 pub mod verdict;
 pub mod webhook;

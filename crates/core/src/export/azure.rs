@@ -17,6 +17,15 @@ pub enum SecretRef {
     File(String),
 }
 
+/// The environment-variable prefix of `tenant`'s secrets, `AUDITLOG_TENANT_{TENANT}_`: over the
+/// API a tenant may name only variables of its own, which the operator sets for it.
+pub fn tenant_secret_prefix(tenant: &str) -> String {
+    format!(
+        "AUDITLOG_TENANT_{}_",
+        tenant.to_ascii_uppercase().replace('-', "_")
+    )
+}
+
 /// How the exporter proves who it is to the storage account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

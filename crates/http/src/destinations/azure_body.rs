@@ -51,13 +51,7 @@ pub struct NewAzureDestination {
     key_env: Option<String>,
 }
 
-/// The environment-variable prefix of `tenant`'s secrets.
-pub fn tenant_secret_prefix(tenant: &str) -> String {
-    format!(
-        "AUDITLOG_TENANT_{}_",
-        tenant.to_ascii_uppercase().replace('-', "_")
-    )
-}
+pub use auditlog_core::export::tenant_secret_prefix;
 
 /// The target the body describes for `tenant`, or every problem with its JSON pointer.
 pub fn azure_target_of(tenant: &str, body: NewAzureBody) -> Result<AzureTarget, Vec<Value>> {

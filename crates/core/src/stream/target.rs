@@ -1,0 +1,364 @@
+//! A stream destination as a tenant admin describes it, checked in one place for the API and the
+//! CLI: where it goes (a webhook, Splunk HEC, Datadog, Elasticsearch or OpenSearch), its
+//! format, its filter, and its OCSF class rules. Every problem is named by JSON pointer, all at
+//! once.
+//!
+//! Secrets (the webhook's signing secret, tokens, API keys, passwords) are references, never
+//! values: over the API an environment variable of the service named
+//! `AUDITLOG_TENANT_{TENANT}_...`, which the operator sets for that tenant, so a tenant can
+//! neither read another's secret nor a variable of the service; the operator's CLI may also name
+//! a file.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::address::{AddressPolicy, check_url};
+use super::bulk::check_index;
+use super::datadog::SITES;
+use super::filter::Filter;
+use super::format::Format;
+use super::ocsf::OcsfMapping;
+use super::splunk::HecSettings;
+use crate::export::{SecretRef, tenant_secret_prefix};
+use crate::time::Timestamp;
+use crate::validate::FieldError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamTarget {
+    Webhook {
+        url: String,
+        secret: SecretRef,
+        /// During a rotation: the secret being replaced, which signs beside `secret` until
+        /// `previous_until`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous_secret: Option<SecretRef>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous_until: Option<Timestamp>,
+    },
+    Splunk {
+        url: String,
+        token: SecretRef,
+        #[serde(flatten)]
+        hec: HecSettings,
+    },
+    Datadog {
+        site: String,
+        api_key: SecretRef,
+    },
+    Elasticsearch {
+        url: String,
+        index: String,
+        /// An API key (`Authorization: ApiKey ...`), or `username` with `password`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        api_key: Option<SecretRef>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        username: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password: Option<SecretRef>,
+    },
+}
+
+/// Everything a stream destination is, besides its id and tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamSettings {
+    pub target: StreamTarget,
+    #[serde(default)]
+    pub format: Format,
+    #[serde(default)]
+    pub filter: Filter,
+    #[serde(default)]
+    pub ocsf: OcsfMapping,
+}
+
+/// Who is describing the destination: a tenant admin over the API (secrets only as the tenant's
+/// environment variables) or the operator at the CLI (any variable, or a file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Author<'a> {
+    Tenant(&'a str),
+    Operator,
+}
+
+struct Problems(Vec<FieldError>);
+
+impl Problems {
+    fn add(&mut self, pointer: &str, message: impl Into<String>) {
+        self.0.push(FieldError {
+            pointer: pointer.to_string(),
+            message: message.into(),
+        });
+    }
+}
+
+/// Reads a stream destination from `{"webhook" | "splunk" | "datadog" | "elasticsearch": {...},
+/// "format", "filter", "ocsf_classes"}`.
+pub fn stream_settings(
+    body: &Value,
+    author: Author<'_>,
+    policy: AddressPolicy,
+) -> Result<StreamSettings, Vec<FieldError>> {
+    let mut problems = Problems(Vec::new());
+    let Some(object) = body.as_object() else {
+        return Err(vec![FieldError {
+            pointer: String::new(),
+            message: "must be an object".into(),
+        }]);
+    };
+    let kinds: Vec<&str> = ["webhook", "splunk", "datadog", "elasticsearch"]
+        .into_iter()
+        .filter(|k| object.contains_key(*k))
+        .collect();
+    for name in object.keys() {
+        if !matches!(
+            name.as_str(),
+            "webhook"
+                | "splunk"
+                | "datadog"
+                | "elasticsearch"
+                | "format"
+                | "filter"
+                | "ocsf_classes"
+        ) {
+            problems.add(&format!("/{name}"), "is not a stream destination field");
+        }
+    }
+    let target = match kinds.as_slice() {
+        [kind] => read_target(kind, &object[*kind], author, policy, &mut problems),
+        _ => {
+            problems.add(
+                "",
+                "give exactly one of `webhook`, `splunk`, `datadog`, `elasticsearch`",
+            );
+            None
+        }
+    };
+    let format = match object
+        .get("format")
+        .map(|f| f.as_str().and_then(Format::parse))
+    {
+        None => Format::default(),
+        Some(Some(format)) => format,
+        Some(None) => {
+            problems.add("/format", "must be `v1`, `ocsf` or `ecs`");
+            Format::default()
+        }
+    };
+    let filter = match object.get("filter") {
+        None => Filter::default(),
+        Some(value) => Filter::from_json(value, "/filter").unwrap_or_else(|errors| {
+            problems.0.extend(errors);
+            Filter::default()
+        }),
+    };
+    let ocsf = match object.get("ocsf_classes") {
+        None => OcsfMapping::default(),
+        Some(value) => OcsfMapping::from_json(value, "/ocsf_classes").unwrap_or_else(|errors| {
+            problems.0.extend(errors);
+            OcsfMapping::default()
+        }),
+    };
+    match target {
+        Some(target) if problems.0.is_empty() => Ok(StreamSettings {
+            target,
+            format,
+            filter,
+            ocsf,
+        }),
+        _ => Err(problems.0),
+    }
+}
+
+/// A field of the target object as a string, or a problem.
+fn text(value: &Value, at: &str, field: &str, problems: &mut Problems) -> Option<String> {
+    match value.get(field) {
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 2048 => Some(s.clone()),
+        Some(_) => {
+            problems.add(&format!("{at}/{field}"), "must be a non-empty string");
+            None
+        }
+        None => {
+            problems.add(&format!("{at}/{field}"), "is required");
+            None
+        }
+    }
+}
+
+/// A secret reference: `{field}_env` (or, for the operator, `{field}_file`).
+fn secret(
+    value: &Value,
+    at: &str,
+    field: &str,
+    required: bool,
+    author: Author<'_>,
+    problems: &mut Problems,
+) -> Option<SecretRef> {
+    let env = value.get(format!("{field}_env")).and_then(Value::as_str);
+    let file = value.get(format!("{field}_file")).and_then(Value::as_str);
+    match (env, file, author) {
+        (Some(name), None, Author::Tenant(tenant)) => {
+            let prefix = tenant_secret_prefix(tenant);
+            if name.starts_with(&prefix) && name.len() > prefix.len() {
+                Some(SecretRef::Env(name.to_string()))
+            } else {
+                problems.add(
+                    &format!("{at}/{field}_env"),
+                    format!(
+                        "over the API a secret is an environment variable of the service named \
+                         {prefix}..., which your operator sets for this tenant"
+                    ),
+                );
+                None
+            }
+        }
+        (Some(name), None, Author::Operator) => Some(SecretRef::Env(name.to_string())),
+        (None, Some(path), Author::Operator) if path.starts_with('/') => {
+            Some(SecretRef::File(path.to_string()))
+        }
+        (None, Some(_), Author::Operator) => {
+            problems.add(&format!("{at}/{field}_file"), "must be an absolute path");
+            None
+        }
+        (None, Some(_), Author::Tenant(_)) => {
+            problems.add(
+                &format!("{at}/{field}_file"),
+                format!("over the API a secret is an environment variable (`{field}_env`)"),
+            );
+            None
+        }
+        (None, None, _) if !required => None,
+        _ => {
+            problems.add(
+                &format!("{at}/{field}_env"),
+                format!("give the secret's reference: `{field}_env`"),
+            );
+            None
+        }
+    }
+}
+
+fn url(value: &Value, at: &str, policy: AddressPolicy, problems: &mut Problems) -> Option<String> {
+    let text = text(value, at, "url", problems)?;
+    match check_url(&text, policy) {
+        Ok(_) => Some(text),
+        Err(why) => {
+            problems.add(&format!("{at}/url"), why);
+            None
+        }
+    }
+}
+
+fn read_target(
+    kind: &str,
+    value: &Value,
+    author: Author<'_>,
+    policy: AddressPolicy,
+    problems: &mut Problems,
+) -> Option<StreamTarget> {
+    let at = format!("/{kind}");
+    if !value.is_object() {
+        problems.add(&at, "must be an object");
+        return None;
+    }
+    match kind {
+        "webhook" => {
+            let url = url(value, &at, policy, problems);
+            let secret_ref = secret(value, &at, "secret", true, author, problems);
+            let previous = secret(value, &at, "previous_secret", false, author, problems);
+            let until = match value.get("previous_until").map(Value::as_str) {
+                None => None,
+                Some(text) => match text.map(crate::time::parse_rfc3339) {
+                    Some(Ok(t)) => Some(t),
+                    _ => {
+                        problems.add(&format!("{at}/previous_until"), "must be an RFC 3339 time");
+                        None
+                    }
+                },
+            };
+            if previous.is_some() != until.is_some() {
+                problems.add(
+                    &at,
+                    "a rotation gives both `previous_secret_env` and `previous_until`",
+                );
+            }
+            Some(StreamTarget::Webhook {
+                url: url?,
+                secret: secret_ref?,
+                previous_secret: previous,
+                previous_until: until,
+            })
+        }
+        "splunk" => {
+            let url = url(value, &at, policy, problems);
+            let token = secret(value, &at, "token", true, author, problems);
+            let hec = HecSettings {
+                index: value
+                    .get("index")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+                source: value
+                    .get("source")
+                    .and_then(Value::as_str)
+                    .unwrap_or("auditlog")
+                    .to_string(),
+                sourcetype: value
+                    .get("sourcetype")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            };
+            Some(StreamTarget::Splunk {
+                url: url?,
+                token: token?,
+                hec,
+            })
+        }
+        "datadog" => {
+            let site = text(value, &at, "site", problems);
+            if let Some(site) = &site
+                && !SITES.contains(&site.as_str())
+            {
+                problems.add(
+                    &format!("{at}/site"),
+                    format!("must be one of {}", SITES.join(", ")),
+                );
+            }
+            let api_key = secret(value, &at, "api_key", true, author, problems);
+            Some(StreamTarget::Datadog {
+                site: site?,
+                api_key: api_key?,
+            })
+        }
+        _ => {
+            let url = url(value, &at, policy, problems);
+            let index = text(value, &at, "index", problems);
+            if let Some(index) = &index
+                && let Err(why) = check_index(index)
+            {
+                problems.add(&format!("{at}/index"), why);
+            }
+            let api_key = secret(value, &at, "api_key", false, author, problems);
+            let username = value
+                .get("username")
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let password = secret(value, &at, "password", false, author, problems);
+            if api_key.is_some() == (username.is_some() || password.is_some())
+                || username.is_some() != password.is_some()
+            {
+                problems.add(
+                    &at,
+                    "authenticate with `api_key_env`, or with `username` and `password_env`",
+                );
+            }
+            Some(StreamTarget::Elasticsearch {
+                url: url?,
+                index: index?,
+                api_key,
+                username,
+                password,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
