@@ -157,6 +157,39 @@ pub fn fixture_json(path: &str) -> Value {
     serde_json::from_str(&text).expect("fixture json")
 }
 
+/// The events of an NDJSON fixture.
+pub fn fixture_ndjson(path: &str) -> Vec<Value> {
+    std::fs::read_to_string(fixtures().join(path))
+        .expect("fixture")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).expect("fixture json"))
+        .collect()
+}
+
+/// Every valid client event of the fixtures: ours, and those mapped from other vendors'
+/// catalogues.
+pub fn valid_fixture_events() -> Vec<Value> {
+    let mut events: Vec<Value> = [
+        "valid/minimal.json",
+        "valid/full.json",
+        "valid/set-password.json",
+        "valid/epoch-millis.json",
+        "mapped/logger-record.json",
+    ]
+    .iter()
+    .map(|name| fixture_json(name))
+    .collect();
+    for name in [
+        "mapped/graphql-request-log.ndjson",
+        "mapped/idp-events.ndjson",
+        "mapped/app-platform-events.ndjson",
+    ] {
+        events.extend(fixture_ndjson(name));
+    }
+    events
+}
+
 /// The API state the suite serves: default limits, the suite's retention and response budget,
 /// and a clock that tests can move forward by `clock_offset` milliseconds.
 pub fn test_state(store: Arc<dyn ServiceStore>, clock_offset: Arc<AtomicI64>) -> AppState {

@@ -23,7 +23,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use auditlog_tests::processes::{EdgeHost, Host, Served};
-use auditlog_tests::{fixture_json, fixtures};
+use auditlog_tests::{fixture_json, fixtures, valid_fixture_events};
 use serde_json::{Value, json};
 
 fn workspace() -> PathBuf {
@@ -127,34 +127,8 @@ async fn read_event(client: &reqwest::Client, origin: &Served, key: &str, id: &s
         .unwrap()
 }
 
-fn read_ndjson(path: &str) -> Vec<Value> {
-    std::fs::read_to_string(fixtures().join(path))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 fn valid_events() -> Vec<Value> {
-    let mut events = Vec::new();
-    for name in [
-        "valid/minimal.json",
-        "valid/full.json",
-        "valid/set-password.json",
-        "valid/epoch-millis.json",
-        "mapped/logger-record.json",
-    ] {
-        events.push(fixture_json(name));
-    }
-    for name in [
-        "mapped/graphql-request-log.ndjson",
-        "mapped/idp-events.ndjson",
-        "mapped/app-platform-events.ndjson",
-    ] {
-        events.extend(read_ndjson(name));
-    }
-    events
+    valid_fixture_events()
 }
 
 fn invalid_events() -> Vec<Value> {

@@ -20,38 +20,13 @@ use auditlog_core::stream::format::{Format, render};
 use auditlog_core::stream::ocsf::{OcsfMapping, to_ocsf};
 use auditlog_core::time::Timestamp;
 use auditlog_core::validate::{IngestContext, Limits};
-use auditlog_tests::{fixture_json, fixtures};
+use auditlog_tests::{fixtures, valid_fixture_events};
 use serde_json::{Value, json};
-
-fn read_ndjson(path: &str) -> Vec<Value> {
-    std::fs::read_to_string(fixtures().join(path))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 /// Every event of the fixtures, and events that reach each class and activity, with and
 /// without the optional parts.
 fn events() -> Vec<(Event, String)> {
-    let mut inputs: Vec<Value> = [
-        "valid/minimal.json",
-        "valid/full.json",
-        "valid/set-password.json",
-        "valid/epoch-millis.json",
-        "mapped/logger-record.json",
-    ]
-    .iter()
-    .map(|name| fixture_json(name))
-    .collect();
-    for name in [
-        "mapped/graphql-request-log.ndjson",
-        "mapped/idp-events.ndjson",
-        "mapped/app-platform-events.ndjson",
-    ] {
-        inputs.extend(read_ndjson(name));
-    }
+    let mut inputs = valid_fixture_events();
     let actions = [
         "user.login",
         "user.logout",

@@ -191,3 +191,28 @@ pub struct Request {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_ms: Option<u64>,
 }
+
+/// A plain event for tests: a user's `action` with `outcome`, nothing optional.
+#[cfg(test)]
+pub(crate) fn sample(action: &str, outcome: Outcome) -> Event {
+    Event {
+        schema_version: 1,
+        id: "e".into(),
+        tenant: "acme".into(),
+        received_at: Timestamp(1),
+        occurred_at: Timestamp(1),
+        action: action.into(),
+        actor: Actor {
+            id: "u1".into(),
+            kind: ActorType::User,
+            email: None,
+            name: None,
+        },
+        outcome,
+        targets: Vec::new(),
+        context: None,
+        source: None,
+        request: None,
+        metadata: None,
+    }
+}

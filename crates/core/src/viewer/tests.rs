@@ -1,7 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::event::{Actor, ActorType, Event, Source, Target};
+use crate::event::{Event, Source, Target};
 
 fn request(filter: FixedFilter) -> SessionRequest {
     SessionRequest {
@@ -102,34 +102,20 @@ fn a_fixed_filter_fills_in_and_refuses_widening() {
 }
 
 fn event(action: &str, actor: &str, target: &str, service: &str, outcome: Outcome) -> Event {
-    Event {
-        schema_version: 1,
-        id: "e".into(),
-        tenant: "acme".into(),
-        received_at: Timestamp(1),
-        occurred_at: Timestamp(1),
-        action: action.into(),
-        actor: Actor {
-            id: actor.into(),
-            kind: ActorType::User,
-            email: Some(format!("{actor}@example.com")),
-            name: None,
-        },
-        outcome,
-        targets: vec![Target {
-            id: target.into(),
-            kind: None,
-            name: None,
-        }],
-        context: None,
-        source: Some(Source {
-            service: Some(service.into()),
-            environment: None,
-            version: None,
-        }),
-        request: None,
-        metadata: None,
-    }
+    let mut event = crate::event::sample(action, outcome);
+    event.actor.id = actor.into();
+    event.actor.email = Some(format!("{actor}@example.com"));
+    event.targets = vec![Target {
+        id: target.into(),
+        kind: None,
+        name: None,
+    }];
+    event.source = Some(Source {
+        service: Some(service.into()),
+        environment: None,
+        version: None,
+    });
+    event
 }
 
 fn action_filter() -> impl Strategy<Value = Option<String>> {

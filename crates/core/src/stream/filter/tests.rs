@@ -1,30 +1,9 @@
 use serde_json::json;
 
 use super::*;
-use crate::event::{Actor, ActorType};
-use crate::time::Timestamp;
 
 fn event(action: &str, outcome: Outcome) -> Event {
-    Event {
-        schema_version: 1,
-        id: "e".into(),
-        tenant: "acme".into(),
-        received_at: Timestamp(1),
-        occurred_at: Timestamp(1),
-        action: action.into(),
-        actor: Actor {
-            id: "u1".into(),
-            kind: ActorType::User,
-            email: None,
-            name: None,
-        },
-        outcome,
-        targets: Vec::new(),
-        context: None,
-        source: None,
-        request: None,
-        metadata: None,
-    }
+    crate::event::sample(action, outcome)
 }
 
 fn filter(value: serde_json::Value) -> Filter {
