@@ -7,6 +7,7 @@
 //!   operator allows more; checked when a destination is saved and again at every connection.
 //! - [`delivery`]: a stream's checkpoint as pure transitions (lease, next, after a batch, after
 //!   a failure, stop, pause, resume, replay), stored by compare-and-set like an export's.
+//! - [`retention`]: how close a stream's backlog is to expiring, for its status.
 //! - [`target`]: a stream destination as described (webhook, Splunk, Datadog, Elasticsearch;
 //!   format, filter, OCSF classes; secrets as references), checked with JSON pointers.
 //! - [`verb`]: what an action does (create, read, update, delete, log in, ...), read from its
@@ -31,6 +32,7 @@ pub mod ecs;
 pub mod filter;
 pub mod format;
 pub mod ocsf;
+pub mod retention;
 pub mod splunk;
 pub mod target;
 pub mod verb;
