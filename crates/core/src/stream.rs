@@ -8,6 +8,8 @@
 //! - [`delivery`]: a stream's checkpoint as pure transitions (lease, next, after a batch, after
 //!   a failure, stop, pause, resume, replay), stored by compare-and-set like an export's.
 //! - [`retention`]: how close a stream's backlog is to expiring, for its status.
+//! - [`status`]: what `status` says of a stream (condition, error and hint, backlog and its
+//!   retention warning).
 //! - [`target`]: a stream destination as described (webhook, Splunk, Datadog, Elasticsearch;
 //!   format, filter, OCSF classes; secrets as references), checked with JSON pointers.
 //! - [`verb`]: what an action does (create, read, update, delete, log in, ...), read from its
@@ -34,6 +36,7 @@ pub mod format;
 pub mod ocsf;
 pub mod retention;
 pub mod splunk;
+pub mod status;
 pub mod target;
 pub mod verb;
 pub mod verdict;
