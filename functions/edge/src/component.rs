@@ -80,6 +80,7 @@ fn serve(request: &IncomingRequest) -> Reply {
     let path = path_and_query.split('?').next().unwrap_or_default();
     let route = edge::route(method, path);
     if let Some(refusal) = edge::refuse_route(route, &request_id) {
+        drain(request, config.limits.max_request_bytes);
         let allow = route == Route::MethodNotAllowed;
         return Reply::answer(refusal).with_header_if(allow, "allow", b"POST");
     }
@@ -92,6 +93,7 @@ fn serve(request: &IncomingRequest) -> Reply {
         content_length: text(&content_length),
     };
     if let Some(refusal) = edge::check_headers(headers, &config.limits, &request_id) {
+        drain(request, config.limits.max_request_bytes);
         return Reply::answer(refusal);
     }
     let body = match read_request_body(request, config.limits.max_request_bytes) {
@@ -131,6 +133,12 @@ fn read_request_body(request: &IncomingRequest, max: usize) -> Result<Vec<u8>, R
     drop(stream);
     drop(body);
     read
+}
+
+/// Reads and drops a refused request's body (a bounded amount, as the API does), so that a
+/// client still sending sees the answer rather than a connection the host closed under it.
+fn drain(request: &IncomingRequest, max: usize) {
+    let _ = read_request_body(request, max);
 }
 
 /// What the component answers.
