@@ -37,12 +37,7 @@ use serde_json::Value;
 /// Runs the workspace's `auditlog` CLI binary, which the same `cargo test` builds beside the
 /// test binaries, with `envs` added: whether it succeeded, its exit code, stdout and stderr.
 pub fn run_auditlog(args: &[&str], envs: &[(&str, &std::path::Path)]) -> CliOutput {
-    let exe = std::env::current_exe().unwrap();
-    let binary = exe
-        .parent()
-        .and_then(std::path::Path::parent)
-        .unwrap()
-        .join(format!("auditlog{}", std::env::consts::EXE_SUFFIX));
+    let binary = processes::auditlog_binary();
     let out = std::process::Command::new(&binary)
         .args(args)
         .envs(envs.iter().copied())

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{BIN, auditlog, auditlog_with, start_server, start_server_with};
+use common::{BIN, auditlog, auditlog_with, create_key, start_server, start_server_with};
 
 #[test]
 fn serve_keys_send_query_and_stop_gracefully() {
@@ -220,12 +220,7 @@ fn serve_exports_to_a_directory_and_the_destination_commands_report_it() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
     let out = dir.path().join("export");
-    let (ok, stdout, _) = auditlog(&data, &["keys", "create", "--tenant", "demo", "--json"]);
-    assert!(ok, "{stdout}");
-    let key = serde_json::from_str::<Value>(&stdout).expect("json")["key"]
-        .as_str()
-        .expect("key")
-        .to_string();
+    let key = create_key(&data, "demo");
     let (ok, stdout, stderr) = auditlog(
         &data,
         &[
@@ -768,12 +763,7 @@ fn a_declared_destination_is_registered_once_and_never_repointed() {
         ("AUDITLOG_EXPORT_WINDOW", "1s"),
         ("AUDITLOG_EXPORT_GRACE", "1s"),
     ];
-    let (ok, stdout, _) = auditlog(&data, &["keys", "create", "--tenant", "onprem", "--json"]);
-    assert!(ok);
-    let key = serde_json::from_str::<Value>(&stdout).expect("json")["key"]
-        .as_str()
-        .expect("key")
-        .to_string();
+    let key = create_key(&data, "onprem");
     let mut server = start_server_with(&data, &env);
     let (ok, stdout, _) = auditlog(
         &data,

@@ -143,20 +143,7 @@ async fn prepare(dir: &Path, count: usize) {
         },
         created_at: Timestamp(end),
     };
-    let caller = Caller::Operator {
-        user: "bench".into(),
-        host: "localhost".into(),
-    };
-    // Recorded an hour after the events, outside every window the bench exports.
-    let record = SelfEvent::new(SelfAction::DestinationAdded, caller)
-        .destination(&destination)
-        .into_event(
-            "bench",
-            "01BENCHDESTINATIONADDED000".into(),
-            Timestamp(end + 3_600_000),
-            86_400_000,
-        );
-    store.add_destination(&destination, &record).await.unwrap();
+    add_destination(&store, &destination, "01BENCHDESTINATIONADDED000", end).await;
     println!(
         "prepared {count} events in {:.1}s",
         start.elapsed().as_secs_f64()
@@ -208,19 +195,30 @@ async fn add_azure(dir: &Path, endpoint: &str, container: &str, key_file: &str) 
         }),
         created_at: Timestamp(now_ms()),
     };
+    add_destination(&store, &destination, "01BENCHAZUREDESTINATIONADD", now_ms()).await;
+}
+
+/// Registers `destination` with its `auditlog.` record, received an hour after `after`: outside
+/// every window the bench exports.
+async fn add_destination(
+    store: &SqliteStore,
+    destination: &Destination,
+    record_id: &str,
+    after: i64,
+) {
     let caller = Caller::Operator {
         user: "bench".into(),
         host: "localhost".into(),
     };
     let record = SelfEvent::new(SelfAction::DestinationAdded, caller)
-        .destination(&destination)
+        .destination(destination)
         .into_event(
             "bench",
-            "01BENCHAZUREDESTINATIONADD".into(),
-            Timestamp(now_ms() + 3_600_000),
+            record_id.into(),
+            Timestamp(after + 3_600_000),
             86_400_000,
         );
-    store.add_destination(&destination, &record).await.unwrap();
+    store.add_destination(destination, &record).await.unwrap();
 }
 
 fn peak_rss_kib() -> u64 {

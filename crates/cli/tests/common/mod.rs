@@ -38,6 +38,17 @@ pub fn auditlog_with(
     )
 }
 
+/// A new write-and-read key of `tenant`, made by `keys create --json` on `data_dir`.
+pub fn create_key(data_dir: &Path, tenant: &str) -> String {
+    let (ok, stdout, stderr) =
+        auditlog(data_dir, &["keys", "create", "--tenant", tenant, "--json"]);
+    assert!(ok, "{stdout}{stderr}");
+    serde_json::from_str::<Value>(&stdout).expect("json")["key"]
+        .as_str()
+        .expect("key")
+        .to_string()
+}
+
 pub struct Server {
     pub child: Child,
     pub url: String,
