@@ -219,7 +219,13 @@ pub async fn post_events(
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok());
-    check_declared_length(declared, limits.max_request_bytes).map_err(request_error)?;
+    if let Err(e) = check_declared_length(declared, limits.max_request_bytes) {
+        // The body is read and dropped all the same (a bounded amount, as past the limit
+        // below): left unread, the server closes the connection, cutting off a keep-alive
+        // client's next request. The answer is the declared size's.
+        let _ = read_body(body, limits.max_request_bytes).await;
+        return Err(request_error(e));
+    }
     let bytes = read_body(body, limits.max_request_bytes).await?;
     let now = (state.clock)();
     let ctx = IngestContext {
