@@ -17,7 +17,9 @@ pub mod azure_rig;
 pub mod console_suite;
 pub mod export_suite;
 pub mod processes;
+pub mod receivers;
 pub mod self_audit_suite;
+pub mod stream_suite;
 pub mod suite;
 
 use std::path::PathBuf;
@@ -197,6 +199,10 @@ pub fn test_state(store: Arc<dyn ServiceStore>, clock_offset: Arc<AtomicI64>) ->
             cursor_key: CursorKey::new(rand_bytes()),
             max_response_bytes: MAX_RESPONSE_BYTES,
             console_frame_ancestors: "'none'".into(),
+            stream_policy: auditlog_core::stream::address::AddressPolicy {
+                allow_http: true,
+                allow_private: true,
+            },
         }),
         clock: Arc::new(move || Timestamp(now_ms() + clock_offset.load(Ordering::SeqCst))),
     }

@@ -4,6 +4,7 @@
 //! | --- | --- | --- | --- |
 //! | a destination | `destination` | its id | `tenant`, `body` (the destination as JSON) |
 //! | its export state | `state#{id}` | `state` | `version` (N), `body` (the state as JSON) |
+//! | a stream's delivery state | `stream#{id}` | `state` | `version` (N), `body` (the state as JSON) |
 //! | a digest signing key | `signing-key` | its id | `body` (the key, private seed included) |
 //! | a console viewer session | `viewer-session#{id}` | `session` | `opened` (BOOL), `body` (hashes only; see `viewer.rs`) |
 //!
@@ -18,8 +19,9 @@ use async_trait::async_trait;
 use auditlog_core::export::{Destination, ExportState};
 use auditlog_core::signing::SigningKeyRecord;
 use auditlog_core::store::{
-    DestinationStore, ExportStateStore, NewEvent, SigningKeyStore, StoreError,
+    DestinationStore, ExportStateStore, NewEvent, SigningKeyStore, StoreError, StreamStateStore,
 };
+use auditlog_core::stream::delivery::StreamState;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
 use crate::{DynamoStore, created, n, number_attr, s, sdk_message, text_attr, won};
@@ -30,6 +32,10 @@ const SIGNING_KEY_PK: &str = "signing-key";
 
 fn state_pk(destination_id: &str) -> String {
     format!("state#{destination_id}")
+}
+
+fn stream_pk(destination_id: &str) -> String {
+    format!("stream#{destination_id}")
 }
 
 fn unavailable<E: std::fmt::Display>(e: E) -> StoreError {
@@ -128,22 +134,12 @@ impl DestinationStore for DynamoStore {
 #[async_trait]
 impl ExportStateStore for DynamoStore {
     async fn export_state(&self, destination_id: &str) -> Result<ExportState, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.config.exports_table)
-            .key("pk", s(state_pk(destination_id)))
-            .key("sk", s(STATE_SK))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| StoreError::Unavailable(sdk_message(&e)))?;
-        match out.item() {
-            Some(item) => {
-                let mut state: ExportState = from_body(item)?;
-                // The attribute the condition checks is the authority on the version.
-                state.version = u64::try_from(number_attr(item, "version")?)
-                    .map_err(|_| StoreError::Corrupt("negative export state version".into()))?;
+        match self
+            .state_item::<ExportState>(&state_pk(destination_id))
+            .await?
+        {
+            Some((version, mut state)) => {
+                state.version = version;
                 Ok(state)
             }
             None => Ok(ExportState::new(destination_id)),
@@ -155,19 +151,114 @@ impl ExportStateStore for DynamoStore {
         next: &ExportState,
         expected_version: u64,
     ) -> Result<bool, StoreError> {
-        auditlog_core::store::check_next_version(next, expected_version)?;
+        auditlog_core::store::check_next_version(next.version, expected_version)?;
+        let body = serde_json::to_string(next).map_err(unavailable)?;
+        self.save_state_item(&state_pk(&next.destination_id), next.version, body)
+            .await
+    }
+}
+
+#[async_trait]
+impl StreamStateStore for DynamoStore {
+    async fn stream_state(&self, destination_id: &str) -> Result<StreamState, StoreError> {
+        match self
+            .state_item::<StreamState>(&stream_pk(destination_id))
+            .await?
+        {
+            Some((version, mut state)) => {
+                state.version = version;
+                Ok(state)
+            }
+            None => Ok(StreamState {
+                destination_id: destination_id.to_string(),
+                ..StreamState::default()
+            }),
+        }
+    }
+
+    async fn save_stream_state(
+        &self,
+        next: &StreamState,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
+        auditlog_core::store::check_next_version(next.version, expected_version)?;
+        let body = serde_json::to_string(next).map_err(unavailable)?;
+        self.save_state_item(&stream_pk(&next.destination_id), next.version, body)
+            .await
+    }
+
+    async fn change_stream_state(
+        &self,
+        next: &StreamState,
+        expected_version: u64,
+        audit: &NewEvent,
+    ) -> Result<bool, StoreError> {
+        auditlog_core::store::check_next_version(next.version, expected_version)?;
+        let body = serde_json::to_string(next).map_err(unavailable)?;
         let version = i64::try_from(next.version).map_err(unavailable)?;
         let expected = i64::try_from(expected_version).map_err(unavailable)?;
-        let body = serde_json::to_string(next).map_err(unavailable)?;
+        let put = Put::builder()
+            .table_name(&self.config.exports_table)
+            .item("pk", s(stream_pk(&next.destination_id)))
+            .item("sk", s(STATE_SK))
+            .item("version", n(version))
+            .item("body", s(body));
+        let put = if expected == 0 {
+            put.condition_expression("attribute_not_exists(pk)")
+        } else {
+            put.condition_expression("version = :expected")
+                .expression_attribute_values(":expected", n(expected))
+        };
+        let item = TransactWriteItem::builder()
+            .put(put.build().map_err(unavailable)?)
+            .build();
+        self.audited(item, audit).await
+    }
+}
+
+impl DynamoStore {
+    /// A versioned state item (`pk`, sk `state`): its version, from the attribute the condition
+    /// checks (the authority on it), and its body.
+    async fn state_item<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: &str,
+    ) -> Result<Option<(u64, T)>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.config.exports_table)
+            .key("pk", s(pk))
+            .key("sk", s(STATE_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| StoreError::Unavailable(sdk_message(&e)))?;
+        let Some(item) = out.item() else {
+            return Ok(None);
+        };
+        let version = u64::try_from(number_attr(item, "version")?)
+            .map_err(|_| StoreError::Corrupt("negative state version".into()))?;
+        Ok(Some((version, from_body(item)?)))
+    }
+
+    /// Stores a state `version` if the stored one is `version - 1` (none stored for 1).
+    async fn save_state_item(
+        &self,
+        pk: &str,
+        version: u64,
+        body: String,
+    ) -> Result<bool, StoreError> {
+        let expected = i64::try_from(version.saturating_sub(1)).map_err(unavailable)?;
+        let version = i64::try_from(version).map_err(unavailable)?;
         let put = self
             .client
             .put_item()
             .table_name(&self.config.exports_table)
-            .item("pk", s(state_pk(&next.destination_id)))
+            .item("pk", s(pk))
             .item("sk", s(STATE_SK))
             .item("version", n(version))
             .item("body", s(body));
-        let put = if expected_version == 0 {
+        let put = if expected == 0 {
             put.condition_expression("attribute_not_exists(pk)")
         } else {
             put.condition_expression("version = :expected")

@@ -118,6 +118,10 @@ fn check(declared: &Declaration) -> Vec<String> {
             }
             found
         }
+        Target::Stream(_) => vec![(
+            "/kind".to_string(),
+            "a stream is added with `auditlog streams add`, not declared".to_string(),
+        )],
     };
     problems.extend(
         target_problems

@@ -288,7 +288,9 @@ pub async fn destinations(
             // the instance metadata service, and warns where there is none).
             let sinks = match &destination.target {
                 Target::S3(_) => Sinks::from_env().await,
-                Target::Azure(_) | Target::Directory { .. } => Sinks::without_aws(),
+                Target::Azure(_) | Target::Directory { .. } | Target::Stream(_) => {
+                    Sinks::without_aws()
+                }
             };
             let sink_name = sinks.sink_for(&destination).await?.describe();
             let verified = SelfEvent::new(SelfAction::DestinationVerified, recorder.caller())

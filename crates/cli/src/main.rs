@@ -11,6 +11,7 @@ mod policy_azure;
 mod serve;
 mod settings;
 mod signing_keys;
+mod streams;
 mod verify;
 
 use std::process::ExitCode;
@@ -90,6 +91,16 @@ enum Command {
         audit: operator::AuditArgs,
         #[command(subcommand)]
         command: export::DestinationsCommand,
+    },
+    /// Add stream destinations (webhooks, Splunk, Datadog, Elasticsearch), pause, resume and
+    /// replay them, see their status, or deliver now.
+    Streams {
+        #[command(flatten)]
+        store: settings::StoreArgs,
+        #[command(flatten)]
+        audit: operator::AuditArgs,
+        #[command(subcommand)]
+        command: streams::StreamsCommand,
     },
     /// Export every destination's closed windows now and exit (the same pass the schedule
     /// runs). Exits 1 when a destination failed.
@@ -215,6 +226,14 @@ async fn run(command: Command) -> anyhow::Result<bool> {
         } => {
             let opened = store.open().await?;
             export::destinations(opened.store.as_ref(), &Recorder::new(&audit), command).await
+        }
+        Command::Streams {
+            store,
+            audit,
+            command,
+        } => {
+            let opened = store.open().await?;
+            streams::run(opened.store, &Recorder::new(&audit), command).await
         }
         Command::Export { store, export, api } => {
             let opened = store.open().await?;

@@ -37,6 +37,11 @@ impl Recorder {
         self.caller.clone()
     }
 
+    /// The retention the command's records (and its status readings) go by.
+    pub fn retention_ms(&self) -> i64 {
+        self.retention_ms
+    }
+
     /// `record` as an event of `tenant`, now, with a fresh id.
     pub fn event(&self, tenant: &str, record: SelfEvent) -> NewEvent {
         record.into_event(

@@ -29,6 +29,10 @@ pub struct ServeArgs {
     /// hourly). Default: a pass as each window closes.
     #[arg(long, env = "AUDITLOG_EXPORT_SCHEDULE")]
     pub export_schedule: Option<String>,
+    /// How often streams deliver: a pass every interval (events wait `AUDITLOG_STREAM_SETTLE`
+    /// after they are received first).
+    #[arg(long, env = "AUDITLOG_STREAM_INTERVAL", default_value = "5s", value_parser = auditlog_settings::parse_duration)]
+    pub stream_interval: std::time::Duration,
     #[command(flatten)]
     pub declared: crate::declared::DeclaredArgs,
     #[command(flatten)]
@@ -54,6 +58,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let declared = args.declared.read()?;
     let export_config = crate::export::export_config(&args.export, &args.api, "serve")?;
+    let (stream_client, stream_config) =
+        crate::streams::deliverer(&args.export, &args.api, "serve")?;
+    if args.stream_interval.is_zero() {
+        anyhow::bail!("AUDITLOG_STREAM_INTERVAL must be positive");
+    }
     let opened = args.store.open().await?;
     if let Some((destination, variable)) = declared {
         crate::declared::register(
@@ -93,6 +102,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Sinks::from_env().await,
         export_config,
         export_schedule,
+    ));
+    tokio::spawn(crate::streams::deliver_on_schedule(
+        store.clone(),
+        stream_client,
+        stream_config,
+        args.stream_interval,
     ));
 
     let listener = tokio::net::TcpListener::bind(args.listen)

@@ -70,6 +70,8 @@ pub const ERROR_CODES: &[&str] = &[
     "event_not_found",
     "invalid_destination",
     "destination_not_found",
+    "not_a_stream",
+    "invalid_replay",
     "invalid_key_request",
     "key_not_found",
     "invalid_viewer_session",

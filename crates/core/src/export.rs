@@ -46,6 +46,9 @@ pub enum Target {
         path: String,
         prefix: String,
     },
+    /// A stream to a SIEM or webhook (`crate::stream`), delivered record by record rather than
+    /// as objects. Boxed: it is much larger than the object stores.
+    Stream(Box<crate::stream::target::StreamSettings>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,7 +138,13 @@ impl Target {
             Target::S3(s3) => &s3.prefix,
             Target::Azure(azure) => &azure.prefix,
             Target::Directory { prefix, .. } => prefix,
+            Target::Stream(_) => "",
         }
+    }
+
+    /// Whether the destination is an object store (exported in windows) rather than a stream.
+    pub fn is_object_store(&self) -> bool {
+        !matches!(self, Target::Stream(_))
     }
 }
 

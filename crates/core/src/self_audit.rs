@@ -26,6 +26,9 @@ pub enum SelfAction {
     DestinationAdded,
     DestinationRemoved,
     DestinationVerified,
+    DestinationPaused,
+    DestinationResumed,
+    DestinationReplayed,
     /// `GET /v1/events`.
     EventsListed,
     /// `GET /v1/events/{id}`.
@@ -44,12 +47,15 @@ pub enum SelfAction {
 }
 
 impl SelfAction {
-    pub const ALL: [SelfAction; 14] = [
+    pub const ALL: [SelfAction; 17] = [
         SelfAction::KeyCreated,
         SelfAction::KeyRevoked,
         SelfAction::DestinationAdded,
         SelfAction::DestinationRemoved,
         SelfAction::DestinationVerified,
+        SelfAction::DestinationPaused,
+        SelfAction::DestinationResumed,
+        SelfAction::DestinationReplayed,
         SelfAction::EventsListed,
         SelfAction::EventRead,
         SelfAction::ConsoleEventsListed,
@@ -68,6 +74,9 @@ impl SelfAction {
             SelfAction::DestinationAdded => "auditlog.destination.added",
             SelfAction::DestinationRemoved => "auditlog.destination.removed",
             SelfAction::DestinationVerified => "auditlog.destination.verified",
+            SelfAction::DestinationPaused => "auditlog.destination.paused",
+            SelfAction::DestinationResumed => "auditlog.destination.resumed",
+            SelfAction::DestinationReplayed => "auditlog.destination.replayed",
             SelfAction::EventsListed => "auditlog.events.listed",
             SelfAction::EventRead => "auditlog.event.read",
             SelfAction::ConsoleEventsListed => "auditlog.console.events_listed",
@@ -205,10 +214,13 @@ impl SelfEvent {
                 "directory",
                 format!("{}/{prefix}", path.trim_end_matches('/')),
             ),
+            ExportTarget::Stream(stream) => (stream.target.kind(), stream.target.location()),
         };
         let role = match &destination.target {
             ExportTarget::S3(s3) => s3.role_arn.clone(),
-            ExportTarget::Azure(_) | ExportTarget::Directory { .. } => None,
+            ExportTarget::Azure(_) | ExportTarget::Directory { .. } | ExportTarget::Stream(_) => {
+                None
+            }
         };
         let with = self
             .target("destination", &destination.id, Some(&location))

@@ -8,6 +8,7 @@ use crate::event::Event;
 use crate::export::{Destination, ExportState};
 use crate::keys::KeyRecord;
 use crate::query::EventQuery;
+use crate::stream::delivery::StreamState;
 use crate::time::Timestamp;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -183,15 +184,37 @@ pub trait ExportStateStore: Send + Sync {
 
 /// The rule every [`ExportStateStore::save_export_state`] applies first: a new state is exactly
 /// one version after the one it replaces.
-pub fn check_next_version(next: &ExportState, expected_version: u64) -> Result<(), StoreError> {
-    if next.version == expected_version + 1 {
+pub fn check_next_version(next_version: u64, expected_version: u64) -> Result<(), StoreError> {
+    if next_version == expected_version + 1 {
         Ok(())
     } else {
         Err(StoreError::Corrupt(format!(
-            "export state version {} does not follow {expected_version}",
-            next.version
+            "state version {next_version} does not follow {expected_version}"
         )))
     }
+}
+
+/// The delivery state of each stream destination (`crate::stream::delivery`), changed only by
+/// compare-and-set on its version, as export states are.
+#[async_trait]
+pub trait StreamStateStore: Send + Sync {
+    /// The stored state, or a fresh one (version 0) for a stream that never ran.
+    async fn stream_state(&self, destination_id: &str) -> Result<StreamState, StoreError>;
+    /// Stores `next` if the stored version is still `expected_version` (0: nothing stored yet);
+    /// `false` when someone else got there first.
+    async fn save_stream_state(
+        &self,
+        next: &StreamState,
+        expected_version: u64,
+    ) -> Result<bool, StoreError>;
+    /// A person's change (pause, resume, replay): stored as [`Self::save_stream_state`] does,
+    /// with its self-audit record, atomically; neither is written when the version moved.
+    async fn change_stream_state(
+        &self,
+        next: &StreamState,
+        expected_version: u64,
+        audit: &NewEvent,
+    ) -> Result<bool, StoreError>;
 }
 
 /// The keys that sign digests. Keys are only ever added: digests signed by a retired key stay
@@ -208,9 +231,15 @@ pub trait SigningKeyStore: Send + Sync {
 }
 
 /// Everything the exporter needs from a store.
-pub trait ExportStore: QueryEvents + DestinationStore + ExportStateStore + SigningKeyStore {}
+pub trait ExportStore:
+    QueryEvents + DestinationStore + ExportStateStore + StreamStateStore + SigningKeyStore
+{
+}
 
-impl<T: QueryEvents + DestinationStore + ExportStateStore + SigningKeyStore> ExportStore for T {}
+impl<T> ExportStore for T where
+    T: QueryEvents + DestinationStore + ExportStateStore + StreamStateStore + SigningKeyStore
+{
+}
 
 /// Everything a service host needs (the API with its admin routes, the CLI, the exporter).
 pub trait ServiceStore: Store + ExportStore {}

@@ -176,6 +176,7 @@ fn kind(target: &Target) -> &'static str {
         Target::Directory { .. } => "directory",
         Target::Azure(_) => "azure",
         Target::S3(_) => "s3",
+        Target::Stream(_) => "stream",
     }
 }
 

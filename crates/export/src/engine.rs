@@ -99,6 +99,7 @@ pub async fn export_pass(
     let destinations = store.list_destinations(None).await?;
     let exports: Vec<_> = destinations
         .iter()
+        .filter(|d| d.target.is_object_store())
         .map(|destination| export_one(store, sinks, destination, config, now))
         .collect();
     let reports = futures::stream::iter(exports)

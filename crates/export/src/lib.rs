@@ -23,11 +23,14 @@
 //! - [`streams`]: exported streams and digests listed and read back through any object store
 //!   (a local copy, S3), for `auditlog verify`.
 //! - [`signing_keys`]: the digest signing keys: made on first use, rotated on demand.
+//! - `deliver`: streams to SIEMs and webhooks (the `streams` feature): the HTTP client that
+//!   checks every address, each target's requests and verdicts, the delivery pass, status.
 
 #[cfg(feature = "azure")]
 pub mod azure;
 #[cfg(feature = "azure")]
 pub mod azure_errors;
+pub mod deliver;
 pub mod directory;
 pub mod engine;
 pub mod parts;

@@ -163,6 +163,11 @@ impl SinkFactory for Sinks {
                 )),
                 None => Arc::new(S3Sink::new(self.s3_client(target).await, target.clone())),
             },
+            Target::Stream(_) => {
+                return Err(SinkError::failed(
+                    "a stream destination is delivered record by record, not as objects",
+                ));
+            }
             #[cfg(feature = "azure")]
             Target::Azure(target) => Arc::new(crate::azure::AzureSink::new(target)?),
             #[cfg(not(feature = "azure"))]

@@ -8,6 +8,7 @@ use auditlog_core::Timestamp;
 use auditlog_core::export::{
     AzureTarget, DEFAULT_PREFIX, Destination, S3Target, Target, check_s3_target, normalize_prefix,
 };
+use auditlog_core::stream::target::StreamSettings;
 use auditlog_export::DestinationStatus;
 use axum::Json;
 use axum::body::Body;
@@ -55,6 +56,7 @@ pub enum DestinationKind {
     S3,
     Azure,
     Directory,
+    Stream,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -77,6 +79,9 @@ pub struct DestinationView {
     azure: Option<AzureTarget>,
     #[serde(skip_serializing_if = "Option::is_none")]
     directory: Option<DirectoryTarget>,
+    /// A stream's target, format, filter and OCSF rules; secrets as references only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream: Option<StreamSettings>,
 }
 
 impl DestinationView {
@@ -89,6 +94,7 @@ impl DestinationView {
             s3: None,
             azure: None,
             directory: None,
+            stream: None,
         };
         match &destination.target {
             Target::S3(s3) => {
@@ -104,6 +110,10 @@ impl DestinationView {
                     path: path.clone(),
                     prefix: prefix.clone(),
                 });
+            }
+            Target::Stream(settings) => {
+                view.kind = DestinationKind::Stream;
+                view.stream = Some(settings.as_ref().clone());
             }
         }
         view
@@ -190,7 +200,11 @@ fn check_new_destination(body: NewS3Destination) -> Result<S3Target, ApiError> {
 }
 
 /// The tenant's destination `id`, or 404.
-async fn owned(state: &AppState, tenant: &str, id: &str) -> Result<Destination, ApiError> {
+pub(crate) async fn owned(
+    state: &AppState,
+    tenant: &str,
+    id: &str,
+) -> Result<Destination, ApiError> {
     let destinations = state
         .store
         .list_destinations(Some(tenant))

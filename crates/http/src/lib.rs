@@ -7,6 +7,7 @@
 //! - `handlers`: one function per route; they parse with `auditlog-core`, call the store
 //!   traits, and shape the JSON answers.
 //! - [`destinations`]: the admin routes for a tenant's export destinations and their status.
+//! - [`streams`]: adding a stream destination, its status, pause, resume and replay.
 //! - [`keys`]: the admin routes for a tenant's API keys.
 //! - `auth`: the `ApiKey<Scope>` extractor: bearer key → tenant, checked once per request.
 //! - `event_pages`: reading a page of events, for the API and the console alike.
@@ -30,6 +31,7 @@ pub mod keys;
 pub mod openapi;
 mod request_log;
 pub mod self_audit;
+pub mod streams;
 mod viewer_sessions;
 
 use std::sync::Arc;
@@ -62,6 +64,9 @@ pub struct ApiConfig {
     /// The console's CSP `frame-ancestors` sources (checked by the settings): `'none'`, or the
     /// vendor's origins that may embed it.
     pub console_frame_ancestors: String,
+    /// Where streams may deliver beyond public `https` (the operator's setting); a stream's
+    /// URL is checked against it when the stream is added.
+    pub stream_policy: auditlog_core::stream::address::AddressPolicy,
 }
 
 /// Where "now" comes from; tests substitute a controllable clock.
@@ -90,6 +95,11 @@ pub(crate) fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(destinations::remove_destination))
         .routes(routes!(destinations::destination_status))
+        .routes(routes!(streams::add_stream))
+        .routes(routes!(streams::stream_status))
+        .routes(routes!(streams::pause_stream))
+        .routes(routes!(streams::resume_stream))
+        .routes(routes!(streams::replay_stream))
         .routes(routes!(keys::list_keys, keys::create_key))
         .routes(routes!(keys::revoke_key))
         .routes(routes!(viewer_sessions::create_viewer_session))

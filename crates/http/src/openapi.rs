@@ -198,7 +198,7 @@ fn event_schemas(max_batch: usize) -> Result<Map<String, Value>, serde_json::Err
 
 /// Links from what a creation answers to the operations that read it back, so a client (and
 /// Schemathesis's stateful phase) knows where an id goes: (path, method, status, links).
-fn links() -> [(&'static str, &'static str, &'static str, Value); 2] {
+fn links() -> [(&'static str, &'static str, &'static str, Value); 3] {
     [
         (
             "/v1/events",
@@ -217,6 +217,29 @@ fn links() -> [(&'static str, &'static str, &'static str, Value); 2] {
             json!({
                 "GetDestinationStatus": {
                     "operationId": "destination_status",
+                    "parameters": {"id": "$response.body#/id"}
+                },
+                "RemoveDestination": {
+                    "operationId": "remove_destination",
+                    "parameters": {"id": "$response.body#/id"}
+                }
+            }),
+        ),
+        (
+            "/v1/streams",
+            "post",
+            "201",
+            json!({
+                "GetStreamStatus": {
+                    "operationId": "stream_status",
+                    "parameters": {"id": "$response.body#/id"}
+                },
+                "PauseStream": {
+                    "operationId": "pause_stream",
+                    "parameters": {"id": "$response.body#/id"}
+                },
+                "ResumeStream": {
+                    "operationId": "resume_stream",
                     "parameters": {"id": "$response.body#/id"}
                 },
                 "RemoveDestination": {

@@ -31,7 +31,9 @@ use auditlog_core::signing::SigningKeyRecord;
 use auditlog_core::store::{
     ApiKeyStore, AppendEvents, AppendStatus, DestinationStore, ExportStateStore, GetEvent,
     NewEvent, PageRequest, PurgeExpired, QueryEvents, SigningKeyStore, StoreError, StoredEvent,
+    StreamStateStore,
 };
+use auditlog_core::stream::delivery::StreamState;
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
@@ -456,22 +458,11 @@ impl DestinationStore for SqliteStore {
 #[async_trait]
 impl ExportStateStore for SqliteStore {
     async fn export_state(&self, destination_id: &str) -> Result<ExportState, StoreError> {
-        let id = destination_id.to_string();
-        self.with_conn(move |conn| {
-            let body: Option<String> = conn
-                .query_row(
-                    "SELECT body FROM export_state WHERE destination_id = ?1",
-                    params![id],
-                    |row| row.get(0),
-                )
-                .optional()
-                .map_err(unavailable)?;
-            match body {
-                Some(body) => from_json(&body),
-                None => Ok(ExportState::new(&id)),
-            }
-        })
-        .await
+        let body = self.state_body(StateTable::Export, destination_id).await?;
+        match body {
+            Some(body) => from_json(&body),
+            None => Ok(ExportState::new(destination_id)),
+        }
     }
 
     async fn save_export_state(
@@ -479,27 +470,133 @@ impl ExportStateStore for SqliteStore {
         next: &ExportState,
         expected_version: u64,
     ) -> Result<bool, StoreError> {
-        auditlog_core::store::check_next_version(next, expected_version)?;
-        let body = to_json(next).map_err(unavailable)?;
+        auditlog_core::store::check_next_version(next.version, expected_version)?;
+        let body = to_json(next)?;
+        self.save_state_body(StateTable::Export, &next.destination_id, next.version, body)
+            .await
+    }
+}
+
+#[async_trait]
+impl StreamStateStore for SqliteStore {
+    async fn stream_state(&self, destination_id: &str) -> Result<StreamState, StoreError> {
+        let body = self.state_body(StateTable::Stream, destination_id).await?;
+        match body {
+            Some(body) => from_json(&body),
+            None => Ok(StreamState {
+                destination_id: destination_id.to_string(),
+                ..StreamState::default()
+            }),
+        }
+    }
+
+    async fn save_stream_state(
+        &self,
+        next: &StreamState,
+        expected_version: u64,
+    ) -> Result<bool, StoreError> {
+        auditlog_core::store::check_next_version(next.version, expected_version)?;
+        let body = to_json(next)?;
+        self.save_state_body(StateTable::Stream, &next.destination_id, next.version, body)
+            .await
+    }
+
+    async fn change_stream_state(
+        &self,
+        next: &StreamState,
+        expected_version: u64,
+        audit: &NewEvent,
+    ) -> Result<bool, StoreError> {
+        auditlog_core::store::check_next_version(next.version, expected_version)?;
+        let body = to_json(next)?;
         let id = next.destination_id.clone();
-        let version = i64::try_from(next.version)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))
+        let version =
+            i64::try_from(next.version).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.audited(audit, move |tx| {
+            let table = StateTable::Stream;
+            let changed = if version == 1 {
+                tx.execute(table.insert(), params![id, version, body])
+            } else {
+                tx.execute(table.update(), params![id, version, body, version - 1])
+            }
             .map_err(unavailable)?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+}
+
+/// The two tables of versioned per-destination state, alike in shape.
+#[derive(Clone, Copy)]
+enum StateTable {
+    Export,
+    Stream,
+}
+
+impl StateTable {
+    fn select(self) -> &'static str {
+        match self {
+            StateTable::Export => "SELECT body FROM export_state WHERE destination_id = ?1",
+            StateTable::Stream => "SELECT body FROM stream_state WHERE destination_id = ?1",
+        }
+    }
+
+    fn insert(self) -> &'static str {
+        match self {
+            StateTable::Export => {
+                "INSERT OR IGNORE INTO export_state (destination_id, version, body) VALUES (?1, ?2, ?3)"
+            }
+            StateTable::Stream => {
+                "INSERT OR IGNORE INTO stream_state (destination_id, version, body) VALUES (?1, ?2, ?3)"
+            }
+        }
+    }
+
+    fn update(self) -> &'static str {
+        match self {
+            StateTable::Export => {
+                "UPDATE export_state SET version = ?2, body = ?3 WHERE destination_id = ?1 AND version = ?4"
+            }
+            StateTable::Stream => {
+                "UPDATE stream_state SET version = ?2, body = ?3 WHERE destination_id = ?1 AND version = ?4"
+            }
+        }
+    }
+}
+
+impl SqliteStore {
+    async fn state_body(
+        &self,
+        table: StateTable,
+        destination_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let id = destination_id.to_string();
+        self.with_conn(move |conn| {
+            conn.query_row(table.select(), params![id], |row| row.get(0))
+                .optional()
+                .map_err(unavailable)
+        })
+        .await
+    }
+
+    /// Stores a state `version` if the stored one is `version - 1` (none stored for 1).
+    async fn save_state_body(
+        &self,
+        table: StateTable,
+        destination_id: &str,
+        version: u64,
+        body: String,
+    ) -> Result<bool, StoreError> {
+        let id = destination_id.to_string();
+        let version = i64::try_from(version).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.with_conn(move |conn| {
             // One statement either way, so the check and the write cannot be separated.
-            let changed = if expected_version == 0 {
-                conn.execute(
-                    "INSERT OR IGNORE INTO export_state (destination_id, version, body) VALUES (?1, ?2, ?3)",
-                    params![id, version, body],
-                )
-                .map_err(unavailable)?
+            let changed = if version == 1 {
+                conn.execute(table.insert(), params![id, version, body])
             } else {
-                conn.execute(
-                    "UPDATE export_state SET version = ?2, body = ?3 WHERE destination_id = ?1 AND version = ?4",
-                    params![id, version, body, version - 1],
-                )
-                .map_err(unavailable)?
-            };
+                conn.execute(table.update(), params![id, version, body, version - 1])
+            }
+            .map_err(unavailable)?;
             Ok(changed == 1)
         })
         .await

@@ -63,6 +63,12 @@ pub fn prepare(conn: &Connection) -> rusqlite::Result<()> {
             version        INTEGER NOT NULL,
             body           TEXT    NOT NULL
         );
+        -- The delivery state of each stream destination (auditlog_core::stream::delivery).
+        CREATE TABLE IF NOT EXISTS stream_state (
+            destination_id TEXT PRIMARY KEY,
+            version        INTEGER NOT NULL,
+            body           TEXT    NOT NULL
+        );
         -- Console viewer sessions (crate::viewer); `body` holds hashes, never a token.
         CREATE TABLE IF NOT EXISTS viewer_sessions (
             id     TEXT PRIMARY KEY,

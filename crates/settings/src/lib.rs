@@ -17,6 +17,8 @@ use std::time::Duration;
 use auditlog_core::cursor::CursorKey;
 use auditlog_core::export::ExportConfig;
 use auditlog_core::redact::Redactor;
+use auditlog_core::stream::address::AddressPolicy;
+use auditlog_core::stream::delivery::StreamConfig;
 use auditlog_core::validate::Limits;
 use auditlog_http::ApiConfig;
 use clap::{Args, CommandFactory, FromArgMatches, Parser};
@@ -72,6 +74,30 @@ pub struct ApiArgs {
         default_value = "'none'"
     )]
     pub console_frame_ancestors: String,
+    #[command(flatten)]
+    pub streams: StreamPolicyArgs,
+}
+
+/// Where streams may deliver beyond public `https`: checked when a stream is added and at
+/// every connection.
+#[derive(Debug, Clone, Args)]
+pub struct StreamPolicyArgs {
+    /// Let streams deliver over plain `http` (on-prem receivers, tests). Off: `https` only.
+    #[arg(long = "stream-allow-http", env = "AUDITLOG_STREAM_ALLOW_HTTP", default_value = "false", action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub allow_http: bool,
+    /// Let streams deliver to loopback, private and other non-public addresses (on-prem, tests).
+    /// The cloud metadata addresses stay refused.
+    #[arg(long = "stream-allow-private", env = "AUDITLOG_STREAM_ALLOW_PRIVATE", default_value = "false", action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    pub allow_private: bool,
+}
+
+impl StreamPolicyArgs {
+    pub fn policy(&self) -> AddressPolicy {
+        AddressPolicy {
+            allow_http: self.allow_http,
+            allow_private: self.allow_private,
+        }
+    }
 }
 
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 5 * 1024 * 1024;
@@ -151,7 +177,13 @@ impl ApiArgs {
             cursor_key: CursorKey::new(cursor_secret),
             max_response_bytes: self.max_response_bytes,
             console_frame_ancestors: self.frame_ancestors()?,
+            stream_policy: self.stream_policy(),
         })
+    }
+
+    /// Where streams may deliver, beyond public `https`.
+    pub fn stream_policy(&self) -> AddressPolicy {
+        self.streams.policy()
     }
 }
 
@@ -180,6 +212,24 @@ pub struct ExportArgs {
     /// when nothing was delivered. A multiple of the window that divides a day.
     #[arg(long = "digest-period", env = "AUDITLOG_DIGEST_PERIOD", default_value = "1h", value_parser = parse_duration)]
     pub digest_period: Duration,
+    /// The longest a stream delivery pass runs (each schedule tick starts one); in the export
+    /// function, keep it well under the function's timeout.
+    #[arg(long = "stream-budget", env = "AUDITLOG_STREAM_BUDGET", default_value = "45s", value_parser = parse_duration)]
+    pub stream_budget: Duration,
+    /// How long a stream waits for a receiver's answer to one request.
+    #[arg(long = "stream-timeout", env = "AUDITLOG_STREAM_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub stream_timeout: Duration,
+    /// The first retry wait of a failing stream; it doubles per failure (with jitter) up to
+    /// `AUDITLOG_STREAM_RETRY_CAP`.
+    #[arg(long = "stream-retry-base", env = "AUDITLOG_STREAM_RETRY_BASE", default_value = "1s", value_parser = parse_duration)]
+    pub stream_retry_base: Duration,
+    #[arg(long = "stream-retry-cap", env = "AUDITLOG_STREAM_RETRY_CAP", default_value = "5m", value_parser = parse_duration)]
+    pub stream_retry_cap: Duration,
+    /// How long after its receive time an event waits before a stream sends it: longer than
+    /// any ingest request takes to store its events (API Gateway stops a request at 29 s), so
+    /// an event still being written is never passed over.
+    #[arg(long = "stream-settle", env = "AUDITLOG_STREAM_SETTLE", default_value = "30s", value_parser = parse_duration)]
+    pub stream_settle: Duration,
 }
 
 /// Every retention must leave this long, beyond a window and its grace, for an exporter
@@ -218,6 +268,28 @@ impl ExportArgs {
             owner: owner.to_string(),
             concurrency: self.concurrency,
             max_windows_per_pass: 1000,
+        })
+    }
+
+    /// The stream deliverer's configuration; `owner` names this process or invocation in leases.
+    pub fn stream_config(&self, owner: &str) -> Result<StreamConfig, SettingsError> {
+        if self.stream_budget.is_zero() || self.stream_timeout.is_zero() {
+            return Err(invalid(
+                "AUDITLOG_STREAM_BUDGET and AUDITLOG_STREAM_TIMEOUT must be positive",
+            ));
+        }
+        if self.stream_retry_base.is_zero() || self.stream_retry_cap < self.stream_retry_base {
+            return Err(invalid(
+                "AUDITLOG_STREAM_RETRY_BASE must be positive and at most AUDITLOG_STREAM_RETRY_CAP",
+            ));
+        }
+        Ok(StreamConfig {
+            owner: owner.to_string(),
+            settle_ms: millis(self.stream_settle, "AUDITLOG_STREAM_SETTLE")?,
+            budget: self.stream_budget,
+            retry_base: self.stream_retry_base,
+            retry_cap: self.stream_retry_cap,
+            concurrency: self.concurrency,
         })
     }
 
@@ -309,7 +381,9 @@ mod tests {
         assert!(names.contains(&"AUDITLOG_RETENTION".to_string()));
         assert!(names.contains(&"AUDITLOG_REDACT_KEYS".to_string()));
         assert!(names.contains(&"AUDITLOG_CONSOLE_FRAME_ANCESTORS".to_string()));
-        assert_eq!(names.len(), 9);
+        // The stream address policy is flattened in.
+        assert!(names.contains(&"AUDITLOG_STREAM_ALLOW_PRIVATE".to_string()));
+        assert_eq!(names.len(), 11);
     }
 
     fn with_frame_ancestors(value: &str) -> Result<String, SettingsError> {
@@ -350,7 +424,17 @@ mod tests {
             concurrency: 2,
             lease: Duration::from_secs(600),
             digest_period: Duration::from_secs(3600),
+            stream_budget: Duration::from_secs(45),
+            stream_timeout: Duration::from_secs(10),
+            stream_retry_base: Duration::from_secs(1),
+            stream_retry_cap: Duration::from_secs(300),
+            stream_settle: Duration::from_secs(30),
         };
+        let streams = args.stream_config("me").unwrap();
+        assert_eq!(streams.settle_ms, 30_000);
+        args.stream_retry_cap = Duration::from_millis(10);
+        assert!(args.stream_config("me").is_err(), "a cap under the base");
+        args.stream_retry_cap = Duration::from_secs(300);
         let config = args.export_config("me").unwrap();
         assert_eq!((config.window_ms, config.grace_ms), (300_000, 120_000));
         assert_eq!(config.digest_period_ms, 3_600_000);
@@ -383,7 +467,7 @@ mod tests {
             args.export_config("me").is_err(),
             "7s does not divide a day"
         );
-        assert_eq!(env_names::<ExportArgs>().len(), 6);
+        assert_eq!(env_names::<ExportArgs>().len(), 11);
     }
 
     #[test]

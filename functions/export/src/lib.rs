@@ -6,7 +6,8 @@
 //! - [`scheduled_time`]: reads the invocation's input: an EventBridge scheduled event
 //!   (`"detail-type": "Scheduled Event"`, `time`), the plain JSON EventBridge Scheduler sends
 //!   (`{"scheduled_time": ...}`), or `{}` for a manual run. Pure, unit-tested.
-//! - [`handle`]: one invocation, on an [`Exporter`] built once per cold start (`main.rs`).
+//! - [`handle`]: one invocation, on an [`Exporter`] built once per cold start (`main.rs`):
+//!   the export pass, then a stream delivery pass within its time budget.
 //!   A pass in which any destination failed ends as a function error, after every destination
 //!   was tried: Lambda's Errors metric (and the alarm on it) sees it, and an asynchronous
 //!   invocation is retried, which is safe (objects are created once; checkpoints are CAS).
@@ -17,6 +18,7 @@ use auditlog_core::Timestamp;
 use auditlog_core::export::ExportConfig;
 use auditlog_core::store::ExportStore;
 use auditlog_core::time::parse_rfc3339;
+use auditlog_export::deliver::{StreamClient, StreamConfig, stream_pass};
 use auditlog_export::engine::SinkFactory;
 use auditlog_export::engine::oldest_unexported;
 use auditlog_export::export_pass;
@@ -40,6 +42,13 @@ pub struct Exporter {
     pub store: Arc<dyn ExportStore>,
     pub sinks: Arc<dyn SinkFactory>,
     pub config: ExportConfig,
+    /// The stream deliverer: its client (built once) and configuration.
+    pub streams: Streams,
+}
+
+pub struct Streams {
+    pub client: StreamClient,
+    pub config: StreamConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -125,7 +134,7 @@ impl ExportFailure {
 async fn backlog_age_seconds(exporter: &Exporter, now: Timestamp) -> Option<i64> {
     let destinations = exporter.store.list_destinations(None).await.ok()?;
     let mut oldest_age = 0;
-    for destination in &destinations {
+    for destination in destinations.iter().filter(|d| d.target.is_object_store()) {
         let oldest = oldest_unexported(exporter.store.as_ref(), destination, now)
             .await
             .ok()?;
@@ -171,6 +180,17 @@ pub async fn handle(
     .await
     .map_err(|e| ExportFailure::Store(e.to_string()))?;
     let mut summary = report.summary();
+    // Streams after the objects, within their own budget (AUDITLOG_STREAM_BUDGET). A stream's
+    // failure is the tenant receiver's, reported in the stream's status, not a function error.
+    let streams = stream_pass(
+        exporter.store.as_ref(),
+        &exporter.streams.client,
+        &exporter.streams.config,
+        now,
+    )
+    .await
+    .map_err(|e| ExportFailure::Store(e.to_string()))?;
+    summary["streams"] = json!(streams);
     let oldest_age = backlog_age_seconds(exporter, now).await;
     summary["oldest_unexported_age_seconds"] = json!(oldest_age);
     if let Some(age) = oldest_age {

@@ -8,7 +8,8 @@ use anyhow::Context as _;
 use auditlog_aws::DynamoStore;
 use auditlog_core::Timestamp;
 use auditlog_export::Sinks;
-use auditlog_export_fn::{Exporter, handle};
+use auditlog_export::deliver::StreamClient;
+use auditlog_export_fn::{Exporter, Streams, handle};
 use auditlog_settings::{ApiArgs, ExportArgs};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
@@ -56,9 +57,14 @@ async fn init() -> anyhow::Result<Exporter> {
         grace_ms = config.grace_ms,
         "export function ready"
     );
+    let streams = Streams {
+        client: StreamClient::new(api.stream_policy(), export.stream_timeout)?,
+        config: export.stream_config(&owner)?,
+    };
     Ok(Exporter {
         store: Arc::new(store),
         sinks: Arc::new(Sinks::from_env().await),
         config,
+        streams,
     })
 }

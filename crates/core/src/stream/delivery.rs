@@ -16,11 +16,14 @@
 //!   cannot be passed over.
 //! - Pause, a stop, and a replay only ever move the checkpoint back (replay) or not at all.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 use crate::time::Timestamp;
 
 /// Where a stream stands in its tenant's events, in receive order.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Position {
     pub received_at: Timestamp,
@@ -39,7 +42,34 @@ impl Position {
     }
 }
 
+#[derive(Debug, Clone)]
+pub struct StreamConfig {
+    /// This deliverer's name in leases (unique per process or invocation).
+    pub owner: String,
+    /// Events received in the last `settle_ms` wait (`AUDITLOG_STREAM_SETTLE`): one still
+    /// being written with an earlier receive time cannot be passed over.
+    pub settle_ms: i64,
+    /// A pass ends by then (a Lambda ends cleanly before its timeout).
+    pub budget: Duration,
+    /// The retry backoff: `base × 2^attempts`, capped, with full jitter.
+    pub retry_base: Duration,
+    pub retry_cap: Duration,
+    /// Streams delivered at once.
+    pub concurrency: usize,
+}
+
+impl StreamConfig {
+    /// A lease outlasts the pass (budget plus a request's timeout) so a live deliverer is never
+    /// overtaken; a crashed one's lease frees the stream after that.
+    pub fn lease_ms(&self) -> i64 {
+        i64::try_from(self.budget.as_millis())
+            .unwrap_or(i64::MAX / 4)
+            .saturating_add(120_000)
+    }
+}
+
 /// A problem, for the stream's status.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamProblem {
     pub at: Timestamp,

@@ -21,6 +21,7 @@ use crate::validate::{FieldError, MAX_ACTION_CHARS};
 /// The most patterns a list holds: a filter is a short policy, not a data set.
 pub const MAX_PATTERNS: usize = 50;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Filter {
     #[serde(default, skip_serializing_if = "Side::is_empty")]
@@ -30,6 +31,7 @@ pub struct Filter {
 }
 
 /// One side of a filter: actions and outcomes.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Side {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -9,6 +9,7 @@ use super::ecs::to_ecs;
 use super::ocsf::{OcsfMapping, to_ocsf};
 use crate::event::Event;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
@@ -24,6 +25,15 @@ impl Format {
         ("ocsf", Format::Ocsf),
         ("ecs", Format::Ecs),
     ];
+
+    /// The name a destination gives (`v1`, `ocsf`, `ecs`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::V1 => "v1",
+            Format::Ocsf => "ocsf",
+            Format::Ecs => "ecs",
+        }
+    }
 
     pub fn parse(text: &str) -> Option<Format> {
         Format::ALL

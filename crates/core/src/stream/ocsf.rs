@@ -20,6 +20,7 @@ pub const OCSF_VERSION: &str = "1.5.0";
 /// The most class rules a destination holds.
 pub const MAX_CLASS_RULES: usize = 50;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OcsfClass {
@@ -71,6 +72,7 @@ impl OcsfClass {
 }
 
 /// Actions of `prefix` go to `class`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClassRule {
     pub prefix: String,
@@ -79,6 +81,7 @@ pub struct ClassRule {
 
 /// A destination's class choices: the longest matching prefix wins; actions no rule matches go
 /// by [`default_class`].
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OcsfMapping {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -15,6 +15,7 @@ pub const LIMITS: BatchLimits = BatchLimits {
 };
 
 /// A destination's HEC settings (the token is a secret reference, held apart).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HecSettings {
     /// The index; absent: the token's default index.

@@ -9,6 +9,7 @@ use super::delivery::{Position, StreamProblem, StreamState};
 use super::retention::at_risk;
 use crate::time::Timestamp;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Condition {
@@ -22,6 +23,7 @@ pub enum Condition {
     Retrying,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Backlog {
     /// Events waiting (filtered-out ones included until the stream passes them), counted up to
@@ -35,6 +37,7 @@ pub struct Backlog {
     pub retention_warning: Option<String>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StreamStatus {
     pub destination_id: String,

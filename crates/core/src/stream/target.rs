@@ -23,6 +23,7 @@ use crate::export::{SecretRef, tenant_secret_prefix};
 use crate::time::Timestamp;
 use crate::validate::FieldError;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StreamTarget {
@@ -45,6 +46,10 @@ pub enum StreamTarget {
     Datadog {
         site: String,
         api_key: SecretRef,
+        /// Another intake than the site's own: a proxy or an Observability Pipelines worker
+        /// that speaks the same API. Checked like any destination URL.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        url: Option<String>,
     },
     Elasticsearch {
         url: String,
@@ -59,7 +64,34 @@ pub enum StreamTarget {
     },
 }
 
+impl StreamTarget {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StreamTarget::Webhook { .. } => "webhook",
+            StreamTarget::Splunk { .. } => "splunk",
+            StreamTarget::Datadog { .. } => "datadog",
+            StreamTarget::Elasticsearch { .. } => "elasticsearch",
+        }
+    }
+
+    /// Where it delivers, as lists and self-audit records show it: the URL without its query
+    /// (a receiver may take a token there), or the Datadog site.
+    pub fn location(&self) -> String {
+        let url = match self {
+            StreamTarget::Webhook { url, .. }
+            | StreamTarget::Splunk { url, .. }
+            | StreamTarget::Elasticsearch { url, .. } => url,
+            StreamTarget::Datadog {
+                site, url: None, ..
+            } => return format!("datadog:{site}"),
+            StreamTarget::Datadog { url: Some(url), .. } => url,
+        };
+        url.split(['?', '#']).next().unwrap_or_default().to_string()
+    }
+}
+
 /// Everything a stream destination is, besides its id and tenant.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamSettings {
     pub target: StreamTarget,
@@ -322,9 +354,14 @@ fn read_target(
                 );
             }
             let api_key = secret(value, &at, "api_key", true, author, problems);
+            let intake = match value.get("url") {
+                None => None,
+                Some(_) => Some(url(value, &at, policy, problems)?),
+            };
             Some(StreamTarget::Datadog {
                 site: site?,
                 api_key: api_key?,
+                url: intake,
             })
         }
         _ => {

@@ -37,7 +37,9 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<Respo
         .map_err(unavailable)?;
     let store: &dyn ExportStore = state.store.as_ref();
     let mut rows = Vec::with_capacity(destinations.len());
-    for destination in &destinations {
+    // Streams have a status of their own (`/v1/destinations/{id}/stream`); this page shows
+    // the object stores.
+    for destination in destinations.iter().filter(|d| d.target.is_object_store()) {
         let status = destination_status(store, destination, now)
             .await
             .map_err(unavailable)?;
@@ -45,6 +47,7 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<Respo
             Target::S3(s3) => format!("s3://{}/{}", s3.bucket, s3.prefix),
             Target::Azure(azure) => azure.location(),
             Target::Directory { path, prefix } => format!("{path}/{prefix}"),
+            Target::Stream(stream) => stream.target.location(),
         };
         rows.push((place, status));
     }

@@ -1,0 +1,303 @@
+//! Admin routes for stream destinations (keys with the `admin` scope): add a stream, read its
+//! status, pause, resume and replay it (`docs/streams.md`). A stream is a destination like the
+//! object stores: listed and removed through `/v1/destinations`, and a destination of another
+//! tenant answers 404. Every control is written with its self-audit record, atomically.
+
+use auditlog_core::Timestamp;
+use auditlog_core::export::{Destination, Target};
+use auditlog_core::self_audit::{SelfAction, SelfEvent};
+use auditlog_core::store::StoreError;
+use auditlog_core::stream::delivery::{self, StreamState};
+use auditlog_core::stream::status::StreamStatus;
+use auditlog_core::stream::target::{Author, stream_settings};
+use auditlog_core::time::parse_rfc3339;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use crate::AppState;
+use crate::auth::{Admin, ApiKey, KeyRefusals};
+use crate::destinations::{DestinationView, new_destination_id, owned};
+use crate::error::{ApiError, ErrorBody, JsonBodyRefusals, StoreRefusal};
+use crate::handlers::{PathId, read_json_body, store_unavailable};
+use crate::self_audit::RequestOrigin;
+
+/// Largest `POST /v1/streams` body: a target, a filter of at most 2 × 50 patterns and 50 class
+/// rules fit well within it.
+const MAX_STREAM_BODY: usize = 32 * 1024;
+/// Largest `POST .../replay` body.
+const MAX_REPLAY_BODY: usize = 1024;
+/// Tries of a control against deliverers moving the same state.
+const CONTROL_ATTEMPTS: usize = 8;
+
+/// The body of `POST /v1/streams` (docs/streams.md): exactly one of the four targets, with the
+/// optional format, filter and OCSF class rules. Secrets are named, never given:
+/// `AUDITLOG_TENANT_{TENANT}_...` environment variables the operator sets for the tenant.
+#[derive(ToSchema)]
+#[allow(dead_code)] // a description only: the body is read by `stream_settings`
+pub struct NewStream {
+    /// `{"url": "https://...", "secret_env": "AUDITLOG_TENANT_ACME_HOOK"}`; during a rotation
+    /// also `previous_secret_env` and `previous_until` (RFC 3339).
+    #[schema(value_type = Option<Object>)]
+    webhook: Option<Value>,
+    /// `{"url", "token_env", "index"?, "source"?, "sourcetype"?}`.
+    #[schema(value_type = Option<Object>)]
+    splunk: Option<Value>,
+    /// `{"site", "api_key_env", "url"?}`.
+    #[schema(value_type = Option<Object>)]
+    datadog: Option<Value>,
+    /// `{"url", "index", "api_key_env"}` or `{"url", "index", "username", "password_env"}`.
+    #[schema(value_type = Option<Object>)]
+    elasticsearch: Option<Value>,
+    /// `v1` (default), `ocsf` or `ecs`.
+    format: Option<String>,
+    /// `{"include": {"actions": [...], "outcomes": [...]}, "exclude": {...}}`.
+    #[schema(value_type = Option<Object>)]
+    filter: Option<Value>,
+    /// `[{"prefix": "billing.", "class": "api_activity"}]`.
+    #[schema(value_type = Option<Vec<Object>>)]
+    ocsf_classes: Option<Value>,
+}
+
+/// The body of `POST /v1/destinations/{id}/replay`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Replay {
+    /// Deliver again every event received at or after this time (RFC 3339).
+    from: String,
+}
+
+fn invalid(details: Value) -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_destination",
+        "the destination is not valid; see details",
+    )
+    .with_details(details)
+}
+
+/// Adds a stream destination: a webhook, Splunk HEC, Datadog, or Elasticsearch/OpenSearch.
+#[utoipa::path(post, path = "/v1/streams", tag = "destinations",
+    security(("api_key" = ["admin"])),
+    request_body(content = NewStream, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Added; it starts with the oldest retained event.", body = DestinationView),
+        JsonBodyRefusals,
+        KeyRefusals,
+        (status = 422, description = "`invalid_destination`: `details` holds one `{pointer, message}` per problem.", body = ErrorBody),
+        StoreRefusal,
+    ))]
+pub async fn add_stream(
+    State(state): State<AppState>,
+    key: ApiKey<Admin>,
+    RequestOrigin(origin): RequestOrigin,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<DestinationView>), ApiError> {
+    let body: serde_json::Map<String, Value> =
+        read_json_body(&headers, body, MAX_STREAM_BODY, "a stream object").await?;
+    let settings = stream_settings(
+        &Value::Object(body),
+        Author::Tenant(key.tenant()),
+        state.config.stream_policy,
+    )
+    .map_err(|problems| invalid(json!(problems)))?;
+    let destination = Destination {
+        id: new_destination_id(),
+        tenant: key.tenant().to_string(),
+        target: Target::Stream(Box::new(settings)),
+        created_at: (state.clock)(),
+    };
+    let record = state.self_event(
+        key.tenant(),
+        SelfEvent::new(SelfAction::DestinationAdded, key.caller())
+            .destination(&destination)
+            .origin(origin),
+    );
+    state
+        .store
+        .add_destination(&destination, &record)
+        .await
+        .map_err(store_unavailable)?;
+    tracing::info!(destination = %destination.id, "stream added");
+    Ok((StatusCode::CREATED, Json(DestinationView::of(&destination))))
+}
+
+/// The tenant's stream `id`: 404 when none, 409 when it is an object store.
+async fn owned_stream(state: &AppState, tenant: &str, id: &str) -> Result<Destination, ApiError> {
+    let destination = owned(state, tenant, id).await?;
+    if destination.target.is_object_store() {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_a_stream",
+            "this destination is an object store: its status is at /v1/destinations/{id}/status",
+        ));
+    }
+    Ok(destination)
+}
+
+async fn status_of(state: &AppState, destination: &Destination) -> Result<StreamStatus, ApiError> {
+    let store: &dyn auditlog_core::store::ExportStore = state.store.as_ref();
+    auditlog_export::deliver::stream_status(
+        store,
+        destination,
+        state.config.retention_ms,
+        (state.clock)(),
+    )
+    .await
+    .map_err(store_unavailable)
+}
+
+/// A stream's condition (active, paused, stopped with its error and hint, retrying), its
+/// checkpoint, counts, and its backlog with the retention warning.
+#[utoipa::path(get, path = "/v1/destinations/{id}/stream", tag = "destinations",
+    security(("api_key" = ["admin"])),
+    params(("id" = String, Path, description = "The destination's id (`dst_...`).")),
+    responses(
+        (status = 200, description = "The stream's status (docs/streams.md).", body = StreamStatus),
+        (status = 400, description = "`invalid_id`: over 128 characters.", body = ErrorBody),
+        KeyRefusals,
+        (status = 404, description = "`destination_not_found`: none with this id for this tenant.", body = ErrorBody),
+        (status = 409, description = "`not_a_stream`: an object-store destination.", body = ErrorBody),
+        StoreRefusal,
+    ))]
+pub async fn stream_status(
+    State(state): State<AppState>,
+    key: ApiKey<Admin>,
+    PathId(id): PathId,
+) -> Result<Json<StreamStatus>, ApiError> {
+    let destination = owned_stream(&state, key.tenant(), &id).await?;
+    Ok(Json(status_of(&state, &destination).await?))
+}
+
+/// Applies a person's control to the stored state by compare-and-set, with its record.
+async fn control(
+    state: &AppState,
+    destination: &Destination,
+    record: SelfEvent,
+    change: impl Fn(&StreamState) -> StreamState,
+) -> Result<StreamStatus, ApiError> {
+    let event = state.self_event(&destination.tenant, record);
+    for _ in 0..CONTROL_ATTEMPTS {
+        let stored = state
+            .store
+            .stream_state(&destination.id)
+            .await
+            .map_err(store_unavailable)?;
+        let next = change(&stored);
+        if state
+            .store
+            .change_stream_state(&next, stored.version, &event)
+            .await
+            .map_err(store_unavailable)?
+        {
+            return status_of(state, destination).await;
+        }
+    }
+    Err(store_unavailable(StoreError::Unavailable(
+        "the stream's state kept changing under this request; retry".into(),
+    )))
+}
+
+/// Pauses a stream: nothing is sent, the configuration and checkpoint are kept, and the
+/// backlog grows in its status.
+#[utoipa::path(post, path = "/v1/destinations/{id}/pause", tag = "destinations",
+    security(("api_key" = ["admin"])),
+    params(("id" = String, Path, description = "The destination's id (`dst_...`).")),
+    responses(
+        (status = 200, description = "Paused; its status.", body = StreamStatus),
+        (status = 400, description = "`invalid_id`: over 128 characters.", body = ErrorBody),
+        KeyRefusals,
+        (status = 404, description = "`destination_not_found`: none with this id for this tenant.", body = ErrorBody),
+        (status = 409, description = "`not_a_stream`: an object-store destination.", body = ErrorBody),
+        StoreRefusal,
+    ))]
+pub async fn pause_stream(
+    State(state): State<AppState>,
+    key: ApiKey<Admin>,
+    RequestOrigin(origin): RequestOrigin,
+    PathId(id): PathId,
+) -> Result<Json<StreamStatus>, ApiError> {
+    let destination = owned_stream(&state, key.tenant(), &id).await?;
+    let record = SelfEvent::new(SelfAction::DestinationPaused, key.caller())
+        .destination(&destination)
+        .origin(origin);
+    Ok(Json(
+        control(&state, &destination, record, delivery::pause).await?,
+    ))
+}
+
+/// Resumes a paused or stopped stream: it sends again from its checkpoint at the next pass.
+#[utoipa::path(post, path = "/v1/destinations/{id}/resume", tag = "destinations",
+    security(("api_key" = ["admin"])),
+    params(("id" = String, Path, description = "The destination's id (`dst_...`).")),
+    responses(
+        (status = 200, description = "Resumed; its status.", body = StreamStatus),
+        (status = 400, description = "`invalid_id`: over 128 characters.", body = ErrorBody),
+        KeyRefusals,
+        (status = 404, description = "`destination_not_found`: none with this id for this tenant.", body = ErrorBody),
+        (status = 409, description = "`not_a_stream`: an object-store destination.", body = ErrorBody),
+        StoreRefusal,
+    ))]
+pub async fn resume_stream(
+    State(state): State<AppState>,
+    key: ApiKey<Admin>,
+    RequestOrigin(origin): RequestOrigin,
+    PathId(id): PathId,
+) -> Result<Json<StreamStatus>, ApiError> {
+    let destination = owned_stream(&state, key.tenant(), &id).await?;
+    let record = SelfEvent::new(SelfAction::DestinationResumed, key.caller())
+        .destination(&destination)
+        .origin(origin);
+    Ok(Json(
+        control(&state, &destination, record, delivery::resume).await?,
+    ))
+}
+
+/// Delivers again every retained event received at or after `from`: the checkpoint moves back
+/// (never forward). Receivers drop the repeats by event id.
+#[utoipa::path(post, path = "/v1/destinations/{id}/replay", tag = "destinations",
+    security(("api_key" = ["admin"])),
+    params(("id" = String, Path, description = "The destination's id (`dst_...`).")),
+    request_body(content = Replay, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Replaying; its status.", body = StreamStatus),
+        JsonBodyRefusals,
+        KeyRefusals,
+        (status = 404, description = "`destination_not_found`: none with this id for this tenant.", body = ErrorBody),
+        (status = 409, description = "`not_a_stream`: an object-store destination.", body = ErrorBody),
+        (status = 422, description = "`invalid_replay`: `details` names `/from`.", body = ErrorBody),
+        StoreRefusal,
+    ))]
+pub async fn replay_stream(
+    State(state): State<AppState>,
+    key: ApiKey<Admin>,
+    RequestOrigin(origin): RequestOrigin,
+    PathId(id): PathId,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<StreamStatus>, ApiError> {
+    let replay: Replay = read_json_body(&headers, body, MAX_REPLAY_BODY, "a replay object").await?;
+    let from: Timestamp = parse_rfc3339(&replay.from).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_replay",
+            "the replay is not valid; see details",
+        )
+        .with_details(
+            json!([{"pointer": "/from", "message": format!("must be an RFC 3339 time: {e}")}]),
+        )
+    })?;
+    let destination = owned_stream(&state, key.tenant(), &id).await?;
+    let record = SelfEvent::new(SelfAction::DestinationReplayed, key.caller())
+        .destination(&destination)
+        .detail("from", from.to_rfc3339())
+        .origin(origin);
+    Ok(Json(
+        control(&state, &destination, record, |s| delivery::replay(s, from)).await?,
+    ))
+}
