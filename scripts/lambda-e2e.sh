@@ -51,7 +51,10 @@ start_function() {
   pids+=($!)
 }
 start_function auditlog-ingest
-start_function auditlog-export
+# The stream test's receiver runs in the test process, on loopback and plain http: the operator's
+# settings that allow it (the template keeps both off).
+AUDITLOG_STREAM_ALLOW_HTTP=true AUDITLOG_STREAM_ALLOW_PRIVATE=true AUDITLOG_STREAM_SETTLE=1s \
+  start_function auditlog-export
 
 if ! cargo test --workspace --locked --test lambda_e2e -- --ignored; then
   for name in auditlog-ingest auditlog-export; do

@@ -19,6 +19,7 @@ pub mod export_suite;
 pub mod processes;
 pub mod receivers;
 pub mod self_audit_suite;
+pub mod stream_api_suite;
 pub mod stream_suite;
 pub mod suite;
 
@@ -479,6 +480,9 @@ macro_rules! suite_tests {
             keys_are_managed_over_the_api_and_recorded,
             paging_ends_although_each_page_is_recorded,
         );
+        $crate::stream_api_suite_tests!($backend;
+            streams_are_managed_over_the_api_and_recorded,
+        );
     };
     ($backend:expr; $($name:ident),* $(,)?) => {
         $(
@@ -500,6 +504,20 @@ macro_rules! self_audit_suite_tests {
             async fn $name() {
                 let service = $crate::TestService::start(&$backend).await;
                 $crate::self_audit_suite::$name(&service).await;
+            }
+        )*
+    };
+}
+
+/// The stream routes ([`stream_api_suite`]), run per store like the API suite.
+#[macro_export]
+macro_rules! stream_api_suite_tests {
+    ($backend:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                let service = $crate::TestService::start(&$backend).await;
+                $crate::stream_api_suite::$name(&service).await;
             }
         )*
     };

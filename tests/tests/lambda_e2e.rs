@@ -215,3 +215,57 @@ async fn scheduled_events_through_the_export_function() {
         "{printed}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs `cargo lambda watch` and the functions: run scripts/lambda-e2e.sh (scripts/test does)"]
+async fn a_stream_is_delivered_by_the_export_function() {
+    use auditlog_core::Timestamp;
+    use auditlog_core::export::{Destination, Target};
+    use auditlog_core::stream::target::{Author, stream_settings};
+    use auditlog_tests::export_suite::{ids, ingest, unique};
+    use auditlog_tests::receivers::{Protocol, Receiver};
+    use auditlog_tests::stream_suite::{OPEN, new_secret};
+
+    let port = std::env::var("AUDITLOG_LAMBDA_INVOKE_PORT")
+        .expect("AUDITLOG_LAMBDA_INVOKE_PORT names the watcher's port");
+    let store = DynamoStore::from_env().await.unwrap();
+    let secret = new_secret();
+    let receiver = Receiver::start(Protocol::Webhook {
+        secret: secret.clone(),
+    })
+    .await;
+    let secrets = tempfile::tempdir().unwrap();
+    let secret_file = secrets.path().join("hook");
+    std::fs::write(&secret_file, &secret).unwrap();
+    let tenant = unique("lambda-stream");
+    let body = serde_json::json!({"webhook": {"url": format!("{}/hook", receiver.url),
+        "secret_file": secret_file.to_string_lossy()}});
+    let settings = stream_settings(&body, Author::Operator, OPEN).unwrap();
+    auditlog_tests::add_destination(
+        &store,
+        &Destination {
+            id: unique("dst_e2e_stream"),
+            tenant: tenant.clone(),
+            target: Target::Stream(Box::new(settings)),
+            created_at: Timestamp(auditlog_tests::now_ms()),
+        },
+    )
+    .await;
+    let events = ids("st", 40);
+    ingest(
+        &store,
+        &tenant,
+        &events,
+        auditlog_tests::now_ms() - 60_000,
+        None,
+    )
+    .await;
+
+    let (ok, stdout, stderr) = invoke_raw("auditlog-export", &port, "export-scheduled.json");
+    assert!(ok, "{stdout}\n{stderr}");
+    let summary: Value = serde_json::from_str(&stdout).expect("the summary is JSON");
+    assert!(summary["streams"].is_array(), "{summary}");
+    let arrived = receiver.snapshot(|r| r.first_arrivals());
+    assert_eq!(arrived, events, "{summary}");
+    assert!(receiver.snapshot(|r| r.violations.is_empty()));
+}

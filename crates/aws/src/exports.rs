@@ -195,23 +195,8 @@ impl StreamStateStore for DynamoStore {
     ) -> Result<bool, StoreError> {
         auditlog_core::store::check_next_version(next.version, expected_version)?;
         let body = serde_json::to_string(next).map_err(unavailable)?;
-        let version = i64::try_from(next.version).map_err(unavailable)?;
-        let expected = i64::try_from(expected_version).map_err(unavailable)?;
-        let put = Put::builder()
-            .table_name(&self.config.exports_table)
-            .item("pk", s(stream_pk(&next.destination_id)))
-            .item("sk", s(STATE_SK))
-            .item("version", n(version))
-            .item("body", s(body));
-        let put = if expected == 0 {
-            put.condition_expression("attribute_not_exists(pk)")
-        } else {
-            put.condition_expression("version = :expected")
-                .expression_attribute_values(":expected", n(expected))
-        };
-        let item = TransactWriteItem::builder()
-            .put(put.build().map_err(unavailable)?)
-            .build();
+        let put = self.state_put(&stream_pk(&next.destination_id), next.version, body)?;
+        let item = TransactWriteItem::builder().put(put).build();
         self.audited(item, audit).await
     }
 }
@@ -241,22 +226,15 @@ impl DynamoStore {
         Ok(Some((version, from_body(item)?)))
     }
 
-    /// Stores a state `version` if the stored one is `version - 1` (none stored for 1).
-    async fn save_state_item(
-        &self,
-        pk: &str,
-        version: u64,
-        body: String,
-    ) -> Result<bool, StoreError> {
+    /// The write of a state `version`, on condition that the stored one is `version - 1` (none
+    /// stored for 1).
+    fn state_put(&self, pk: &str, version: u64, body: String) -> Result<Put, StoreError> {
         let expected = i64::try_from(version.saturating_sub(1)).map_err(unavailable)?;
-        let version = i64::try_from(version).map_err(unavailable)?;
-        let put = self
-            .client
-            .put_item()
+        let put = Put::builder()
             .table_name(&self.config.exports_table)
             .item("pk", s(pk))
             .item("sk", s(STATE_SK))
-            .item("version", n(version))
+            .item("version", n(i64::try_from(version).map_err(unavailable)?))
             .item("body", s(body));
         let put = if expected == 0 {
             put.condition_expression("attribute_not_exists(pk)")
@@ -264,7 +242,27 @@ impl DynamoStore {
             put.condition_expression("version = :expected")
                 .expression_attribute_values(":expected", n(expected))
         };
-        won(put.send().await)
+        put.build().map_err(unavailable)
+    }
+
+    /// Stores a state `version` if the stored one is `version - 1` (none stored for 1).
+    async fn save_state_item(
+        &self,
+        pk: &str,
+        version: u64,
+        body: String,
+    ) -> Result<bool, StoreError> {
+        let put = self.state_put(pk, version, body)?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(put.table_name())
+            .set_item(Some(put.item().clone()))
+            .set_condition_expression(put.condition_expression().map(str::to_string))
+            .set_expression_attribute_values(put.expression_attribute_values().cloned())
+            .send()
+            .await;
+        won(result)
     }
 }
 

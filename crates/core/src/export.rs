@@ -142,6 +142,16 @@ impl Target {
         }
     }
 
+    /// `s3`, `azure`, `directory`, or the stream's target (`webhook`, `splunk`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Target::S3(_) => "s3",
+            Target::Azure(_) => "azure",
+            Target::Directory { .. } => "directory",
+            Target::Stream(stream) => stream.target.kind(),
+        }
+    }
+
     /// Whether the destination is an object store (exported in windows) rather than a stream.
     pub fn is_object_store(&self) -> bool {
         !matches!(self, Target::Stream(_))

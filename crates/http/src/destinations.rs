@@ -265,6 +265,17 @@ pub async fn add_destination(
     let body: serde_json::Map<String, Value> =
         read_json_body(&headers, body, MAX_DESTINATION_BODY, "a destination object").await?;
     let target = target_of_body(key.tenant(), body)?;
+    let view = store_new(&state, &key, origin, target).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Stores a new destination of the key's tenant with its self-audit record.
+pub(crate) async fn store_new(
+    state: &AppState,
+    key: &ApiKey<Admin>,
+    origin: auditlog_core::self_audit::Origin,
+    target: Target,
+) -> Result<DestinationView, ApiError> {
     let destination = Destination {
         id: new_destination_id(),
         tenant: key.tenant().to_string(),
@@ -282,8 +293,8 @@ pub async fn add_destination(
         .add_destination(&destination, &record)
         .await
         .map_err(store_unavailable)?;
-    tracing::info!(destination = %destination.id, "destination added");
-    Ok((StatusCode::CREATED, Json(DestinationView::of(&destination))))
+    tracing::info!(destination = %destination.id, kind = destination.target.kind(), "destination added");
+    Ok(DestinationView::of(&destination))
 }
 
 /// Removes a destination; its export state is kept for the record.

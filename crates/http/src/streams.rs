@@ -21,7 +21,7 @@ use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::{Admin, ApiKey, KeyRefusals};
-use crate::destinations::{DestinationView, new_destination_id, owned};
+use crate::destinations::{DestinationView, owned, store_new};
 use crate::error::{ApiError, ErrorBody, JsonBodyRefusals, StoreRefusal};
 use crate::handlers::{PathId, read_json_body, store_unavailable};
 use crate::self_audit::RequestOrigin;
@@ -106,25 +106,8 @@ pub async fn add_stream(
         state.config.stream_policy,
     )
     .map_err(|problems| invalid(json!(problems)))?;
-    let destination = Destination {
-        id: new_destination_id(),
-        tenant: key.tenant().to_string(),
-        target: Target::Stream(Box::new(settings)),
-        created_at: (state.clock)(),
-    };
-    let record = state.self_event(
-        key.tenant(),
-        SelfEvent::new(SelfAction::DestinationAdded, key.caller())
-            .destination(&destination)
-            .origin(origin),
-    );
-    state
-        .store
-        .add_destination(&destination, &record)
-        .await
-        .map_err(store_unavailable)?;
-    tracing::info!(destination = %destination.id, "stream added");
-    Ok((StatusCode::CREATED, Json(DestinationView::of(&destination))))
+    let view = store_new(&state, &key, origin, Target::Stream(Box::new(settings))).await?;
+    Ok((StatusCode::CREATED, Json(view)))
 }
 
 /// The tenant's stream `id`: 404 when none, 409 when it is an object store.
@@ -174,33 +157,50 @@ pub async fn stream_status(
     Ok(Json(status_of(&state, &destination).await?))
 }
 
-/// Applies a person's control to the stored state by compare-and-set, with its record.
-async fn control(
-    state: &AppState,
-    destination: &Destination,
-    record: SelfEvent,
-    change: impl Fn(&StreamState) -> StreamState,
-) -> Result<StreamStatus, ApiError> {
-    let event = state.self_event(&destination.tenant, record);
-    for _ in 0..CONTROL_ATTEMPTS {
-        let stored = state
-            .store
-            .stream_state(&destination.id)
-            .await
-            .map_err(store_unavailable)?;
-        let next = change(&stored);
-        if state
-            .store
-            .change_stream_state(&next, stored.version, &event)
-            .await
-            .map_err(store_unavailable)?
-        {
-            return status_of(state, destination).await;
+/// A person's control of a stream: what its self-audit record says.
+struct Control {
+    action: SelfAction,
+    detail: Option<(&'static str, String)>,
+}
+
+impl Control {
+    /// Applies `change` to the tenant's stream `id` by compare-and-set, with the record
+    /// written atomically; answers the status after it.
+    async fn apply(
+        self,
+        state: &AppState,
+        key: &ApiKey<Admin>,
+        origin: auditlog_core::self_audit::Origin,
+        id: &str,
+        change: impl Fn(&StreamState) -> StreamState,
+    ) -> Result<StreamStatus, ApiError> {
+        let destination = owned_stream(state, key.tenant(), id).await?;
+        let mut record = SelfEvent::new(self.action, key.caller())
+            .destination(&destination)
+            .origin(origin);
+        if let Some((name, value)) = self.detail {
+            record = record.detail(name, value);
         }
+        let event = state.self_event(&destination.tenant, record);
+        for _ in 0..CONTROL_ATTEMPTS {
+            let stored = state
+                .store
+                .stream_state(&destination.id)
+                .await
+                .map_err(store_unavailable)?;
+            if state
+                .store
+                .change_stream_state(&change(&stored), stored.version, &event)
+                .await
+                .map_err(store_unavailable)?
+            {
+                return status_of(state, &destination).await;
+            }
+        }
+        Err(store_unavailable(StoreError::Unavailable(
+            "the stream's state kept changing under this request; retry".into(),
+        )))
     }
-    Err(store_unavailable(StoreError::Unavailable(
-        "the stream's state kept changing under this request; retry".into(),
-    )))
 }
 
 /// Pauses a stream: nothing is sent, the configuration and checkpoint are kept, and the
@@ -222,13 +222,14 @@ pub async fn pause_stream(
     RequestOrigin(origin): RequestOrigin,
     PathId(id): PathId,
 ) -> Result<Json<StreamStatus>, ApiError> {
-    let destination = owned_stream(&state, key.tenant(), &id).await?;
-    let record = SelfEvent::new(SelfAction::DestinationPaused, key.caller())
-        .destination(&destination)
-        .origin(origin);
-    Ok(Json(
-        control(&state, &destination, record, delivery::pause).await?,
-    ))
+    let control = Control {
+        action: SelfAction::DestinationPaused,
+        detail: None,
+    };
+    control
+        .apply(&state, &key, origin, &id, delivery::pause)
+        .await
+        .map(Json)
 }
 
 /// Resumes a paused or stopped stream: it sends again from its checkpoint at the next pass.
@@ -249,13 +250,14 @@ pub async fn resume_stream(
     RequestOrigin(origin): RequestOrigin,
     PathId(id): PathId,
 ) -> Result<Json<StreamStatus>, ApiError> {
-    let destination = owned_stream(&state, key.tenant(), &id).await?;
-    let record = SelfEvent::new(SelfAction::DestinationResumed, key.caller())
-        .destination(&destination)
-        .origin(origin);
-    Ok(Json(
-        control(&state, &destination, record, delivery::resume).await?,
-    ))
+    let control = Control {
+        action: SelfAction::DestinationResumed,
+        detail: None,
+    };
+    control
+        .apply(&state, &key, origin, &id, delivery::resume)
+        .await
+        .map(Json)
 }
 
 /// Delivers again every retained event received at or after `from`: the checkpoint moves back
@@ -292,12 +294,12 @@ pub async fn replay_stream(
             json!([{"pointer": "/from", "message": format!("must be an RFC 3339 time: {e}")}]),
         )
     })?;
-    let destination = owned_stream(&state, key.tenant(), &id).await?;
-    let record = SelfEvent::new(SelfAction::DestinationReplayed, key.caller())
-        .destination(&destination)
-        .detail("from", from.to_rfc3339())
-        .origin(origin);
-    Ok(Json(
-        control(&state, &destination, record, |s| delivery::replay(s, from)).await?,
-    ))
+    let control = Control {
+        action: SelfAction::DestinationReplayed,
+        detail: Some(("from", from.to_rfc3339())),
+    };
+    control
+        .apply(&state, &key, origin, &id, |s| delivery::replay(s, from))
+        .await
+        .map(Json)
 }

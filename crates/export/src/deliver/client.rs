@@ -171,3 +171,57 @@ fn describe(error: &reqwest::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr as _;
+
+    use super::*;
+
+    const STRICT: AddressPolicy = AddressPolicy {
+        allow_http: false,
+        allow_private: false,
+    };
+
+    /// A name is checked on what it resolves to: `localhost` (or any name pointing at a
+    /// refused address) gets no connection, unless the operator allows private addresses.
+    #[tokio::test]
+    async fn the_resolver_refuses_names_of_refused_addresses() {
+        let name = || Name::from_str("localhost").unwrap_or_else(|_| panic!("a name"));
+        let refused = GuardedResolver { policy: STRICT }.resolve(name()).await;
+        let error = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(error.contains("refused addresses"), "{error}");
+        let open = AddressPolicy {
+            allow_http: true,
+            allow_private: true,
+        };
+        let allowed = GuardedResolver { policy: open }.resolve(name()).await;
+        assert!(allowed.is_ok_and(|mut addrs| addrs.next().is_some()));
+    }
+
+    /// An address literal never reaches the resolver: the client checks the URL itself before
+    /// sending, and a redirect is never followed.
+    #[tokio::test]
+    async fn address_literals_and_plain_http_are_refused_before_sending() {
+        let client = StreamClient::new(STRICT, Duration::from_secs(1))
+            .unwrap_or_else(|e| panic!("client: {e}"));
+        for url in [
+            "https://127.0.0.1/hook",
+            "https://169.254.169.254/latest/meta-data",
+            "https://[::1]/hook",
+            "http://example.com/hook",
+        ] {
+            let sent = client
+                .post(Outgoing {
+                    url: url.into(),
+                    headers: Vec::new(),
+                    body: Vec::new(),
+                })
+                .await;
+            assert!(
+                matches!(sent, Err(SendError::Refused(_))),
+                "{url}: {sent:?}"
+            );
+        }
+    }
+}
