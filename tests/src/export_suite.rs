@@ -12,8 +12,9 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use auditlog_core::Timestamp;
 use auditlog_core::digest::{DigestFile, DigestOptions, check_digests, parse_digest};
-use auditlog_core::export::{Destination, S3Target, Target};
+use auditlog_core::export::{Destination, ExportState, S3Target, Target, machine};
 use auditlog_core::integrity::{ObjectContent, StreamStart, check_stream, receipt, sha256_hex};
+use auditlog_core::self_audit::{SelfAction, SelfEvent};
 use auditlog_core::signing::{PublicKeys, SigningKeyRecord};
 use auditlog_core::store::{AppendEvents, NewEvent, ServiceStore};
 use auditlog_core::validate::{IngestContext, Limits, prepare_event};
@@ -303,6 +304,55 @@ pub async fn a_crash_between_write_and_checkpoint_neither_loses_nor_duplicates(r
     let state = rig.store.export_state(&rig.destination.id).await.unwrap();
     assert_eq!(state.last_error, None);
     assert_eq!(state.events_delivered, 30);
+}
+
+/// A paused destination writes nothing (objects nor digests) and keeps its checkpoint while its
+/// backlog grows; resumed, it delivers every event exactly once.
+pub async fn a_paused_destination_writes_nothing_until_resumed(rig: &ExportRig) {
+    let t0 = rig.t0;
+    let all = ids("p", 20);
+    ingest(rig.store.as_ref(), "acme", &all, t0 + 1_000, None).await;
+    let now = Timestamp(t0 + 2 * PERIOD);
+    let control = |change: fn(&ExportState) -> ExportState| async move {
+        let stored = rig.store.export_state(&rig.destination.id).await.unwrap();
+        let record = crate::operator_record(
+            "acme",
+            SelfEvent::new(SelfAction::DestinationPaused, crate::harness_operator())
+                .destination(&rig.destination),
+            // After the windows exported here: the records are not among the events.
+            t0 + 10 * PERIOD,
+        );
+        assert!(
+            rig.store
+                .change_export_state(&change(&stored), stored.version, &record)
+                .await
+                .unwrap()
+        );
+    };
+    control(machine::pause).await;
+    let store: &dyn auditlog_core::store::ExportStore = rig.store.as_ref();
+    let sink = rig.sinks.sink_for(&rig.destination).await.unwrap();
+    let report =
+        export_destination(store, sink.as_ref(), &rig.destination, &config("a"), now).await;
+    assert_eq!(
+        (report.error, report.objects_created, report.digests_written),
+        (None, 0, 0)
+    );
+    assert!(
+        (rig.reader)().ids.is_empty(),
+        "nothing written while paused"
+    );
+    let status = auditlog_export::destination_status(store, &rig.destination, now)
+        .await
+        .unwrap();
+    assert!(status.paused);
+    assert!(status.backlog.events >= 20, "{:?}", status.backlog);
+
+    control(machine::resume).await;
+    let report =
+        export_destination(store, sink.as_ref(), &rig.destination, &config("a"), now).await;
+    assert_eq!(report.error, None);
+    assert_exactly_once(&(rig.reader)(), &all);
 }
 
 pub async fn two_exporters_at_once_export_each_window_once(rig: &ExportRig) {
@@ -743,6 +793,7 @@ macro_rules! export_tests {
         $crate::export_tests!(@one $target,
             windows_are_written_once_and_only_when_closed,
             a_crash_between_write_and_checkpoint_neither_loses_nor_duplicates,
+            a_paused_destination_writes_nothing_until_resumed,
             two_exporters_at_once_export_each_window_once,
             late_events_are_exported_once_with_the_window_they_arrive_in,
             exported_streams_verify_against_the_receipts,

@@ -143,7 +143,7 @@ pub async fn streams_are_managed_over_the_api_and_recorded(s: &TestService) {
     .await;
     assert_eq!(status, 200);
 
-    // An object store has no stream controls.
+    // An object store pauses and resumes too (its status says so); replay is for streams.
     let (status, bucket) = post(
         s,
         &admin,
@@ -153,13 +153,23 @@ pub async fn streams_are_managed_over_the_api_and_recorded(s: &TestService) {
     .await;
     assert_eq!(status, 201, "{bucket}");
     let bucket_id = bucket["id"].as_str().expect("id");
-    let (status, err) = post(
-        s,
-        &admin,
-        &format!("/v1/destinations/{bucket_id}/pause"),
-        None,
-    )
-    .await;
+    let control = |verb: &str| format!("/v1/destinations/{bucket_id}/{verb}");
+    let (status, paused) = post(s, &admin, &control("pause"), None).await;
+    assert_eq!(
+        (status, paused["paused"].as_bool()),
+        (200, Some(true)),
+        "{paused}"
+    );
+    let (_, shown) = s.get(Some(&admin), &control("status")).await;
+    assert_eq!(shown["paused"], true, "{shown}");
+    let (status, resumed) = post(s, &admin, &control("resume"), None).await;
+    assert_eq!(
+        (status, resumed["paused"].as_bool()),
+        (200, Some(false)),
+        "{resumed}"
+    );
+    let from = json!({"from": "2026-01-01T00:00:00Z"});
+    let (status, err) = post(s, &admin, &control("replay"), Some(from)).await;
     assert_eq!(
         (status, err["error"]["code"].as_str()),
         (409, Some("not_a_stream"))

@@ -156,6 +156,19 @@ impl ExportStateStore for DynamoStore {
         self.save_state_item(&state_pk(&next.destination_id), next.version, body)
             .await
     }
+
+    async fn change_export_state(
+        &self,
+        next: &ExportState,
+        expected_version: u64,
+        audit: &NewEvent,
+    ) -> Result<bool, StoreError> {
+        auditlog_core::store::check_next_version(next.version, expected_version)?;
+        let body = serde_json::to_string(next).map_err(unavailable)?;
+        let put = self.state_put(&state_pk(&next.destination_id), next.version, body)?;
+        self.audited(TransactWriteItem::builder().put(put).build(), audit)
+            .await
+    }
 }
 
 #[async_trait]
@@ -196,8 +209,8 @@ impl StreamStateStore for DynamoStore {
         auditlog_core::store::check_next_version(next.version, expected_version)?;
         let body = serde_json::to_string(next).map_err(unavailable)?;
         let put = self.state_put(&stream_pk(&next.destination_id), next.version, body)?;
-        let item = TransactWriteItem::builder().put(put).build();
-        self.audited(item, audit).await
+        self.audited(TransactWriteItem::builder().put(put).build(), audit)
+            .await
     }
 }
 

@@ -39,6 +39,11 @@ pub enum DestinationsCommand {
     Verify { id: String },
     /// Last success, last error, objects and events delivered, backlog and its age.
     Status { id: String },
+    /// Stop delivering (objects and digests, or a stream's records); the configuration and the
+    /// checkpoint are kept.
+    Pause { id: String },
+    /// Deliver again from the checkpoint.
+    Resume { id: String },
 }
 
 #[derive(Debug, Args)]
@@ -333,6 +338,12 @@ pub async fn destinations(
             let export_store: &dyn ExportStore = store;
             print_json(&destination_status(export_store, &destination, now()).await?);
             Ok(true)
+        }
+        DestinationsCommand::Pause { id } => {
+            crate::streams::pause_or_resume(store, recorder, &id, true).await
+        }
+        DestinationsCommand::Resume { id } => {
+            crate::streams::pause_or_resume(store, recorder, &id, false).await
         }
     }
 }

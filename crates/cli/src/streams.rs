@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use auditlog_core::export::machine;
 use auditlog_core::export::{Destination, Target};
 use auditlog_core::self_audit::{SelfAction, SelfEvent};
 use auditlog_core::store::{ExportStore, ServiceStore};
@@ -13,6 +14,7 @@ use auditlog_core::stream::delivery::{self, StreamConfig, StreamState};
 use auditlog_core::stream::target::{Author, stream_settings};
 use auditlog_core::time::parse_rfc3339;
 use auditlog_export::deliver::{StreamClient, stream_pass, stream_status};
+use auditlog_export::destination_status;
 use auditlog_settings::StreamPolicyArgs;
 use clap::Subcommand;
 use serde_json::{Value, json};
@@ -33,7 +35,8 @@ pub enum StreamsCommand {
         #[command(flatten)]
         policy: StreamPolicyArgs,
     },
-    /// Stop sending; the configuration and checkpoint are kept.
+    /// Stop sending; the configuration and checkpoint are kept (also `auditlog destinations
+    /// pause`, for any destination).
     Pause { id: String },
     /// Send again from the checkpoint (after a pause or a stop).
     Resume { id: String },
@@ -102,18 +105,12 @@ pub async fn run(
         StreamsCommand::Deliver(args) => {
             return deliver_once(store, &args.export, &args.api).await;
         }
-        StreamsCommand::Pause { id } => (
-            id,
-            SelfAction::DestinationPaused,
-            Box::new(delivery::pause),
-            None,
-        ),
-        StreamsCommand::Resume { id } => (
-            id,
-            SelfAction::DestinationResumed,
-            Box::new(delivery::resume),
-            None,
-        ),
+        StreamsCommand::Pause { id } => {
+            return pause_or_resume(store.as_ref(), recorder, &id, true).await;
+        }
+        StreamsCommand::Resume { id } => {
+            return pause_or_resume(store.as_ref(), recorder, &id, false).await;
+        }
         StreamsCommand::Replay { id, from } => {
             let from = parse_rfc3339(&from)
                 .map_err(|e| anyhow::anyhow!("--from: must be an RFC 3339 time: {e}"))?;
@@ -144,6 +141,68 @@ pub async fn run(
         }
     }
     bail!("the stream's state kept changing under this command; run it again")
+}
+
+/// Pauses or resumes any destination: a stream's delivery state, or an object store's export
+/// state, with the record of it; prints the status after.
+pub async fn pause_or_resume(
+    store: &dyn ServiceStore,
+    recorder: &Recorder,
+    id: &str,
+    pause: bool,
+) -> anyhow::Result<bool> {
+    let destination = store
+        .list_destinations(None)
+        .await?
+        .into_iter()
+        .find(|d| d.id == id)
+        .with_context(|| format!("no destination {id}; `auditlog destinations list` shows them"))?;
+    let action = if pause {
+        SelfAction::DestinationPaused
+    } else {
+        SelfAction::DestinationResumed
+    };
+    let event = recorder.event(
+        &destination.tenant,
+        SelfEvent::new(action, recorder.caller()).destination(&destination),
+    );
+    let export_store: &dyn ExportStore = store;
+    for _ in 0..8 {
+        let changed = if destination.target.is_object_store() {
+            let stored = store.export_state(&destination.id).await?;
+            let next = if pause {
+                machine::pause(&stored)
+            } else {
+                machine::resume(&stored)
+            };
+            store
+                .change_export_state(&next, stored.version, &event)
+                .await?
+        } else {
+            let stored = store.stream_state(&destination.id).await?;
+            let next = if pause {
+                delivery::pause(&stored)
+            } else {
+                delivery::resume(&stored)
+            };
+            store
+                .change_stream_state(&next, stored.version, &event)
+                .await?
+        };
+        if changed {
+            let status = if destination.target.is_object_store() {
+                json!(destination_status(export_store, &destination, now()).await?)
+            } else {
+                json!(
+                    stream_status(export_store, &destination, recorder.retention_ms(), now())
+                        .await?
+                )
+            };
+            print_json(&status);
+            return Ok(true);
+        }
+    }
+    bail!("the destination's state kept changing under this command; run it again")
 }
 
 async fn add(

@@ -317,6 +317,10 @@ pub struct ExportState {
     /// Where the stream's digests stand.
     #[serde(default)]
     pub digest: DigestState,
+    /// Paused by a person: nothing is written (objects nor digests) until resumed; the
+    /// checkpoint and the configuration are kept.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub paused: bool,
 }
 
 /// The digest period in progress and the last digest written. Changed under the same

@@ -180,6 +180,14 @@ pub trait ExportStateStore: Send + Sync {
         next: &ExportState,
         expected_version: u64,
     ) -> Result<bool, StoreError>;
+    /// A person's change (pause, resume): stored as [`Self::save_export_state`] does, with its
+    /// self-audit record, atomically; neither is written when the version moved.
+    async fn change_export_state(
+        &self,
+        next: &ExportState,
+        expected_version: u64,
+        audit: &NewEvent,
+    ) -> Result<bool, StoreError>;
 }
 
 /// The rule every [`ExportStateStore::save_export_state`] applies first: a new state is exactly

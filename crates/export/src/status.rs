@@ -16,6 +16,8 @@ pub struct DestinationStatus {
     pub tenant: String,
     /// False while the last attempt failed.
     pub healthy: bool,
+    /// Paused by a person: nothing is written until it is resumed; the backlog grows.
+    pub paused: bool,
     /// Every event received before this has been delivered.
     pub exported_through: Option<Timestamp>,
     pub last_success_at: Option<Timestamp>,
@@ -84,6 +86,7 @@ pub async fn destination_status(
         destination_id: destination.id.clone(),
         tenant: destination.tenant.clone(),
         healthy: state.last_error.is_none(),
+        paused: state.paused,
         exported_through: state.exported_through,
         last_success_at: state.last_success_at,
         last_error: state.last_error.as_ref().map(|e| LastError {

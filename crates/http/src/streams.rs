@@ -4,18 +4,20 @@
 //! tenant answers 404. Every control is written with its self-audit record, atomically.
 
 use auditlog_core::Timestamp;
+use auditlog_core::export::machine;
 use auditlog_core::export::{Destination, Target};
 use auditlog_core::self_audit::{SelfAction, SelfEvent};
-use auditlog_core::store::StoreError;
+use auditlog_core::store::{ExportStore, NewEvent, StoreError};
 use auditlog_core::stream::delivery::{self, StreamState};
 use auditlog_core::stream::status::StreamStatus;
 use auditlog_core::stream::target::{Author, stream_settings};
 use auditlog_core::time::parse_rfc3339;
+use auditlog_export::{DestinationStatus, destination_status};
 use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
@@ -117,7 +119,7 @@ async fn owned_stream(state: &AppState, tenant: &str, id: &str) -> Result<Destin
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "not_a_stream",
-            "this destination is an object store: its status is at /v1/destinations/{id}/status",
+            "this destination is an object store, not a stream: its status is at /v1/destinations/{id}/status, and replay is for streams",
         ));
     }
     Ok(destination)
@@ -157,7 +159,15 @@ pub async fn stream_status(
     Ok(Json(status_of(&state, &destination).await?))
 }
 
-/// A person's control of a stream: what its self-audit record says.
+/// What a control answers: the status of the stream, or of the object store.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ControlAnswer {
+    Stream(StreamStatus),
+    ObjectStore(DestinationStatus),
+}
+
+/// A person's control of a destination: what its self-audit record says.
 struct Control {
     action: SelfAction,
     detail: Option<(&'static str, String)>,
@@ -175,13 +185,7 @@ impl Control {
         change: impl Fn(&StreamState) -> StreamState,
     ) -> Result<StreamStatus, ApiError> {
         let destination = owned_stream(state, key.tenant(), id).await?;
-        let mut record = SelfEvent::new(self.action, key.caller())
-            .destination(&destination)
-            .origin(origin);
-        if let Some((name, value)) = self.detail {
-            record = record.detail(name, value);
-        }
-        let event = state.self_event(&destination.tenant, record);
+        let event = self.record(state, key, origin, &destination);
         for _ in 0..CONTROL_ATTEMPTS {
             let stored = state
                 .store
@@ -197,23 +201,90 @@ impl Control {
                 return status_of(state, &destination).await;
             }
         }
-        Err(store_unavailable(StoreError::Unavailable(
-            "the stream's state kept changing under this request; retry".into(),
-        )))
+        Err(changing())
+    }
+
+    /// Pause or resume, of a stream or an object store.
+    async fn apply_any(
+        self,
+        state: &AppState,
+        key: &ApiKey<Admin>,
+        origin: auditlog_core::self_audit::Origin,
+        id: &str,
+        pause: bool,
+    ) -> Result<ControlAnswer, ApiError> {
+        let destination = owned(state, key.tenant(), id).await?;
+        if !destination.target.is_object_store() {
+            let change = if pause {
+                delivery::pause
+            } else {
+                delivery::resume
+            };
+            return Ok(ControlAnswer::Stream(
+                self.apply(state, key, origin, id, change).await?,
+            ));
+        }
+        let change = if pause {
+            machine::pause
+        } else {
+            machine::resume
+        };
+        let event = self.record(state, key, origin, &destination);
+        for _ in 0..CONTROL_ATTEMPTS {
+            let stored = state
+                .store
+                .export_state(&destination.id)
+                .await
+                .map_err(store_unavailable)?;
+            if state
+                .store
+                .change_export_state(&change(&stored), stored.version, &event)
+                .await
+                .map_err(store_unavailable)?
+            {
+                let store: &dyn ExportStore = state.store.as_ref();
+                let status = destination_status(store, &destination, (state.clock)())
+                    .await
+                    .map_err(store_unavailable)?;
+                return Ok(ControlAnswer::ObjectStore(status));
+            }
+        }
+        Err(changing())
+    }
+
+    fn record(
+        self,
+        state: &AppState,
+        key: &ApiKey<Admin>,
+        origin: auditlog_core::self_audit::Origin,
+        destination: &Destination,
+    ) -> NewEvent {
+        let mut record = SelfEvent::new(self.action, key.caller())
+            .destination(destination)
+            .origin(origin);
+        if let Some((name, value)) = self.detail {
+            record = record.detail(name, value);
+        }
+        state.self_event(&destination.tenant, record)
     }
 }
 
-/// Pauses a stream: nothing is sent, the configuration and checkpoint are kept, and the
-/// backlog grows in its status.
+fn changing() -> ApiError {
+    store_unavailable(StoreError::Unavailable(
+        "the destination's state kept changing under this request; retry".into(),
+    ))
+}
+
+/// Pauses a destination: a stream sends nothing, an object store writes nothing (objects nor
+/// digests); the configuration and checkpoint are kept, and the backlog grows in its status.
 #[utoipa::path(post, path = "/v1/destinations/{id}/pause", tag = "destinations",
     security(("api_key" = ["admin"])),
     params(("id" = String, Path, description = "The destination's id (`dst_...`).")),
     responses(
-        (status = 200, description = "Paused; its status.", body = StreamStatus),
+        (status = 200, description = "Paused; its status (a stream's, or an object store's).", body = ControlAnswer),
         (status = 400, description = "`invalid_id`: over 128 characters.", body = ErrorBody),
         KeyRefusals,
         (status = 404, description = "`destination_not_found`: none with this id for this tenant.", body = ErrorBody),
-        (status = 409, description = "`not_a_stream`: an object-store destination.", body = ErrorBody),
         StoreRefusal,
     ))]
 pub async fn pause_stream(
@@ -221,27 +292,27 @@ pub async fn pause_stream(
     key: ApiKey<Admin>,
     RequestOrigin(origin): RequestOrigin,
     PathId(id): PathId,
-) -> Result<Json<StreamStatus>, ApiError> {
+) -> Result<Json<ControlAnswer>, ApiError> {
     let control = Control {
         action: SelfAction::DestinationPaused,
         detail: None,
     };
     control
-        .apply(&state, &key, origin, &id, delivery::pause)
+        .apply_any(&state, &key, origin, &id, true)
         .await
         .map(Json)
 }
 
-/// Resumes a paused or stopped stream: it sends again from its checkpoint at the next pass.
+/// Resumes a paused destination (or a stopped stream): it delivers again from its checkpoint
+/// at the next pass.
 #[utoipa::path(post, path = "/v1/destinations/{id}/resume", tag = "destinations",
     security(("api_key" = ["admin"])),
     params(("id" = String, Path, description = "The destination's id (`dst_...`).")),
     responses(
-        (status = 200, description = "Resumed; its status.", body = StreamStatus),
+        (status = 200, description = "Resumed; its status (a stream's, or an object store's).", body = ControlAnswer),
         (status = 400, description = "`invalid_id`: over 128 characters.", body = ErrorBody),
         KeyRefusals,
         (status = 404, description = "`destination_not_found`: none with this id for this tenant.", body = ErrorBody),
-        (status = 409, description = "`not_a_stream`: an object-store destination.", body = ErrorBody),
         StoreRefusal,
     ))]
 pub async fn resume_stream(
@@ -249,13 +320,13 @@ pub async fn resume_stream(
     key: ApiKey<Admin>,
     RequestOrigin(origin): RequestOrigin,
     PathId(id): PathId,
-) -> Result<Json<StreamStatus>, ApiError> {
+) -> Result<Json<ControlAnswer>, ApiError> {
     let control = Control {
         action: SelfAction::DestinationResumed,
         detail: None,
     };
     control
-        .apply(&state, &key, origin, &id, delivery::resume)
+        .apply_any(&state, &key, origin, &id, false)
         .await
         .map(Json)
 }
@@ -271,7 +342,7 @@ pub async fn resume_stream(
         JsonBodyRefusals,
         KeyRefusals,
         (status = 404, description = "`destination_not_found`: none with this id for this tenant.", body = ErrorBody),
-        (status = 409, description = "`not_a_stream`: an object-store destination.", body = ErrorBody),
+        (status = 409, description = "`not_a_stream`: an object-store destination (replaying one is not built yet: its objects stay as written, exactly once).", body = ErrorBody),
         (status = 422, description = "`invalid_replay`: `details` names `/from`.", body = ErrorBody),
         StoreRefusal,
     ))]

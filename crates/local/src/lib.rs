@@ -475,6 +475,24 @@ impl ExportStateStore for SqliteStore {
         self.save_state_body(StateTable::Export, &next.destination_id, next.version, body)
             .await
     }
+
+    async fn change_export_state(
+        &self,
+        next: &ExportState,
+        expected_version: u64,
+        audit: &NewEvent,
+    ) -> Result<bool, StoreError> {
+        auditlog_core::store::check_next_version(next.version, expected_version)?;
+        let body = to_json(next)?;
+        self.change_state_body(
+            StateTable::Export,
+            &next.destination_id,
+            next.version,
+            body,
+            audit,
+        )
+        .await
+    }
 }
 
 #[async_trait]
@@ -509,19 +527,13 @@ impl StreamStateStore for SqliteStore {
     ) -> Result<bool, StoreError> {
         auditlog_core::store::check_next_version(next.version, expected_version)?;
         let body = to_json(next)?;
-        let id = next.destination_id.clone();
-        let version =
-            i64::try_from(next.version).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.audited(audit, move |tx| {
-            let table = StateTable::Stream;
-            let changed = if version == 1 {
-                tx.execute(table.insert(), params![id, version, body])
-            } else {
-                tx.execute(table.update(), params![id, version, body, version - 1])
-            }
-            .map_err(unavailable)?;
-            Ok(changed == 1)
-        })
+        self.change_state_body(
+            StateTable::Stream,
+            &next.destination_id,
+            next.version,
+            body,
+            audit,
+        )
         .await
     }
 }
@@ -575,6 +587,29 @@ impl SqliteStore {
             conn.query_row(table.select(), params![id], |row| row.get(0))
                 .optional()
                 .map_err(unavailable)
+        })
+        .await
+    }
+
+    /// [`Self::save_state_body`] with a self-audit record, in one transaction.
+    async fn change_state_body(
+        &self,
+        table: StateTable,
+        destination_id: &str,
+        version: u64,
+        body: String,
+        audit: &NewEvent,
+    ) -> Result<bool, StoreError> {
+        let id = destination_id.to_string();
+        let version = i64::try_from(version).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.audited(audit, move |tx| {
+            let changed = if version == 1 {
+                tx.execute(table.insert(), params![id, version, body])
+            } else {
+                tx.execute(table.update(), params![id, version, body, version - 1])
+            }
+            .map_err(unavailable)?;
+            Ok(changed == 1)
         })
         .await
     }

@@ -91,6 +91,9 @@ pub fn next_step(
     config: &ExportConfig,
     now: Timestamp,
 ) -> Step {
+    if state.paused {
+        return Step::Done;
+    }
     // The next event's window, if it is closed (exportable now).
     let ready = next_event
         .map(|at| window_containing(at, config.window_ms))
@@ -204,6 +207,19 @@ pub fn release(state: &ExportState, failure: Option<&str>, now: Timestamp) -> Ex
             message: message.to_string(),
         });
     }
+    next
+}
+
+/// Paused by a person: the next passes write nothing until [`resume`].
+pub fn pause(state: &ExportState) -> ExportState {
+    let mut next = bump(state);
+    next.paused = true;
+    next
+}
+
+pub fn resume(state: &ExportState) -> ExportState {
+    let mut next = bump(state);
+    next.paused = false;
     next
 }
 

@@ -359,3 +359,21 @@ fn windows_wait_for_their_grace_and_digests_for_their_period() {
         })
     );
 }
+
+#[test]
+fn a_paused_destination_has_nothing_to_do_until_resumed() {
+    let state = ExportState::new("dst");
+    let now = Timestamp(100 * PERIOD);
+    let due = next_step(&state, Some(Timestamp(WINDOW)), &config("a"), now);
+    assert_ne!(due, Step::Done);
+    let paused = pause(&state);
+    assert_eq!(paused.version, state.version + 1);
+    assert_eq!(
+        next_step(&paused, Some(Timestamp(WINDOW)), &config("a"), now),
+        Step::Done
+    );
+    assert_eq!(
+        next_step(&resume(&paused), Some(Timestamp(WINDOW)), &config("a"), now),
+        due
+    );
+}
