@@ -152,4 +152,8 @@ fn the_backlog_alarm_watches_the_metric_the_export_function_publishes() {
     let (namespace, name) = auditlog_export_fn::BACKLOG_METRIC;
     assert_eq!(alarm["Namespace"], namespace);
     assert_eq!(alarm["MetricName"], name);
+    let alarm = &template["Resources"]["StreamBacklogAgeAlarm"]["Properties"];
+    let (namespace, name) = auditlog_export_fn::STREAM_BACKLOG_METRIC;
+    assert_eq!(alarm["Namespace"], namespace);
+    assert_eq!(alarm["MetricName"], name);
 }

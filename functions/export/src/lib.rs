@@ -17,8 +17,9 @@ use std::sync::Arc;
 use auditlog_core::Timestamp;
 use auditlog_core::export::ExportConfig;
 use auditlog_core::store::ExportStore;
+use auditlog_core::stream::status::Condition;
 use auditlog_core::time::parse_rfc3339;
-use auditlog_export::deliver::{StreamClient, StreamConfig, stream_pass};
+use auditlog_export::deliver::{StreamClient, StreamConfig, stream_pass, stream_status};
 use auditlog_export::engine::SinkFactory;
 use auditlog_export::engine::oldest_unexported;
 use auditlog_export::export_pass;
@@ -26,6 +27,10 @@ use serde_json::{Value, json};
 
 /// The metric the backlog-age alarm of `template.yaml` watches.
 pub const BACKLOG_METRIC: (&str, &str) = ("auditlog", "OldestUnexportedAgeSeconds");
+/// The metric the stream backlog alarm watches: the oldest event an enabled (not paused) stream
+/// has not delivered yet. Its alarm is the retention guard of streams: it fires well before
+/// retention could delete an undelivered event.
+pub const STREAM_BACKLOG_METRIC: (&str, &str) = ("auditlog", "OldestUndeliveredStreamAgeSeconds");
 
 /// Every `AUDITLOG_*` variable the function reads (the template test checks that
 /// `template.yaml` sets each one).
@@ -145,19 +150,43 @@ async fn backlog_age_seconds(exporter: &Exporter, now: Timestamp) -> Option<i64>
     Some(oldest_age)
 }
 
-/// The metric `auditlog/OldestUnexportedAgeSeconds` as a CloudWatch Embedded Metric Format log
-/// line (Lambda's log pipeline turns it into a metric; no API call, no extra permission).
-pub fn backlog_metric(age_seconds: i64, now: Timestamp) -> String {
+/// The age of the oldest event an enabled stream has not delivered (0 when none waits); `None`
+/// when the store could not say.
+async fn stream_backlog_age_seconds(exporter: &Exporter, now: Timestamp) -> Option<i64> {
+    let destinations = exporter.store.list_destinations(None).await.ok()?;
+    let mut oldest_age = 0;
+    for destination in destinations.iter().filter(|d| !d.target.is_object_store()) {
+        // Only the backlog's age is read: the retention (for the warning text) does not matter.
+        let status = stream_status(exporter.store.as_ref(), destination, 0, now)
+            .await
+            .ok()?;
+        if status.condition != Condition::Paused
+            && let Some(backlog) = status.backlog
+        {
+            oldest_age = oldest_age.max(backlog.age_ms / 1000);
+        }
+    }
+    Some(oldest_age)
+}
+
+/// The metrics `auditlog/OldestUnexportedAgeSeconds` and
+/// `auditlog/OldestUndeliveredStreamAgeSeconds` as a CloudWatch Embedded Metric Format log line
+/// (Lambda's log pipeline turns it into metrics; no API call, no extra permission).
+pub fn backlog_metric(age_seconds: i64, stream_age_seconds: i64, now: Timestamp) -> String {
     json!({
         "_aws": {
             "Timestamp": now.0,
             "CloudWatchMetrics": [{
                 "Namespace": BACKLOG_METRIC.0,
                 "Dimensions": [[]],
-                "Metrics": [{"Name": BACKLOG_METRIC.1, "Unit": "Seconds"}],
+                "Metrics": [
+                    {"Name": BACKLOG_METRIC.1, "Unit": "Seconds"},
+                    {"Name": STREAM_BACKLOG_METRIC.1, "Unit": "Seconds"},
+                ],
             }],
         },
         BACKLOG_METRIC.1: age_seconds,
+        STREAM_BACKLOG_METRIC.1: stream_age_seconds,
     })
     .to_string()
 }
@@ -192,10 +221,12 @@ pub async fn handle(
     .map_err(|e| ExportFailure::Store(e.to_string()))?;
     summary["streams"] = json!(streams);
     let oldest_age = backlog_age_seconds(exporter, now).await;
+    let stream_age = stream_backlog_age_seconds(exporter, now).await;
     summary["oldest_unexported_age_seconds"] = json!(oldest_age);
-    if let Some(age) = oldest_age {
-        // One CloudWatch Embedded Metric Format line: the backlog-age alarm's metric.
-        println!("{}", backlog_metric(age, now));
+    summary["oldest_undelivered_stream_age_seconds"] = json!(stream_age);
+    if let (Some(age), Some(stream_age)) = (oldest_age, stream_age) {
+        // One CloudWatch Embedded Metric Format line: the backlog alarms' metrics.
+        println!("{}", backlog_metric(age, stream_age, now));
     }
     summary["request_id"] = json!(request_id);
     summary["scheduled_time"] = json!(scheduled.map(|t| t.to_rfc3339()));
@@ -244,12 +275,17 @@ mod tests {
     #[test]
     fn the_backlog_metric_is_embedded_metric_format() {
         let line: Value =
-            serde_json::from_str(&backlog_metric(42, Timestamp(1_795_305_600_000))).unwrap();
+            serde_json::from_str(&backlog_metric(42, 7, Timestamp(1_795_305_600_000))).unwrap();
         assert_eq!(line["OldestUnexportedAgeSeconds"], 42);
+        assert_eq!(line["OldestUndeliveredStreamAgeSeconds"], 7);
         assert_eq!(line["_aws"]["Timestamp"], 1_795_305_600_000_i64);
         let metric = &line["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(metric["Namespace"], "auditlog");
         assert_eq!(metric["Metrics"][0]["Name"], "OldestUnexportedAgeSeconds");
+        assert_eq!(
+            metric["Metrics"][1]["Name"],
+            "OldestUndeliveredStreamAgeSeconds"
+        );
         assert_eq!(metric["Dimensions"], json!([[]]));
     }
 
