@@ -219,6 +219,14 @@ fn links() -> [(&'static str, &'static str, &'static str, Value); 3] {
                     "operationId": "destination_status",
                     "parameters": {"id": "$response.body#/id"}
                 },
+                "PauseDestination": {
+                    "operationId": "pause_destination",
+                    "parameters": {"id": "$response.body#/id"}
+                },
+                "ResumeDestination": {
+                    "operationId": "resume_destination",
+                    "parameters": {"id": "$response.body#/id"}
+                },
                 "RemoveDestination": {
                     "operationId": "remove_destination",
                     "parameters": {"id": "$response.body#/id"}
@@ -234,12 +242,12 @@ fn links() -> [(&'static str, &'static str, &'static str, Value); 3] {
                     "operationId": "stream_status",
                     "parameters": {"id": "$response.body#/id"}
                 },
-                "PauseStream": {
-                    "operationId": "pause_stream",
+                "PauseDestination": {
+                    "operationId": "pause_destination",
                     "parameters": {"id": "$response.body#/id"}
                 },
-                "ResumeStream": {
-                    "operationId": "resume_stream",
+                "ResumeDestination": {
+                    "operationId": "resume_destination",
                     "parameters": {"id": "$response.body#/id"}
                 },
                 "RemoveDestination": {

@@ -287,7 +287,7 @@ fn changing() -> ApiError {
         (status = 404, description = "`destination_not_found`: none with this id for this tenant.", body = ErrorBody),
         StoreRefusal,
     ))]
-pub async fn pause_stream(
+pub async fn pause_destination(
     State(state): State<AppState>,
     key: ApiKey<Admin>,
     RequestOrigin(origin): RequestOrigin,
@@ -315,7 +315,7 @@ pub async fn pause_stream(
         (status = 404, description = "`destination_not_found`: none with this id for this tenant.", body = ErrorBody),
         StoreRefusal,
     ))]
-pub async fn resume_stream(
+pub async fn resume_destination(
     State(state): State<AppState>,
     key: ApiKey<Admin>,
     RequestOrigin(origin): RequestOrigin,

@@ -144,7 +144,17 @@ pub async fn deliver_stream(
             let released = delivery::release(&run.state);
             let _ = run.save(released).await;
         }
-        Err(End::Lost) => {}
+        // A person's control (pause, replay) moved the state under this pass: give the lease
+        // back if it is still ours, so the next pass need not wait for it to expire.
+        Err(End::Lost) => {
+            if let Ok(stored) = store.stream_state(&destination.id).await
+                && stored.lease_owner.as_deref() == Some(config.owner.as_str())
+            {
+                let _ = store
+                    .save_stream_state(&delivery::release(&stored), stored.version)
+                    .await;
+            }
+        }
         Err(End::Store(e)) => {
             run.report.error = Some(e.to_string());
             let released = delivery::release(&run.state);
