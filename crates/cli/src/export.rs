@@ -235,7 +235,7 @@ fn target_of(args: AddArgs) -> anyhow::Result<Target> {
     Ok(Target::S3(target))
 }
 
-async fn find(store: &dyn ServiceStore, id: &str) -> anyhow::Result<Destination> {
+pub(crate) async fn find(store: &dyn ServiceStore, id: &str) -> anyhow::Result<Destination> {
     store
         .list_destinations(None)
         .await?

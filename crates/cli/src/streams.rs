@@ -69,12 +69,7 @@ fn print_json(value: &Value) {
 }
 
 async fn find_stream(store: &dyn ServiceStore, id: &str) -> anyhow::Result<Destination> {
-    let destination = store
-        .list_destinations(None)
-        .await?
-        .into_iter()
-        .find(|d| d.id == id)
-        .with_context(|| format!("no destination {id}; `auditlog destinations list` shows them"))?;
+    let destination = crate::export::find(store, id).await?;
     if destination.target.is_object_store() {
         bail!("{id} is an object-store destination, not a stream");
     }
@@ -151,12 +146,7 @@ pub async fn pause_or_resume(
     id: &str,
     pause: bool,
 ) -> anyhow::Result<bool> {
-    let destination = store
-        .list_destinations(None)
-        .await?
-        .into_iter()
-        .find(|d| d.id == id)
-        .with_context(|| format!("no destination {id}; `auditlog destinations list` shows them"))?;
+    let destination = crate::export::find(store, id).await?;
     let action = if pause {
         SelfAction::DestinationPaused
     } else {
