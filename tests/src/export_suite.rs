@@ -133,11 +133,7 @@ pub async fn ingest(
                 body["occurred_at"] = json!(at);
             }
             let p = prepare_event(body, "", &ctx, &mut || unreachable!()).unwrap();
-            NewEvent {
-                event: p.event,
-                json: p.json,
-                expires_at: Timestamp(received_at + crate::RETENTION_MS),
-            }
+            NewEvent::prepared(p, Timestamp(received_at + crate::RETENTION_MS))
         })
         .collect();
     let statuses = store
@@ -149,9 +145,14 @@ pub async fn ingest(
             .iter()
             .all(|s| *s == auditlog_core::store::AppendStatus::Stored)
     );
+    // The receipts ingest computed from the typed events; the same as those of the stored JSON.
     events
         .iter()
-        .map(|e| (e.event.id.clone(), receipt(&e.json).unwrap()))
+        .map(|e| {
+            let computed = e.receipt.clone().unwrap();
+            assert_eq!(computed, receipt(&e.json).unwrap());
+            (e.event.id.clone(), computed)
+        })
         .collect()
 }
 
@@ -461,6 +462,26 @@ pub async fn exported_streams_verify_against_the_receipts(rig: &ExportRig) {
     let (objects, check) = step("r0", 0, 30, 1).await;
     assert!(objects > 2, "{objects} objects");
     assert_eq!((check.events, check.last_seq), (30, Some(30)));
+    // The store keeps each receipt beside its event, and the exporter copies it from there.
+    let query = auditlog_core::query::EventQuery {
+        from: Some(Timestamp(t0)),
+        to: Some(Timestamp(t0 + WINDOW)),
+        limit: 100,
+        ..Default::default()
+    };
+    let stored = store
+        .query_events(auditlog_core::store::PageRequest {
+            tenant: "acme",
+            query: &query,
+            after: None,
+            now: Timestamp(t0),
+        })
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 30);
+    for event in &stored {
+        assert_eq!(event.receipt, Some(receipt(&event.json).unwrap()));
+    }
     let (_, check) = step("r2", 2, 5, 3).await;
     assert_eq!((check.events, check.last_seq), (35, Some(35)));
 
@@ -819,7 +840,7 @@ macro_rules! export_tests {
 /// A local directory on the SQLite store (local mode).
 pub struct DirectoryOnSqlite;
 
-fn read_directory(root: &Path) -> Delivered {
+pub fn read_directory(root: &Path) -> Delivered {
     let mut found = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {

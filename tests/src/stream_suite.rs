@@ -171,11 +171,7 @@ pub async fn ingest(
                     "source": {"service": "billing"},
                     "context": {"ip_address": "203.0.113.9", "user_agent": "suite"}});
                 let p = prepare_event(body, "", &ctx, &mut || unreachable!()).expect("valid");
-                NewEvent {
-                    event: p.event,
-                    json: p.json,
-                    expires_at: Timestamp(received_at + RETENTION_MS),
-                }
+                NewEvent::prepared(p, Timestamp(received_at + RETENTION_MS))
             })
             .collect();
         store

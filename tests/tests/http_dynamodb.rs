@@ -89,11 +89,7 @@ async fn an_event_over_the_item_limit_is_refused_by_us_with_the_reason() {
     let prepare = |id: &str, pad: usize| {
         let event = json!({"id": id, "action": "a.b", "actor": {"id": "x"}, "metadata": {"pad": "p".repeat(pad)}});
         let prepared = prepare_event(event, "", &ctx, &mut || unreachable!()).unwrap();
-        NewEvent {
-            event: prepared.event,
-            json: prepared.json,
-            expires_at: Timestamp(1_900_000_000_000),
-        }
+        NewEvent::prepared(prepared, Timestamp(1_900_000_000_000))
     };
     let events = [prepare("too-big", 410 * 1024), prepare("fits", 100 * 1024)];
     let statuses = store

@@ -21,6 +21,9 @@ pub const TIME_INDEX: &str = "by_time";
 pub const TENANT_INDEX: &str = "by_tenant";
 /// The attribute DynamoDB's TTL watches (epoch seconds).
 pub const TTL_ATTRIBUTE: &str = "expires_at";
+/// The event's receipt (hex SHA-256), computed at ingest and copied into its export line. Absent
+/// on events stored before it was kept: the exporter computes theirs.
+pub const RECEIPT_ATTRIBUTE: &str = "sha256";
 pub const DEFAULT_SHARDS: u16 = 4;
 
 pub fn event_key(tenant: &str, id: &str) -> String {
@@ -121,6 +124,7 @@ mod tests {
                 id: id.into(),
             },
             json: String::new(),
+            receipt: None,
         }
     }
 

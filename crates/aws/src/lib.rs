@@ -302,6 +302,9 @@ impl DynamoStore {
             ("actor_id".to_string(), s(ev.actor.id.clone())),
             ("outcome".to_string(), s(ev.outcome.as_str())),
         ]);
+        if let Some(receipt) = &e.receipt {
+            item.insert(layout::RECEIPT_ATTRIBUTE.into(), s(receipt.clone()));
+        }
         if let Some(email) = &ev.actor.email {
             item.insert("actor_email".into(), s(email.clone()));
         }
@@ -463,6 +466,10 @@ impl DynamoStore {
                         id: text_attr(item, "id")?,
                     },
                     json: text_attr(item, "body")?,
+                    receipt: item
+                        .get(layout::RECEIPT_ATTRIBUTE)
+                        .and_then(|v| v.as_s().ok())
+                        .cloned(),
                 });
             }
             match out.last_evaluated_key() {
@@ -629,11 +636,7 @@ mod tests {
         );
         let item = store.event_item(
             &"t".repeat(64),
-            &NewEvent {
-                event: prepared.event,
-                json: prepared.json,
-                expires_at: Timestamp(i64::MAX / 2),
-            },
+            &NewEvent::prepared(prepared, Timestamp(i64::MAX / 2)),
         );
         let size = limits::item_size(&item);
         assert!(size <= limits::MAX_ITEM_BYTES, "{size} bytes");

@@ -17,6 +17,9 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 pub use crate::object_keys::stream_of;
+pub use event_form::event_receipt;
+
+mod event_form;
 
 /// The member the exporter adds to every exported line. Events cannot carry it: the schema
 /// allows no unknown top-level member.

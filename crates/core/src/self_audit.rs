@@ -282,12 +282,7 @@ impl SelfEvent {
             request: None,
             metadata: Some(metadata),
         };
-        let json = event.to_json();
-        NewEvent {
-            event,
-            json,
-            expires_at: Timestamp(now.0.saturating_add(retention_ms)),
-        }
+        NewEvent::new(event, Timestamp(now.0.saturating_add(retention_ms)))
     }
 }
 

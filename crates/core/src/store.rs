@@ -10,6 +10,7 @@ use crate::keys::KeyRecord;
 use crate::query::EventQuery;
 use crate::stream::delivery::StreamState;
 use crate::time::Timestamp;
+use crate::validate::PreparedEvent;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -24,13 +25,38 @@ pub enum StoreError {
     Corrupt(String),
 }
 
-/// An event ready to store: the typed form (for index fields) and its stored JSON.
+/// An event ready to store: the typed form (for index fields), its stored JSON and its receipt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
     pub event: Event,
     pub json: String,
+    /// The receipt of `json` (`crate::integrity::receipt`), stored beside it so that the exporter
+    /// copies it rather than computing it again. `None`: the exporter computes it.
+    pub receipt: Option<String>,
     /// After this instant the event is gone: never returned, and purged by retention.
     pub expires_at: Timestamp,
+}
+
+impl NewEvent {
+    /// An event the service writes itself (a self-audit record): its JSON and receipt from it.
+    pub fn new(event: Event, expires_at: Timestamp) -> NewEvent {
+        NewEvent {
+            json: event.to_json(),
+            receipt: crate::integrity::event_receipt(&event).ok(),
+            event,
+            expires_at,
+        }
+    }
+
+    /// A validated client event, with the receipt ingest computed.
+    pub fn prepared(prepared: PreparedEvent, expires_at: Timestamp) -> NewEvent {
+        NewEvent {
+            event: prepared.event,
+            json: prepared.json,
+            receipt: Some(prepared.receipt),
+            expires_at,
+        }
+    }
 }
 
 /// Per-event result of an append, in input order.
@@ -62,6 +88,9 @@ pub trait AppendEvents: Send + Sync {
 pub struct StoredEvent {
     pub position: Position,
     pub json: String,
+    /// The receipt stored with the event; `None` for events stored before receipts were kept
+    /// (the exporter computes theirs).
+    pub receipt: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -79,11 +79,14 @@ pub struct IngestContext<'a> {
     pub redactor: &'a Redactor,
 }
 
-/// A valid, masked event with its stored JSON.
+/// A valid, masked event with its stored JSON and its receipt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PreparedEvent {
     pub event: Event,
     pub json: String,
+    /// SHA-256 (hex) of the canonical form of `json` (`crate::integrity`): computed here, once,
+    /// then answered to the client, stored beside the event and copied into its export line.
+    pub receipt: String,
     /// How many values were masked.
     pub redacted: usize,
 }
@@ -205,9 +208,16 @@ pub(crate) fn finish(
             ),
         }]);
     }
+    let receipt = crate::integrity::event_receipt(&event).map_err(|e| {
+        vec![FieldError {
+            pointer: base.to_string(),
+            message: format!("internal error: no receipt: {e}"),
+        }]
+    })?;
     Ok(PreparedEvent {
         event,
         json,
+        receipt,
         redacted,
     })
 }

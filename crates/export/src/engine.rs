@@ -367,7 +367,7 @@ async fn export_window(
         let rows = page(store, &destination.tenant, &query, after.as_ref(), now).await?;
         let done = rows.len() < PAGE;
         for row in &rows {
-            if let Some(part) = encoder.push(&row.json)? {
+            if let Some(part) = encoder.push(&row.json, row.receipt.as_deref())? {
                 tally.add(sink, prefix, destination, window, part).await?;
             }
         }

@@ -86,10 +86,22 @@ impl PartEncoder {
         self.previous_object_sha256.as_deref()
     }
 
-    /// Adds one stored event; returns the finished part when the line before it turned out to
-    /// be that part's last (this one then starts the next part).
-    pub fn push(&mut self, stored_json: &str) -> Result<Option<Part>, IntegrityError> {
-        let sha256 = receipt(stored_json)?;
+    /// Adds one stored event with the receipt stored beside it; returns the finished part when
+    /// the line before it turned out to be that part's last (this one then starts the next part).
+    ///
+    /// The stored receipt is copied, not recomputed: ingest computed it from the event as
+    /// received, so a stored event changed since no longer matches its line's receipt, and the
+    /// verifier says so. Events stored without one (before receipts were kept) get theirs
+    /// computed here, as does one whose stored receipt is not a SHA-256 in hex.
+    pub fn push(
+        &mut self,
+        stored_json: &str,
+        stored_receipt: Option<&str>,
+    ) -> Result<Option<Part>, IntegrityError> {
+        let sha256 = match stored_receipt.filter(|r| is_sha256_hex(r)) {
+            Some(r) => r.to_string(),
+            None => receipt(stored_json)?,
+        };
         let mut finished = None;
         if let Some(pending) = self.pending.take() {
             let pending_len = pending.stored.len() + LINE_OVERHEAD;
@@ -173,6 +185,11 @@ impl PartEncoder {
     }
 }
 
+/// 64 lowercase hex digits, as every receipt is written.
+fn is_sha256_hex(text: &str) -> bool {
+    text.len() == 64 && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -198,7 +215,7 @@ mod tests {
     fn encode(encoder: &mut PartEncoder, events: impl IntoIterator<Item = String>) -> Vec<Part> {
         let mut parts = Vec::new();
         for e in events {
-            parts.extend(encoder.push(&e).unwrap());
+            parts.extend(encoder.push(&e, None).unwrap());
         }
         parts.extend(encoder.finish().unwrap());
         parts
@@ -279,6 +296,6 @@ mod tests {
     #[test]
     fn an_event_that_is_not_an_object_is_refused() {
         let mut e = PartEncoder::new(1 << 20, 0, None);
-        assert!(e.push("[1]").is_err());
+        assert!(e.push("[1]", None).is_err());
     }
 }

@@ -3,7 +3,6 @@
 
 use auditlog_core::Timestamp;
 use auditlog_core::ingest::PreparedItem;
-use auditlog_core::integrity::receipt;
 use auditlog_core::store::{AppendStatus, NewEvent};
 use utoipa::ToSchema;
 
@@ -37,25 +36,14 @@ pub async fn store_items(
     for (index, item) in prepared.into_iter().enumerate() {
         match item {
             PreparedItem::Valid(p) => {
-                let sha256 = match receipt(&p.json) {
-                    Ok(sha256) => Some(sha256),
-                    Err(e) => {
-                        tracing::error!(error = %e, "no receipt for a validated event");
-                        None
-                    }
-                };
                 summary.push(ItemResult::accepted(
                     index,
                     p.event.id.clone(),
-                    sha256,
+                    Some(p.receipt.clone()),
                     p.redacted,
                 ));
                 positions.push(index);
-                events.push(NewEvent {
-                    event: p.event,
-                    json: p.json,
-                    expires_at,
-                });
+                events.push(NewEvent::prepared(p, expires_at));
             }
             PreparedItem::Rejected { id, errors } => {
                 summary.push(ItemResult::rejected(index, id, errors));

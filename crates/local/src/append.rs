@@ -19,6 +19,7 @@ pub(crate) struct EventRow {
     source_service: Option<String>,
     target_ids: Vec<String>,
     body: String,
+    receipt: Option<String>,
 }
 
 impl From<&NewEvent> for EventRow {
@@ -35,6 +36,7 @@ impl From<&NewEvent> for EventRow {
             source_service: ev.source.as_ref().and_then(|s| s.service.clone()),
             target_ids: ev.targets.iter().map(|t| t.id.clone()).collect(),
             body: e.json.clone(),
+            receipt: e.receipt.clone(),
         }
     }
 }
@@ -51,13 +53,14 @@ pub(crate) fn insert_events(
     let mut insert = tx
         .prepare_cached(
             "INSERT INTO events (tenant, id, received_at, expires_at, action, actor_id, actor_email,
-                                 outcome, source_service, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                                 outcome, source_service, body, sha256)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12)
              ON CONFLICT (tenant, id) DO UPDATE SET
                  received_at = excluded.received_at, expires_at = excluded.expires_at,
                  action = excluded.action, actor_id = excluded.actor_id,
                  actor_email = excluded.actor_email, outcome = excluded.outcome,
-                 source_service = excluded.source_service, body = excluded.body
+                 source_service = excluded.source_service, body = excluded.body,
+                 sha256 = excluded.sha256
              WHERE events.expires_at <= ?11",
         )
         .map_err(unavailable)?;
@@ -83,7 +86,8 @@ pub(crate) fn insert_events(
                 row.outcome,
                 row.source_service,
                 row.body,
-                now.0
+                now.0,
+                row.receipt
             ])
             .map_err(unavailable)?;
         if changed == 0 {

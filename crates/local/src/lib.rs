@@ -168,7 +168,7 @@ impl QueryEvents for SqliteStore {
     async fn query_events(&self, request: PageRequest<'_>) -> Result<Vec<StoredEvent>, StoreError> {
         let q = request.query;
         let mut sql = String::from(
-            "SELECT received_at, id, body FROM events WHERE tenant = ? AND expires_at > ?",
+            "SELECT received_at, id, body, sha256 FROM events WHERE tenant = ? AND expires_at > ?",
         );
         let mut args: Vec<Sql> = vec![
             Sql::Text(request.tenant.to_string()),
@@ -237,6 +237,7 @@ impl QueryEvents for SqliteStore {
                             id: r.get(1)?,
                         },
                         json: r.get(2)?,
+                        receipt: r.get(3)?,
                     })
                 })
                 .map_err(unavailable)?;

@@ -26,6 +26,8 @@ pub fn prepare(conn: &Connection) -> rusqlite::Result<()> {
             outcome        TEXT    NOT NULL,
             source_service TEXT,
             body           TEXT    NOT NULL,
+            -- The receipt computed at ingest (NULL in rows written before it was kept).
+            sha256         TEXT,
             PRIMARY KEY (tenant, id)
         ) WITHOUT ROWID;
         -- The order every read uses (and that cursors point into).
@@ -82,5 +84,68 @@ pub fn prepare(conn: &Connection) -> rusqlite::Result<()> {
             body         TEXT    NOT NULL
         );
         ",
+    )?;
+    add_receipts(conn)
+}
+
+/// Databases created before receipts were stored get the column; their rows keep NULL, and the
+/// exporter computes those receipts.
+fn add_receipts(conn: &Connection) -> rusqlite::Result<()> {
+    if has_receipts(conn)? {
+        return Ok(());
+    }
+    // Two processes (`serve` and a CLI command) may open an old database at once: the write lock
+    // makes the second one find the column the first added.
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let added = match has_receipts(conn) {
+        Ok(true) => Ok(()),
+        Ok(false) => conn.execute_batch("ALTER TABLE events ADD COLUMN sha256 TEXT"),
+        Err(e) => Err(e),
+    };
+    match added {
+        Ok(()) => conn.execute_batch("COMMIT"),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+fn has_receipts(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('events') WHERE name = 'sha256')",
+        [],
+        |r| r.get(0),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A database made before receipts were stored: its events table gets the column, its rows
+    /// keep no receipt (the exporter computes theirs), and opening it again changes nothing.
+    #[test]
+    fn an_older_database_gets_the_receipt_column() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(
+            "CREATE TABLE events (tenant TEXT NOT NULL, id TEXT NOT NULL, received_at INTEGER NOT NULL,
+                 expires_at INTEGER NOT NULL, action TEXT NOT NULL, actor_id TEXT NOT NULL,
+                 actor_email TEXT, outcome TEXT NOT NULL, source_service TEXT, body TEXT NOT NULL,
+                 PRIMARY KEY (tenant, id)) WITHOUT ROWID;
+             INSERT INTO events VALUES ('t', 'e1', 1, 2, 'a.b', 'u', NULL, 'success', NULL, '{}');",
+        )
+        .unwrap();
+        assert!(!has_receipts(&conn).unwrap());
+        prepare(&conn).unwrap();
+        assert!(has_receipts(&conn).unwrap());
+        prepare(&conn).unwrap();
+        let stored: Option<String> = conn
+            .query_row("SELECT sha256 FROM events WHERE id = 'e1'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(stored, None);
+    }
 }

@@ -14,12 +14,14 @@
 
 use std::time::Duration;
 
+#[cfg(feature = "api-config")]
 use auditlog_core::cursor::CursorKey;
 use auditlog_core::export::ExportConfig;
 use auditlog_core::redact::Redactor;
 use auditlog_core::stream::address::AddressPolicy;
 use auditlog_core::stream::delivery::StreamConfig;
 use auditlog_core::validate::Limits;
+#[cfg(feature = "api-config")]
 use auditlog_http::ApiConfig;
 use clap::{Args, CommandFactory, FromArgMatches, Parser};
 
@@ -169,6 +171,7 @@ impl ApiArgs {
     }
 
     /// Everything the router needs, with the store's cursor secret.
+    #[cfg(feature = "api-config")]
     pub fn api_config(&self, cursor_secret: [u8; 32]) -> Result<ApiConfig, SettingsError> {
         Ok(ApiConfig {
             limits: self.limits()?,
