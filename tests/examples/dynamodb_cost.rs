@@ -150,8 +150,7 @@ async fn metered_store(meter: &Meter) -> auditlog_aws::DynamoStore {
         .interceptor(meter.clone())
         .build();
     let client = aws_sdk_dynamodb::Client::from_conf(config);
-    let store =
-        auditlog_aws::DynamoStore::new(client, auditlog_tests::DynamoBackend::config());
+    let store = auditlog_aws::DynamoStore::new(client, auditlog_tests::DynamoBackend::config());
     auditlog_aws::tables::create_tables(store.client(), store.config())
         .await
         .expect("create tables");
@@ -170,9 +169,13 @@ fn event(id: &str, size: usize) -> serde_json::Value {
     // run of one letter would flatter the gzip figure.
     let base = e.to_string().len() + 110;
     let mut pad = String::new();
-    let mut h: u64 = id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    let mut h: u64 = id.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    });
     while pad.len() < size.saturating_sub(base) {
-        h = h.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        h = h
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         pad.push_str(&format!("{:016x}", h));
     }
     pad.truncate(size.saturating_sub(base));
@@ -255,7 +258,11 @@ async fn ingest(
     }
     let tally = meter.take();
     let events = requests * batch;
-    detail(&format!("ingest, {size} B events, {batch} per request"), events, &tally);
+    detail(
+        &format!("ingest, {size} B events, {batch} per request"),
+        events,
+        &tally,
+    );
     let (write_units, read_units) = units(&tally, events);
     Ingested {
         write_units,
@@ -348,7 +355,9 @@ async fn main() {
         rows.push((size, ingested, exported));
     }
     println!();
-    println!("per million events (us-east-1 prices in the source; Lambda durations measured here, on DynamoDB Local):");
+    println!(
+        "per million events (us-east-1 prices in the source; Lambda durations measured here, on DynamoDB Local):"
+    );
     println!(
         "| event | per request | DynamoDB write units | DynamoDB read units | DynamoDB $ | Lambda $ | HTTP API $ | S3 $ | total $ |"
     );
@@ -359,7 +368,8 @@ async fn main() {
             let read = (i.read_units + exported.read_units) * 1e6;
             let dynamodb = write * WRITE_UNIT + read * READ_UNIT;
             let requests = 1e6 / *batch as f64;
-            let lambda = requests * (i.seconds_per_request * INGEST_GB * LAMBDA_GB_SECOND + LAMBDA_REQUEST)
+            let lambda = requests
+                * (i.seconds_per_request * INGEST_GB * LAMBDA_GB_SECOND + LAMBDA_REQUEST)
                 + 1e6 * exported.seconds_per_event * EXPORT_GB * LAMBDA_GB_SECOND;
             let api = requests * HTTP_API_REQUEST;
             let s3 = S3_PUTS_PER_MILLION * S3_PUT;
