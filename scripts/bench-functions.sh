@@ -12,12 +12,16 @@ declare -A profiles=(
   # Cargo.toml's release profile as it stands (opt-level 3, thin LTO, 4 codegen units).
   [current]=""
   [s-thin]="CARGO_PROFILE_RELEASE_OPT_LEVEL=s"
+  [z-thin]="CARGO_PROFILE_RELEASE_OPT_LEVEL=z"
   [s-fat]="CARGO_PROFILE_RELEASE_OPT_LEVEL=s CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1"
   [z-fat]="CARGO_PROFILE_RELEASE_OPT_LEVEL=z CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1"
   [3-fat]="CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1"
 )
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(current s-thin s-fat z-fat 3-fat)
+[ ${#names[@]} -gt 0 ] || names=(current s-thin z-thin s-fat z-fat 3-fat)
+for name in "${names[@]}"; do
+  [ -n "${profiles[$name]+set}" ] || { echo "no profile named $name" >&2; exit 2; }
+done
 echo "| profile | build (s) | ingest bootstrap | ingest zip | export bootstrap | export zip |"
 echo "| --- | --- | --- | --- | --- | --- |"
 for name in "${names[@]}"; do

@@ -9,7 +9,7 @@ use anyhow::{Context as _, bail};
 use auditlog_core::export::machine;
 use auditlog_core::export::{Destination, Target};
 use auditlog_core::self_audit::{SelfAction, SelfEvent};
-use auditlog_core::store::{ExportStore, ServiceStore};
+use auditlog_core::store::{ExportStore, ServiceStore, change_export, change_stream};
 use auditlog_core::stream::delivery::{self, StreamConfig, StreamState};
 use auditlog_core::stream::target::{Author, stream_settings};
 use auditlog_core::time::parse_rfc3339;
@@ -123,17 +123,11 @@ pub async fn run(
         record = record.detail("from", from);
     }
     let event = recorder.event(&destination.tenant, record);
-    for _ in 0..8 {
-        let stored = store.stream_state(&destination.id).await?;
-        if store
-            .change_stream_state(&change(&stored), stored.version, &event)
-            .await?
-        {
-            let export_store: &dyn ExportStore = store.as_ref();
-            let status = stream_status(export_store, &destination, retention_ms, now()).await?;
-            print_json(&json!(status));
-            return Ok(true);
-        }
+    if change_stream(store.as_ref(), &destination.id, change, &event).await? {
+        let export_store: &dyn ExportStore = store.as_ref();
+        let status = stream_status(export_store, &destination, retention_ms, now()).await?;
+        print_json(&json!(status));
+        return Ok(true);
     }
     bail!("the stream's state kept changing under this command; run it again")
 }
@@ -157,40 +151,21 @@ pub async fn pause_or_resume(
         SelfEvent::new(action, recorder.caller()).destination(&destination),
     );
     let export_store: &dyn ExportStore = store;
-    for _ in 0..8 {
-        let changed = if destination.target.is_object_store() {
-            let stored = store.export_state(&destination.id).await?;
-            let next = if pause {
-                machine::pause(&stored)
-            } else {
-                machine::resume(&stored)
-            };
-            store
-                .change_export_state(&next, stored.version, &event)
-                .await?
+    let id = &destination.id;
+    let changed = match (destination.target.is_object_store(), pause) {
+        (true, true) => change_export(store, id, machine::pause, &event).await?,
+        (true, false) => change_export(store, id, machine::resume, &event).await?,
+        (false, true) => change_stream(store, id, delivery::pause, &event).await?,
+        (false, false) => change_stream(store, id, delivery::resume, &event).await?,
+    };
+    if changed {
+        let status = if destination.target.is_object_store() {
+            json!(destination_status(export_store, &destination, now()).await?)
         } else {
-            let stored = store.stream_state(&destination.id).await?;
-            let next = if pause {
-                delivery::pause(&stored)
-            } else {
-                delivery::resume(&stored)
-            };
-            store
-                .change_stream_state(&next, stored.version, &event)
-                .await?
+            json!(stream_status(export_store, &destination, recorder.retention_ms(), now()).await?)
         };
-        if changed {
-            let status = if destination.target.is_object_store() {
-                json!(destination_status(export_store, &destination, now()).await?)
-            } else {
-                json!(
-                    stream_status(export_store, &destination, recorder.retention_ms(), now())
-                        .await?
-                )
-            };
-            print_json(&status);
-            return Ok(true);
-        }
+        print_json(&status);
+        return Ok(true);
     }
     bail!("the destination's state kept changing under this command; run it again")
 }

@@ -254,6 +254,50 @@ pub trait StreamStateStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
+/// How many times a person's change is tried against a state that keeps moving (an export or
+/// delivery pass saves the state after every window or batch).
+pub const CHANGE_ATTEMPTS: usize = 8;
+
+/// A person's change to a stream's delivery state (pause, resume, replay): `change` applied to
+/// the stored state and written with its record by compare-and-set, read again and retried
+/// when a pass moved the version in between. `false` when it moved at every attempt.
+pub async fn change_stream<S: StreamStateStore + ?Sized>(
+    store: &S,
+    destination_id: &str,
+    change: impl Fn(&StreamState) -> StreamState,
+    audit: &NewEvent,
+) -> Result<bool, StoreError> {
+    for _ in 0..CHANGE_ATTEMPTS {
+        let stored = store.stream_state(destination_id).await?;
+        if store
+            .change_stream_state(&change(&stored), stored.version, audit)
+            .await?
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The same for an object store's export state (pause, resume).
+pub async fn change_export<S: ExportStateStore + ?Sized>(
+    store: &S,
+    destination_id: &str,
+    change: impl Fn(&ExportState) -> ExportState,
+    audit: &NewEvent,
+) -> Result<bool, StoreError> {
+    for _ in 0..CHANGE_ATTEMPTS {
+        let stored = store.export_state(destination_id).await?;
+        if store
+            .change_export_state(&change(&stored), stored.version, audit)
+            .await?
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// The keys that sign digests. Keys are only ever added: digests signed by a retired key stay
 /// in customers' buckets and must keep verifying against its published public key.
 #[async_trait]

@@ -7,7 +7,7 @@ use auditlog_core::Timestamp;
 use auditlog_core::export::machine;
 use auditlog_core::export::{Destination, Target};
 use auditlog_core::self_audit::{SelfAction, SelfEvent};
-use auditlog_core::store::{ExportStore, NewEvent, StoreError};
+use auditlog_core::store::{ExportStore, NewEvent, StoreError, change_export, change_stream};
 use auditlog_core::stream::delivery::{self, StreamState};
 use auditlog_core::stream::status::StreamStatus;
 use auditlog_core::stream::target::{Author, stream_settings};
@@ -33,8 +33,6 @@ use crate::self_audit::RequestOrigin;
 const MAX_STREAM_BODY: usize = 32 * 1024;
 /// Largest `POST .../replay` body.
 const MAX_REPLAY_BODY: usize = 1024;
-/// Tries of a control against deliverers moving the same state.
-const CONTROL_ATTEMPTS: usize = 8;
 
 /// The body of `POST /v1/streams` (docs/streams.md): exactly one of the four targets, with the
 /// optional format, filter and OCSF class rules. Secrets are named, never given:
@@ -186,20 +184,11 @@ impl Control {
     ) -> Result<StreamStatus, ApiError> {
         let destination = owned_stream(state, key.tenant(), id).await?;
         let event = self.record(state, key, origin, &destination);
-        for _ in 0..CONTROL_ATTEMPTS {
-            let stored = state
-                .store
-                .stream_state(&destination.id)
-                .await
-                .map_err(store_unavailable)?;
-            if state
-                .store
-                .change_stream_state(&change(&stored), stored.version, &event)
-                .await
-                .map_err(store_unavailable)?
-            {
-                return status_of(state, &destination).await;
-            }
+        if change_stream(state.store.as_ref(), &destination.id, change, &event)
+            .await
+            .map_err(store_unavailable)?
+        {
+            return status_of(state, &destination).await;
         }
         Err(changing())
     }
@@ -230,24 +219,15 @@ impl Control {
             machine::resume
         };
         let event = self.record(state, key, origin, &destination);
-        for _ in 0..CONTROL_ATTEMPTS {
-            let stored = state
-                .store
-                .export_state(&destination.id)
+        if change_export(state.store.as_ref(), &destination.id, change, &event)
+            .await
+            .map_err(store_unavailable)?
+        {
+            let store: &dyn ExportStore = state.store.as_ref();
+            let status = destination_status(store, &destination, (state.clock)())
                 .await
                 .map_err(store_unavailable)?;
-            if state
-                .store
-                .change_export_state(&change(&stored), stored.version, &event)
-                .await
-                .map_err(store_unavailable)?
-            {
-                let store: &dyn ExportStore = state.store.as_ref();
-                let status = destination_status(store, &destination, (state.clock)())
-                    .await
-                    .map_err(store_unavailable)?;
-                return Ok(ControlAnswer::ObjectStore(status));
-            }
+            return Ok(ControlAnswer::ObjectStore(status));
         }
         Err(changing())
     }
