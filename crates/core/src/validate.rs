@@ -826,12 +826,14 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;
 
-    fn arbitrary_json() -> impl Strategy<Value = Value> {
+    /// Any JSON value, strings with escapes and control characters among them (also used by
+    /// the canonical-form tests).
+    pub(crate) fn arbitrary_json() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),

@@ -1,6 +1,5 @@
 #![allow(clippy::unwrap_used)]
 use proptest::prelude::*;
-use serde_json::json;
 
 use super::*;
 use crate::event::{ActorType, Outcome};
@@ -11,25 +10,6 @@ fn agrees(event: &Event) -> Result<(), TestCaseError> {
     let expected = receipt(&event.to_json()).unwrap();
     prop_assert_eq!(event_receipt(event).unwrap(), expected);
     Ok(())
-}
-
-fn json_value() -> impl Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(|n| json!(n)),
-        any::<u64>().prop_map(|n| json!(n)),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(|f| json!(f)),
-        any::<String>().prop_map(Value::String),
-    ];
-    leaf.prop_recursive(3, 24, 4, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
-            object(inner).prop_map(Value::Object),
-        ]
-    })
 }
 
 /// Keys that sort differently by UTF-8 and by UTF-16 (U+E000.. against astral characters) too.
@@ -76,7 +56,7 @@ prop_compose! {
 
 prop_compose! {
     fn request()(operation in proptest::option::of(text()),
-                 params in proptest::option::of(object(json_value())),
+                 params in proptest::option::of(object(crate::validate::tests::arbitrary_json())),
                  response_code in proptest::option::of(any::<u16>()),
                  latency_ms in proptest::option::of(prop_oneof![any::<u64>(), 0..1000u64])) -> Request {
         Request { operation, params, response_code, latency_ms }
@@ -89,7 +69,7 @@ prop_compose! {
                targets in prop::collection::vec(target(), 0..3),
                context in proptest::option::of(context()), source in proptest::option::of(source()),
                request in proptest::option::of(request()),
-               metadata in proptest::option::of(object(json_value()))) -> Event {
+               metadata in proptest::option::of(object(crate::validate::tests::arbitrary_json()))) -> Event {
         Event {
             schema_version: crate::event::SCHEMA_VERSION,
             id, tenant,
