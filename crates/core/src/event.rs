@@ -12,6 +12,9 @@ use crate::time::Timestamp;
 /// The schema version stamped on every stored event.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// Room for a typical stored event (0.3-1.2 KiB) in one allocation.
+const STORED_CAPACITY: usize = 1024;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Event {
@@ -38,9 +41,10 @@ pub struct Event {
 impl Event {
     /// The compact JSON form that is stored, returned and exported.
     pub fn to_json(&self) -> String {
-        // Serializing these types cannot fail: every map key is a string and there are no
-        // non-finite floats (numbers come from parsed JSON).
-        serde_json::to_string(self).unwrap_or_default()
+        let mut out = Vec::with_capacity(STORED_CAPACITY);
+        let _spans = crate::event_json::write_event(self, &mut out);
+        // The writer only ever copies whole `str`s and writes ASCII around them.
+        String::from_utf8(out).unwrap_or_default()
     }
 }
 
@@ -109,6 +113,14 @@ impl ActorType {
         ("service", ActorType::Service),
         ("system", ActorType::System),
     ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActorType::User => "user",
+            ActorType::Service => "service",
+            ActorType::System => "system",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

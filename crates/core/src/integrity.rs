@@ -17,7 +17,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 pub use crate::object_keys::stream_of;
-pub use event_form::event_receipt;
+pub use event_form::{event_receipt, stored_and_receipt};
 
 mod event_form;
 
@@ -39,7 +39,12 @@ pub enum IntegrityError {
 
 /// The SHA-256 of `bytes`, as lowercase hex (how every hash appears in lines and digests).
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    let mut text = [0u8; 64];
+    // 32 bytes always fit 64 hex digits; `hex::encode` builds its String a char at a time.
+    match hex::encode_to_slice(Sha256::digest(bytes), &mut text) {
+        Ok(()) => String::from_utf8_lossy(&text).into_owned(),
+        Err(_) => hex::encode(Sha256::digest(bytes)),
+    }
 }
 
 fn canonical_bytes(object: &Map<String, Value>) -> Result<Vec<u8>, IntegrityError> {
@@ -50,29 +55,30 @@ fn canonical_bytes(object: &Map<String, Value>) -> Result<Vec<u8>, IntegrityErro
 
 /// Appends the RFC 8785 (JCS) form of `value`. The walk is ours, for speed (every exported
 /// line is hashed; `serde_jcs` alone cost several times the rest of the export): members are
-/// sorted by their UTF-16 code units, strings are escaped by serde_json (whose escapes are
-/// exactly JCS's: `\"`, `\\`, the short forms of \b \t \n \f \r, `\u00xx` in lowercase
-/// for the other control characters, nothing else), and integers of magnitude at most 2^53 are
-/// written as they are. Every other number (fractions, exponents, larger integers) is written by
-/// `serde_jcs`, which formats it as ECMAScript does. A property test checks the whole against
-/// `serde_jcs`.
+/// sorted by their UTF-16 code units, strings are escaped by [`crate::json_write`] (whose escapes,
+/// serde_json's, are exactly JCS's: `\"`, `\\`, the short forms of \b \t \n \f \r, `\u00xx` in
+/// lowercase for the other control characters, nothing else), and integers of magnitude at most
+/// 2^53 are written as they are. Every other number (fractions, exponents, larger integers) is
+/// written by `serde_jcs`, which formats it as ECMAScript does. A property test checks the whole
+/// against `serde_jcs`.
 pub fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), IntegrityError> {
     const SAFE_INTEGER: u64 = 1 << 53;
-    let failed = |e: serde_json::Error| IntegrityError::Canonical(e.to_string());
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
         Value::Number(n) => {
-            if let Some(i) = n.as_i64().filter(|i| i.unsigned_abs() <= SAFE_INTEGER) {
-                out.extend_from_slice(i.to_string().as_bytes());
-            } else if let Some(u) = n.as_u64().filter(|u| *u <= SAFE_INTEGER) {
-                out.extend_from_slice(u.to_string().as_bytes());
+            let safe = n.as_i64().is_some_and(|i| i.unsigned_abs() <= SAFE_INTEGER)
+                || n.as_u64().is_some_and(|u| u <= SAFE_INTEGER);
+            if safe {
+                crate::json_write::number(out, n);
             } else {
-                out.extend(serde_jcs::to_vec(n).map_err(failed)?);
+                out.extend(
+                    serde_jcs::to_vec(n).map_err(|e| IntegrityError::Canonical(e.to_string()))?,
+                );
             }
         }
-        Value::String(text) => serde_json::to_writer(&mut *out, text).map_err(failed)?,
+        Value::String(text) => crate::json_write::string(out, text),
         Value::Array(items) => {
             out.push(b'[');
             for (i, item) in items.iter().enumerate() {
@@ -88,23 +94,46 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), Integrity
     Ok(())
 }
 
+/// Whether `map` iterates in UTF-16 order already. Byte order is UTF-16 order unless a key
+/// holds a character from U+E000 up (first byte 0xEE or more), where UTF-16 puts U+E000-U+FFFF
+/// after the surrogate pairs of U+10000 and beyond; serde_json's sorted map iterates by bytes.
+fn iterates_in_utf16_order(map: &Map<String, Value>) -> bool {
+    let mut previous: Option<&[u8]> = None;
+    for key in map.keys() {
+        let key = key.as_bytes();
+        if key.iter().any(|&b| b >= 0xee) || previous.is_some_and(|p| p >= key) {
+            return false;
+        }
+        previous = Some(key);
+    }
+    true
+}
+
 fn write_canonical_object(
     map: &Map<String, Value>,
     out: &mut Vec<u8>,
 ) -> Result<(), IntegrityError> {
-    // Sorted here whatever the map's own order (serde_json's `preserve_order` keeps insertion
-    // order, and its sorted order is by UTF-8 bytes, which differs from UTF-16 beyond U+FFFF).
-    let mut members: Vec<(&String, &Value)> = map.iter().collect();
-    members.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
-    out.push(b'{');
-    for (i, (key, value)) in members.into_iter().enumerate() {
+    let write_member = |i: usize, key: &str, value: &Value, out: &mut Vec<u8>| {
         if i > 0 {
             out.push(b',');
         }
-        serde_json::to_writer(&mut *out, key)
-            .map_err(|e| IntegrityError::Canonical(e.to_string()))?;
+        crate::json_write::string(out, key);
         out.push(b':');
-        write_canonical(value, out)?;
+        write_canonical(value, out)
+    };
+    out.push(b'{');
+    if iterates_in_utf16_order(map) {
+        for (i, (key, value)) in map.iter().enumerate() {
+            write_member(i, key, value, out)?;
+        }
+    } else {
+        // Sorted here whatever the map's own order (serde_json's `preserve_order` keeps
+        // insertion order, and its sorted order is by UTF-8 bytes).
+        let mut members: Vec<(&String, &Value)> = map.iter().collect();
+        members.sort_by(|(a, _), (b, _)| a.encode_utf16().cmp(b.encode_utf16()));
+        for (i, (key, value)) in members.into_iter().enumerate() {
+            write_member(i, key, value, out)?;
+        }
     }
     out.push(b'}');
     Ok(())

@@ -23,6 +23,8 @@
 //!   member of export lines, and the verifier's checks of a stream of objects.
 //! - [`digest`]: the signed digest of each period of a stream, and the verifier's checks of a
 //!   stream's digests; [`signing`]: the Ed25519 keys that sign them, and their public form.
+//! - `event_json`, `json_write`: the stored JSON of an event, written without serde's escaper
+//!   (the canonical form of [`integrity`] uses the same writer).
 //! - `wire`: the typed fast path of ingest, falling back to [`validate`] on anything unusual.
 //! - [`self_audit`]: the `auditlog.` events the service records about its own use.
 //! - [`store`]: the storage traits, one per operation.
@@ -35,10 +37,12 @@ pub mod digest;
 pub mod edge;
 pub mod encode;
 pub mod event;
+mod event_json;
 pub mod export;
 pub mod ingest;
 pub mod ingest_answer;
 pub mod integrity;
+mod json_write;
 pub mod keys;
 pub mod object_keys;
 pub mod query;

@@ -40,9 +40,14 @@ pub struct NewEvent {
 impl NewEvent {
     /// An event the service writes itself (a self-audit record): its JSON and receipt from it.
     pub fn new(event: Event, expires_at: Timestamp) -> NewEvent {
+        let (json, receipt) = match crate::integrity::stored_and_receipt(&event) {
+            Ok((json, receipt)) => (json, Some(receipt)),
+            // The exporter computes what is missing.
+            Err(_) => (event.to_json(), None),
+        };
         NewEvent {
-            json: event.to_json(),
-            receipt: crate::integrity::event_receipt(&event).ok(),
+            json,
+            receipt,
             event,
             expires_at,
         }

@@ -127,6 +127,17 @@ fn in_range(ms: i64) -> Result<Timestamp, TimestampError> {
     }
 }
 
+impl Timestamp {
+    /// Appends the JSON string of this timestamp (what `Serialize` writes), quotes included.
+    pub(crate) fn write_json(self, out: &mut Vec<u8>) {
+        let mut buf = [0u8; 24];
+        match self.format_into(&mut buf) {
+            Some(text) => crate::json_write::string(out, text),
+            None => crate::json_write::string(out, &self.to_rfc3339()),
+        }
+    }
+}
+
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut buf = [0u8; 24];

@@ -197,7 +197,12 @@ pub(crate) fn finish(
     if let Some(meta) = event.metadata.as_mut() {
         redacted += ctx.redactor.redact_map(meta);
     }
-    let json = event.to_json();
+    let (json, receipt) = crate::integrity::stored_and_receipt(&event).map_err(|e| {
+        vec![FieldError {
+            pointer: base.to_string(),
+            message: format!("internal error: no receipt: {e}"),
+        }]
+    })?;
     if json.len() > ctx.limits.max_event_bytes {
         return Err(vec![FieldError {
             pointer: base.to_string(),
@@ -208,12 +213,6 @@ pub(crate) fn finish(
             ),
         }]);
     }
-    let receipt = crate::integrity::event_receipt(&event).map_err(|e| {
-        vec![FieldError {
-            pointer: base.to_string(),
-            message: format!("internal error: no receipt: {e}"),
-        }]
-    })?;
     Ok(PreparedEvent {
         event,
         json,

@@ -2,11 +2,14 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::event::{ActorType, Outcome};
+use crate::event::{Actor, ActorType, Context, Outcome, Source, Target};
 use crate::integrity::receipt;
 use crate::time::Timestamp;
 
+/// The hand-written writers agree with serde: the stored JSON with the derived `Serialize`, the
+/// typed receipt with the receipt of that JSON.
 fn agrees(event: &Event) -> Result<(), TestCaseError> {
+    prop_assert_eq!(event.to_json(), serde_json::to_string(event).unwrap());
     let expected = receipt(&event.to_json()).unwrap();
     prop_assert_eq!(event_receipt(event).unwrap(), expected);
     Ok(())
