@@ -10,10 +10,8 @@
 //! compiling until it is written here too; the tests hold the bytes to serde_json's over
 //! generated events.
 
-use serde_json::{Map, Value};
-
 use crate::event::{Actor, Context, Event, Request, Source, Target};
-use crate::json_write::{self, Members};
+use crate::json_write::{self, Members, key};
 
 /// Where one value lies in the written JSON (strings with their quotes).
 #[derive(Debug, Clone, Copy, Default)]
@@ -78,7 +76,8 @@ pub(crate) struct RequestSpans {
     pub latency_ms: Option<Span>,
 }
 
-/// Writes one member's value and gives where it went.
+/// Writes one value and gives where it went.
+#[inline]
 fn spanned(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) -> Span {
     let start = out.len();
     write(out);
@@ -88,23 +87,23 @@ fn spanned(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) -> Span {
     }
 }
 
-fn text(m: &mut Members<'_>, key: &str, value: &str) -> Span {
-    spanned(m.key(key), |out| json_write::string(out, value))
+/// Writes `key` (from [`key!`], with any comma before it) and a string value.
+#[inline]
+fn text(out: &mut Vec<u8>, key: &[u8], value: &str) -> Span {
+    out.extend_from_slice(key);
+    spanned(out, |out| json_write::string(out, value))
 }
 
-fn opt_text(m: &mut Members<'_>, key: &str, value: Option<&String>) -> Option<Span> {
-    value.map(|v| text(m, key, v))
+fn opt_text(out: &mut Vec<u8>, key: &[u8], value: Option<&String>) -> Option<Span> {
+    value.map(|v| text(out, key, v))
 }
 
-fn unsigned(m: &mut Members<'_>, key: &str, value: u64) -> Span {
-    spanned(m.key(key), |out| json_write::unsigned(out, value))
+fn member_text(m: &mut Members<'_>, key: &[u8], value: Option<&String>) -> Option<Span> {
+    value.map(|v| spanned(m.key(key), |out| json_write::string(out, v)))
 }
 
-fn object(m: &mut Members<'_>, key: &str, value: &Map<String, Value>) -> Span {
-    spanned(m.key(key), |out| json_write::object(out, value))
-}
-
-/// Appends the stored JSON of `event`; gives where each value went.
+/// Appends the stored JSON of `event`; gives where each value went. Its first member is always
+/// there, so every later one starts with a comma.
 pub(crate) fn write_event(event: &Event, out: &mut Vec<u8>) -> Spans {
     let Event {
         schema_version,
@@ -121,20 +120,29 @@ pub(crate) fn write_event(event: &Event, out: &mut Vec<u8>) -> Spans {
         request,
         metadata,
     } = event;
-    let mut m = Members::open(out);
+    out.extend_from_slice(key!(open "schema_version"));
     let mut spans = Spans {
-        schema_version: unsigned(&mut m, "schema_version", u64::from(*schema_version)),
-        id: text(&mut m, "id", id),
-        tenant: text(&mut m, "tenant", tenant),
-        received_at: spanned(m.key("received_at"), |out| received_at.write_json(out)),
-        occurred_at: spanned(m.key("occurred_at"), |out| occurred_at.write_json(out)),
-        action: text(&mut m, "action", action),
-        actor: write_actor(actor, m.key("actor")),
-        outcome: text(&mut m, "outcome", outcome.as_str()),
+        schema_version: spanned(out, |o| json_write::unsigned(o, u64::from(*schema_version))),
+        id: text(out, key!(, "id"), id),
+        tenant: text(out, key!(, "tenant"), tenant),
+        received_at: {
+            out.extend_from_slice(key!(, "received_at"));
+            spanned(out, |o| received_at.write_json(o))
+        },
+        occurred_at: {
+            out.extend_from_slice(key!(, "occurred_at"));
+            spanned(out, |o| occurred_at.write_json(o))
+        },
+        action: text(out, key!(, "action"), action),
+        actor: {
+            out.extend_from_slice(key!(, "actor"));
+            write_actor(actor, out)
+        },
+        outcome: text(out, key!(, "outcome"), outcome.as_str()),
         ..Spans::default()
     };
     if !targets.is_empty() {
-        let out = m.key("targets");
+        out.extend_from_slice(key!(, "targets"));
         out.push(b'[');
         spans.targets.reserve_exact(targets.len());
         for (i, target) in targets.iter().enumerate() {
@@ -145,11 +153,23 @@ pub(crate) fn write_event(event: &Event, out: &mut Vec<u8>) -> Spans {
         }
         out.push(b']');
     }
-    spans.context = context.as_ref().map(|c| write_context(c, m.key("context")));
-    spans.source = source.as_ref().map(|s| write_source(s, m.key("source")));
-    spans.request = request.as_ref().map(|r| write_request(r, m.key("request")));
-    spans.metadata = metadata.as_ref().map(|md| object(&mut m, "metadata", md));
-    m.close();
+    if let Some(context) = context {
+        out.extend_from_slice(key!(, "context"));
+        spans.context = Some(write_context(context, out));
+    }
+    if let Some(source) = source {
+        out.extend_from_slice(key!(, "source"));
+        spans.source = Some(write_source(source, out));
+    }
+    if let Some(request) = request {
+        out.extend_from_slice(key!(, "request"));
+        spans.request = Some(write_request(request, out));
+    }
+    if let Some(metadata) = metadata {
+        out.extend_from_slice(key!(, "metadata"));
+        spans.metadata = Some(spanned(out, |o| json_write::object(o, metadata)));
+    }
+    out.push(b'}');
     spans
 }
 
@@ -160,26 +180,24 @@ fn write_actor(actor: &Actor, out: &mut Vec<u8>) -> ActorSpans {
         email,
         name,
     } = actor;
-    let mut m = Members::open(out);
     let spans = ActorSpans {
-        id: text(&mut m, "id", id),
-        kind: text(&mut m, "type", kind.as_str()),
-        email: opt_text(&mut m, "email", email.as_ref()),
-        name: opt_text(&mut m, "name", name.as_ref()),
+        id: text(out, key!(open "id"), id),
+        kind: text(out, key!(, "type"), kind.as_str()),
+        email: opt_text(out, key!(, "email"), email.as_ref()),
+        name: opt_text(out, key!(, "name"), name.as_ref()),
     };
-    m.close();
+    out.push(b'}');
     spans
 }
 
 fn write_target(target: &Target, out: &mut Vec<u8>) -> TargetSpans {
     let Target { id, kind, name } = target;
-    let mut m = Members::open(out);
     let spans = TargetSpans {
-        id: text(&mut m, "id", id),
-        kind: opt_text(&mut m, "type", kind.as_ref()),
-        name: opt_text(&mut m, "name", name.as_ref()),
+        id: text(out, key!(open "id"), id),
+        kind: opt_text(out, key!(, "type"), kind.as_ref()),
+        name: opt_text(out, key!(, "name"), name.as_ref()),
     };
-    m.close();
+    out.push(b'}');
     spans
 }
 
@@ -193,11 +211,11 @@ fn write_context(context: &Context, out: &mut Vec<u8>) -> ContextSpans {
     } = context;
     let mut m = Members::open(out);
     let spans = ContextSpans {
-        ip_address: opt_text(&mut m, "ip_address", ip_address.as_ref()),
-        user_agent: opt_text(&mut m, "user_agent", user_agent.as_ref()),
-        request_id: opt_text(&mut m, "request_id", request_id.as_ref()),
-        session_id: opt_text(&mut m, "session_id", session_id.as_ref()),
-        location: opt_text(&mut m, "location", location.as_ref()),
+        ip_address: member_text(&mut m, key!("ip_address"), ip_address.as_ref()),
+        user_agent: member_text(&mut m, key!("user_agent"), user_agent.as_ref()),
+        request_id: member_text(&mut m, key!("request_id"), request_id.as_ref()),
+        session_id: member_text(&mut m, key!("session_id"), session_id.as_ref()),
+        location: member_text(&mut m, key!("location"), location.as_ref()),
     };
     m.close();
     spans
@@ -211,9 +229,9 @@ fn write_source(source: &Source, out: &mut Vec<u8>) -> SourceSpans {
     } = source;
     let mut m = Members::open(out);
     let spans = SourceSpans {
-        service: opt_text(&mut m, "service", service.as_ref()),
-        environment: opt_text(&mut m, "environment", environment.as_ref()),
-        version: opt_text(&mut m, "version", version.as_ref()),
+        service: member_text(&mut m, key!("service"), service.as_ref()),
+        environment: member_text(&mut m, key!("environment"), environment.as_ref()),
+        version: member_text(&mut m, key!("version"), version.as_ref()),
     };
     m.close();
     spans
@@ -228,10 +246,17 @@ fn write_request(request: &Request, out: &mut Vec<u8>) -> RequestSpans {
     } = request;
     let mut m = Members::open(out);
     let spans = RequestSpans {
-        operation: opt_text(&mut m, "operation", operation.as_ref()),
-        params: params.as_ref().map(|p| object(&mut m, "params", p)),
-        response_code: response_code.map(|c| unsigned(&mut m, "response_code", u64::from(c))),
-        latency_ms: latency_ms.map(|l| unsigned(&mut m, "latency_ms", l)),
+        operation: member_text(&mut m, key!("operation"), operation.as_ref()),
+        params: params
+            .as_ref()
+            .map(|p| spanned(m.key(key!("params")), |o| json_write::object(o, p))),
+        response_code: response_code.map(|c| {
+            spanned(m.key(key!("response_code")), |o| {
+                json_write::unsigned(o, u64::from(c))
+            })
+        }),
+        latency_ms: latency_ms
+            .map(|l| spanned(m.key(key!("latency_ms")), |o| json_write::unsigned(o, l))),
     };
     m.close();
     spans

@@ -274,9 +274,16 @@ pub fn prepare_request(
             let mut retry = Vec::new();
             for (index, wire) in envelope.events.into_iter().enumerate() {
                 match crate::wire::prepare_wire(wire, "", ctx, fresh_id) {
-                    Some(prepared) => items.push(Some(PreparedItem::Valid(prepared))),
+                    Some(prepared) => items.push(PreparedItem::Valid(prepared)),
                     None => {
-                        items.push(None);
+                        // Replaced below; stays only if the item cannot be found again.
+                        items.push(PreparedItem::Rejected {
+                            id: None,
+                            errors: vec![FieldError {
+                                pointer: item_base(Shape::Batch, index),
+                                message: "internal error: item lost between passes".into(),
+                            }],
+                        });
                         retry.push(index);
                     }
                 }
@@ -289,25 +296,13 @@ pub fn prepare_request(
                         column: e.column(),
                     })?;
                 for index in retry {
-                    if let Some(item) = raw.events.get(index) {
-                        items[index] =
-                            Some(prepare_raw(Shape::Batch, index, item.get(), ctx, fresh_id));
+                    if let (Some(item), Some(slot)) = (raw.events.get(index), items.get_mut(index))
+                    {
+                        *slot = prepare_raw(Shape::Batch, index, item.get(), ctx, fresh_id);
                     }
                 }
             }
-            return Ok(items
-                .into_iter()
-                .enumerate()
-                .map(|(index, item)| {
-                    item.unwrap_or_else(|| PreparedItem::Rejected {
-                        id: None,
-                        errors: vec![FieldError {
-                            pointer: item_base(Shape::Batch, index),
-                            message: "internal error: item lost between passes".into(),
-                        }],
-                    })
-                })
-                .collect());
+            return Ok(items);
         }
         if let Ok(envelope) = serde_json::from_str::<crate::wire::Envelope<'_>>(text) {
             if envelope.events.is_empty() {

@@ -124,8 +124,24 @@ pub(crate) fn object(out: &mut Vec<u8>, map: &Map<String, Value>) {
     out.push(b'}');
 }
 
-/// Writes one object's members in the order the caller gives them, each key once. Keys are
-/// the schema's own names, which need no escaping.
+/// `"name":`, the start of a member, spelled at compile time so that writing it is one copy.
+/// Keys are the schema's own names, which need no escaping.
+/// `key!(, "name")` has a comma before it, `key!(open "name")` an opening brace.
+macro_rules! key {
+    ($name:literal) => {
+        concat!("\"", $name, "\":").as_bytes()
+    };
+    (, $name:literal) => {
+        concat!(",\"", $name, "\":").as_bytes()
+    };
+    (open $name:literal) => {
+        concat!("{\"", $name, "\":").as_bytes()
+    };
+}
+pub(crate) use key;
+
+/// Writes the members of an object whose members are all optional, each key once (from
+/// [`key!`]), with a comma before all but the first.
 pub(crate) struct Members<'a> {
     out: &'a mut Vec<u8>,
     first: bool,
@@ -138,17 +154,13 @@ impl<'a> Members<'a> {
     }
 
     /// Starts a member and gives the buffer to write its value into.
-    pub(crate) fn key(&mut self, key: &str) -> &mut Vec<u8> {
-        let out = &mut *self.out;
-        out.reserve(key.len() + 4);
+    pub(crate) fn key(&mut self, key: &[u8]) -> &mut Vec<u8> {
         if !self.first {
-            out.push(b',');
+            self.out.push(b',');
         }
         self.first = false;
-        out.push(b'"');
-        out.extend_from_slice(key.as_bytes());
-        out.extend_from_slice(b"\":");
-        out
+        self.out.extend_from_slice(key);
+        self.out
     }
 
     pub(crate) fn close(self) {

@@ -14,6 +14,8 @@
 //! are ASCII, so UTF-16 order is byte order); the tests check the bytes against `receipt` over
 //! every fixture and over generated events.
 
+use std::cell::RefCell;
+
 use serde_json::{Map, Value};
 
 use super::{IntegrityError, iterates_in_utf16_order, sha256_hex, write_canonical_object};
@@ -21,7 +23,7 @@ use crate::event::{Event, Request};
 use crate::event_json::{
     ActorSpans, ContextSpans, RequestSpans, SourceSpans, Span, Spans, TargetSpans, write_event,
 };
-use crate::json_write::Members;
+use crate::json_write::{Members, key};
 
 /// The receipt of `event`: the SHA-256 (hex) of its canonical form, equal to
 /// `receipt(&event.to_json())`.
@@ -31,15 +33,27 @@ pub fn event_receipt(event: &Event) -> Result<String, IntegrityError> {
 
 /// The stored JSON of `event` ([`Event::to_json`]) and its receipt, each written once.
 pub fn stored_and_receipt(event: &Event) -> Result<(String, String), IntegrityError> {
-    let mut stored = Vec::with_capacity(1024);
-    let spans = write_event(event, &mut stored);
-    // The canonical form is as long as the stored one, give or take a number's spelling.
-    let mut canonical = Vec::with_capacity(stored.len() + 64);
-    Copier { stored: &stored }.event(event, &spans, &mut canonical)?;
-    let receipt = sha256_hex(&canonical);
-    // The writer only copies whole `str`s and writes ASCII around them.
-    let stored = String::from_utf8(stored).map_err(|e| IntegrityError::Canonical(e.to_string()))?;
-    Ok((stored, receipt))
+    // Both forms are written into buffers kept per thread: a batch writes hundreds of events,
+    // and a fresh kilobyte for each (the stored one kept, oversized, until the batch is
+    // stored) sent the allocator to its slow path. The stored JSON leaves in a string of its
+    // own size.
+    thread_local! {
+        static SCRATCH: RefCell<(Vec<u8>, Vec<u8>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+    }
+    SCRATCH.with(|scratch| {
+        let mut scratch = scratch.borrow_mut();
+        let (stored, canonical) = &mut *scratch;
+        stored.clear();
+        canonical.clear();
+        let spans = write_event(event, stored);
+        Copier { stored }.event(event, &spans, canonical)?;
+        let receipt = sha256_hex(canonical);
+        // The writer only copies whole `str`s and writes ASCII around them.
+        let stored = std::str::from_utf8(stored)
+            .map_err(|e| IntegrityError::Canonical(e.to_string()))?
+            .to_owned();
+        Ok((stored, receipt))
+    })
 }
 
 /// Whether the stored bytes of `map` are its canonical bytes too: members already in UTF-16
@@ -67,35 +81,51 @@ struct Copier<'a> {
 }
 
 impl Copier<'_> {
-    fn member(&self, m: &mut Members<'_>, key: &str, span: Span) {
+    /// Writes `key` (from [`key!`], with any comma or brace before it) and copies a value.
+    #[inline]
+    fn member(&self, out: &mut Vec<u8>, key: &[u8], span: Span) {
         let bytes = self.stored.get(span.start..span.end).unwrap_or_default();
-        m.key(key).extend_from_slice(bytes);
+        out.extend_from_slice(key);
+        out.extend_from_slice(bytes);
     }
 
-    fn opt_member(&self, m: &mut Members<'_>, key: &str, span: Option<Span>) {
+    fn opt_member(&self, out: &mut Vec<u8>, key: &[u8], span: Option<Span>) {
         if let Some(span) = span {
-            self.member(m, key, span);
+            self.member(out, key, span);
+        }
+    }
+
+    /// A member of an object whose members are all optional.
+    fn in_members(&self, m: &mut Members<'_>, key: &[u8], span: Option<Span>) {
+        if let Some(span) = span {
+            let bytes = self.stored.get(span.start..span.end).unwrap_or_default();
+            m.key(key).extend_from_slice(bytes);
         }
     }
 
     /// A free-form object: copied when its stored bytes are canonical, else written anew.
     fn object(
         &self,
-        m: &mut Members<'_>,
-        key: &str,
+        out: &mut Vec<u8>,
+        key: &[u8],
         map: Option<&Map<String, Value>>,
         span: Option<Span>,
     ) -> Result<(), IntegrityError> {
         match (map, span) {
             (Some(map), Some(span)) if stored_is_canonical(map) => {
-                self.member(m, key, span);
+                self.member(out, key, span);
                 Ok(())
             }
-            (Some(map), _) => write_canonical_object(map, m.key(key)),
+            (Some(map), _) => {
+                out.extend_from_slice(key);
+                write_canonical_object(map, out)
+            }
             (None, _) => Ok(()),
         }
     }
 
+    /// The members in sorted order; `action` is always there, so every later one starts with
+    /// a comma.
     fn event(&self, event: &Event, spans: &Spans, out: &mut Vec<u8>) -> Result<(), IntegrityError> {
         let Spans {
             schema_version,
@@ -112,26 +142,29 @@ impl Copier<'_> {
             request,
             metadata,
         } = spans;
-        let mut m = Members::open(out);
-        self.member(&mut m, "action", *action);
-        self.actor(actor, m.key("actor"));
+        self.member(out, key!(open "action"), *action);
+        out.extend_from_slice(key!(, "actor"));
+        self.actor(actor, out);
         if let Some(context) = context {
-            self.context(context, m.key("context"));
+            out.extend_from_slice(key!(, "context"));
+            self.context(context, out);
         }
-        self.member(&mut m, "id", *id);
-        self.object(&mut m, "metadata", event.metadata.as_ref(), *metadata)?;
-        self.member(&mut m, "occurred_at", *occurred_at);
-        self.member(&mut m, "outcome", *outcome);
-        self.member(&mut m, "received_at", *received_at);
+        self.member(out, key!(, "id"), *id);
+        self.object(out, key!(, "metadata"), event.metadata.as_ref(), *metadata)?;
+        self.member(out, key!(, "occurred_at"), *occurred_at);
+        self.member(out, key!(, "outcome"), *outcome);
+        self.member(out, key!(, "received_at"), *received_at);
         if let (Some(request), Some(spans)) = (&event.request, request) {
-            self.request(request, spans, m.key("request"))?;
+            out.extend_from_slice(key!(, "request"));
+            self.request(request, spans, out)?;
         }
-        self.member(&mut m, "schema_version", *schema_version);
+        self.member(out, key!(, "schema_version"), *schema_version);
         if let Some(source) = source {
-            self.source(source, m.key("source"));
+            out.extend_from_slice(key!(, "source"));
+            self.source(source, out);
         }
         if !targets.is_empty() {
-            let out = m.key("targets");
+            out.extend_from_slice(key!(, "targets"));
             out.push(b'[');
             for (i, target) in targets.iter().enumerate() {
                 if i > 0 {
@@ -141,8 +174,8 @@ impl Copier<'_> {
             }
             out.push(b']');
         }
-        self.member(&mut m, "tenant", *tenant);
-        m.close();
+        self.member(out, key!(, "tenant"), *tenant);
+        out.push(b'}');
         Ok(())
     }
 
@@ -153,21 +186,24 @@ impl Copier<'_> {
             email,
             name,
         } = spans;
-        let mut m = Members::open(out);
-        self.opt_member(&mut m, "email", *email);
-        self.member(&mut m, "id", *id);
-        self.opt_member(&mut m, "name", *name);
-        self.member(&mut m, "type", *kind);
-        m.close();
+        match email {
+            Some(email) => {
+                self.member(out, key!(open "email"), *email);
+                self.member(out, key!(, "id"), *id);
+            }
+            None => self.member(out, key!(open "id"), *id),
+        }
+        self.opt_member(out, key!(, "name"), *name);
+        self.member(out, key!(, "type"), *kind);
+        out.push(b'}');
     }
 
     fn target(&self, spans: &TargetSpans, out: &mut Vec<u8>) {
         let TargetSpans { id, kind, name } = spans;
-        let mut m = Members::open(out);
-        self.member(&mut m, "id", *id);
-        self.opt_member(&mut m, "name", *name);
-        self.opt_member(&mut m, "type", *kind);
-        m.close();
+        self.member(out, key!(open "id"), *id);
+        self.opt_member(out, key!(, "name"), *name);
+        self.opt_member(out, key!(, "type"), *kind);
+        out.push(b'}');
     }
 
     fn context(&self, spans: &ContextSpans, out: &mut Vec<u8>) {
@@ -179,11 +215,11 @@ impl Copier<'_> {
             location,
         } = spans;
         let mut m = Members::open(out);
-        self.opt_member(&mut m, "ip_address", *ip_address);
-        self.opt_member(&mut m, "location", *location);
-        self.opt_member(&mut m, "request_id", *request_id);
-        self.opt_member(&mut m, "session_id", *session_id);
-        self.opt_member(&mut m, "user_agent", *user_agent);
+        self.in_members(&mut m, key!("ip_address"), *ip_address);
+        self.in_members(&mut m, key!("location"), *location);
+        self.in_members(&mut m, key!("request_id"), *request_id);
+        self.in_members(&mut m, key!("session_id"), *session_id);
+        self.in_members(&mut m, key!("user_agent"), *user_agent);
         m.close();
     }
 
@@ -194,9 +230,9 @@ impl Copier<'_> {
             version,
         } = spans;
         let mut m = Members::open(out);
-        self.opt_member(&mut m, "environment", *environment);
-        self.opt_member(&mut m, "service", *service);
-        self.opt_member(&mut m, "version", *version);
+        self.in_members(&mut m, key!("environment"), *environment);
+        self.in_members(&mut m, key!("service"), *service);
+        self.in_members(&mut m, key!("version"), *version);
         m.close();
     }
 
@@ -216,13 +252,19 @@ impl Copier<'_> {
         match request.latency_ms {
             // Past 2^53 JCS spells an integer as ECMAScript's double does.
             Some(latency) if latency > 1 << 53 => {
-                super::write_canonical(&Value::from(latency), m.key("latency_ms"))?;
+                super::write_canonical(&Value::from(latency), m.key(key!("latency_ms")))?;
             }
-            _ => self.opt_member(&mut m, "latency_ms", *latency_ms),
+            _ => self.in_members(&mut m, key!("latency_ms"), *latency_ms),
         }
-        self.opt_member(&mut m, "operation", *operation);
-        self.object(&mut m, "params", request.params.as_ref(), *params)?;
-        self.opt_member(&mut m, "response_code", *response_code);
+        self.in_members(&mut m, key!("operation"), *operation);
+        match (&request.params, params) {
+            (Some(map), Some(span)) if stored_is_canonical(map) => {
+                self.in_members(&mut m, key!("params"), Some(*span));
+            }
+            (Some(map), _) => write_canonical_object(map, m.key(key!("params")))?,
+            (None, _) => {}
+        }
+        self.in_members(&mut m, key!("response_code"), *response_code);
         m.close();
         Ok(())
     }
