@@ -1,21 +1,26 @@
-//! A destination declared in the environment or a file, for on-prem installs that never call
-//! the API: `auditlog serve` reads it at start, registers it the first time, and afterwards
+//! Destinations declared in the environment or a file, for on-prem installs that never call
+//! the API: `auditlog serve` reads them at start, registers each the first time, and afterwards
 //! checks that the stored one is the same. A bad declaration stops the start with a message
-//! naming the variable and the field.
+//! naming the variable and each bad field by JSON pointer.
 //!
 //! `AUDITLOG_DESTINATION` holds the declaration as JSON, or `AUDITLOG_DESTINATION_FILE` names a
-//! file holding it (a mounted ConfigMap, say):
+//! file holding it (a mounted ConfigMap, say): one declaration, or an array of them.
 //!
 //! ```json
-//! {"id": "dst_onprem", "tenant": "acme",
-//!  "target": {"kind": "s3", "bucket": "audit", "prefix": "user-events-audit/",
-//!             "compatible": {"endpoint": "https://minio.internal:9000",
-//!                            "access_key_id": "AKIA...",
-//!                            "secret_access_key": {"file": "/run/secrets/minio"}}}}
+//! [{"id": "dst_onprem", "tenant": "acme",
+//!   "target": {"kind": "s3", "bucket": "audit", "prefix": "user-events-audit/",
+//!              "compatible": {"endpoint": "https://minio.internal:9000",
+//!                             "access_key_id": "AKIA...",
+//!                             "secret_access_key": {"file": "/run/secrets/minio"}}}},
+//!  {"id": "dst_siem", "tenant": "acme",
+//!   "stream": {"splunk": {"url": "https://splunk.internal:8088",
+//!                         "token_file": "/run/secrets/hec/token"},
+//!              "format": "ocsf"}}]
 //! ```
 //!
-//! `target` is any destination kind (`s3`, `azure`, `directory`) in the form `auditlog
-//! destinations list` prints; credentials are references only.
+//! `target` is an object store (`s3`, `azure`, `directory`) in the form `auditlog destinations
+//! list` prints; `stream` is the body of `POST /v1/streams` (docs/streams.md), read as the
+//! operator's `auditlog streams add` reads it. Credentials are references only.
 
 use anyhow::bail;
 use auditlog_core::export::{
@@ -24,15 +29,21 @@ use auditlog_core::export::{
 use auditlog_core::keys::validate_tenant;
 use auditlog_core::self_audit::{SelfAction, SelfEvent};
 use auditlog_core::store::ServiceStore;
+use auditlog_core::stream::address::AddressPolicy;
+use auditlog_core::stream::target::{Author, stream_settings};
 use clap::Args;
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::operator::{Recorder, now};
 
+/// More than this many declarations is a mistake, not an install.
+const MAX_DECLARATIONS: usize = 32;
+
 #[derive(Debug, Clone, Args)]
 pub struct DeclaredArgs {
-    /// A destination declared as JSON (see docs/export.md, on-prem): registered at start, then
-    /// checked against the stored one at every start.
+    /// Destinations declared as JSON, one or an array (see the README, on-prem): registered at
+    /// start, then checked against the stored ones at every start.
     #[arg(
         long,
         env = "AUDITLOG_DESTINATION",
@@ -47,16 +58,23 @@ pub struct DeclaredArgs {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Declaration {
-    /// Default: `dst_{tenant}_declared`.
+    /// Default: `dst_{tenant}_declared` for an object store, `dst_{tenant}_declared_stream` for
+    /// a stream.
     id: Option<String>,
     tenant: String,
-    target: Target,
+    target: Option<Target>,
+    stream: Option<Value>,
+}
+
+/// The declared destinations, checked, with the variable they came from.
+pub struct Declared {
+    pub destinations: Vec<Destination>,
+    pub variable: &'static str,
 }
 
 impl DeclaredArgs {
-    /// The declared destination, checked, with the variable it came from; `None` when none is
-    /// declared.
-    pub fn read(&self) -> anyhow::Result<Option<(Destination, &'static str)>> {
+    /// The declared destinations, checked; `None` when none is declared.
+    pub fn read(&self, policy: AddressPolicy) -> anyhow::Result<Option<Declared>> {
         let (text, variable) = match (&self.destination, &self.destination_file) {
             (Some(text), _) => (text.clone(), "AUDITLOG_DESTINATION"),
             (None, Some(path)) => match std::fs::read_to_string(path) {
@@ -68,33 +86,64 @@ impl DeclaredArgs {
             },
             (None, None) => return Ok(None),
         };
-        let declared: Declaration = serde_json::from_str(&text)
+        let value: Value = serde_json::from_str(&text)
             .map_err(|e| anyhow::anyhow!("{variable}: not a destination declaration: {e}"))?;
-        let problems = check(&declared);
+        let items: Vec<(String, Value)> = match value {
+            Value::Array(items) => items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| (format!("/{i}"), item))
+                .collect(),
+            other => vec![(String::new(), other)],
+        };
+        if items.is_empty() || items.len() > MAX_DECLARATIONS {
+            bail!("{variable}: declare 1 to {MAX_DECLARATIONS} destinations");
+        }
+        let mut destinations = Vec::new();
+        let mut problems = Vec::new();
+        for (base, item) in items {
+            match serde_json::from_value::<Declaration>(item) {
+                Ok(declared) => match destination(declared, &base, policy) {
+                    Ok(destination) => destinations.push((base, destination)),
+                    Err(found) => problems.extend(found),
+                },
+                Err(e) => problems.push(format!(
+                    "  {}: not a destination declaration: {e}",
+                    if base.is_empty() { "/" } else { &base }
+                )),
+            }
+        }
+        for (i, (base, d)) in destinations.iter().enumerate() {
+            if let Some((first, _)) = destinations[..i].iter().find(|(_, o)| o.id == d.id) {
+                problems.push(format!(
+                    "  {base}/id: `{}` is declared twice (also at {first})",
+                    d.id
+                ));
+            }
+        }
         if !problems.is_empty() {
             bail!(
                 "{variable}: the declared destination is not valid:\n{}",
                 problems.join("\n")
             );
         }
-        let id = declared
-            .id
-            .unwrap_or_else(|| format!("dst_{}_declared", declared.tenant));
-        let destination = Destination {
-            id,
-            tenant: declared.tenant,
-            target: declared.target,
-            created_at: now(),
-        };
-        Ok(Some((destination, variable)))
+        Ok(Some(Declared {
+            destinations: destinations.into_iter().map(|(_, d)| d).collect(),
+            variable,
+        }))
     }
 }
 
-/// Every problem of a declaration, each named by its JSON pointer.
-fn check(declared: &Declaration) -> Vec<String> {
+/// One declaration as a destination, or every problem of it, each named by its JSON pointer
+/// under `base` (the declaration's place in an array).
+fn destination(
+    declared: Declaration,
+    base: &str,
+    policy: AddressPolicy,
+) -> Result<Destination, Vec<String>> {
     let mut problems = Vec::new();
     if let Err(e) = validate_tenant(&declared.tenant) {
-        problems.push(format!("  /tenant: {e}"));
+        problems.push(format!("  {base}/tenant: {e}"));
     }
     if let Some(id) = &declared.id
         && (id.is_empty()
@@ -103,9 +152,60 @@ fn check(declared: &Declaration) -> Vec<String> {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
     {
-        problems.push("  /id: 1 to 128 of letters, digits, `_` and `-`".into());
+        problems.push(format!(
+            "  {base}/id: 1 to 128 of letters, digits, `_` and `-`"
+        ));
     }
-    let target_problems = match &declared.target {
+    let (target, default_id) = match (declared.target, declared.stream) {
+        (Some(target), None) => {
+            let found = check_store_target(&target);
+            problems.extend(
+                found
+                    .into_iter()
+                    .map(|(pointer, message)| format!("  {base}/target{pointer}: {message}")),
+            );
+            (Some(target), "declared")
+        }
+        (None, Some(body)) => match stream_settings(&body, Author::Operator, policy) {
+            Ok(settings) => (Some(Target::Stream(Box::new(settings))), "declared_stream"),
+            Err(found) => {
+                problems.extend(
+                    found
+                        .into_iter()
+                        .map(|e| format!("  {base}/stream{}: {}", e.pointer, e.message)),
+                );
+                (None, "")
+            }
+        },
+        (Some(_), Some(_)) => {
+            problems.push(format!(
+                "  {base}/stream: declare `target` (an object store) or `stream`, not both"
+            ));
+            (None, "")
+        }
+        (None, None) => {
+            problems.push(format!(
+                "  {base}/target: missing: declare `target` (an object store) or `stream` (a SIEM or webhook)"
+            ));
+            (None, "")
+        }
+    };
+    match target {
+        Some(target) if problems.is_empty() => Ok(Destination {
+            id: declared
+                .id
+                .unwrap_or_else(|| format!("dst_{}_{default_id}", declared.tenant)),
+            tenant: declared.tenant,
+            target,
+            created_at: now(),
+        }),
+        _ => Err(problems),
+    }
+}
+
+/// An object store's problems, by pointer under `/target`.
+fn check_store_target(target: &Target) -> Vec<(String, String)> {
+    match target {
         Target::S3(s3) => check_s3_target(s3),
         Target::Azure(azure) => check_azure_target(azure),
         Target::Directory { path, prefix } => {
@@ -120,15 +220,9 @@ fn check(declared: &Declaration) -> Vec<String> {
         }
         Target::Stream(_) => vec![(
             "/kind".to_string(),
-            "a stream is added with `auditlog streams add`, not declared".to_string(),
+            "declare a stream under `stream`, as the body of `POST /v1/streams`".to_string(),
         )],
-    };
-    problems.extend(
-        target_problems
-            .into_iter()
-            .map(|(pointer, message)| format!("  /target{pointer}: {message}")),
-    );
-    problems
+    }
 }
 
 /// Registers `declared` the first time; afterwards the stored destination must be the same.

@@ -56,7 +56,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         })?),
         None => None,
     };
-    let declared = args.declared.read()?;
+    let declared = args.declared.read(args.api.stream_policy())?;
     let export_config = crate::export::export_config(&args.export, &args.api, "serve")?;
     let (stream_client, stream_config) =
         crate::streams::deliverer(&args.export, &args.api, "serve")?;
@@ -64,14 +64,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         anyhow::bail!("AUDITLOG_STREAM_INTERVAL must be positive");
     }
     let opened = args.store.open().await?;
-    if let Some((destination, variable)) = declared {
-        crate::declared::register(
-            opened.store.as_ref(),
-            &crate::operator::Recorder::with_retention(args.api.retention),
-            destination,
-            variable,
-        )
-        .await?;
+    if let Some(declared) = declared {
+        let recorder = crate::operator::Recorder::with_retention(args.api.retention);
+        for destination in declared.destinations {
+            crate::declared::register(
+                opened.store.as_ref(),
+                &recorder,
+                destination,
+                declared.variable,
+            )
+            .await?;
+        }
     }
     let config = args.api.api_config(opened.cursor_secret)?;
     let store = opened.store.clone();

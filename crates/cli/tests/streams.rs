@@ -208,3 +208,112 @@ fn chrono_now() -> String {
     (chrono::Utc::now() - chrono::Duration::seconds(1))
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
+
+/// On-prem: `AUDITLOG_DESTINATION` declares an object store and a stream at once; `serve`
+/// registers both, the stream delivers on its own schedule, a restart with the same
+/// declaration goes on, a changed one stops the start, and every bad field is named.
+#[test]
+fn declared_streams_are_registered_and_deliver() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = dir.path().join("exports");
+    let (url, received) = receiver();
+    let declaration = |format: &str| {
+        serde_json::json!([
+            {"id": "dst_files", "tenant": "acme",
+             "target": {"kind": "directory", "path": out.to_str().unwrap(), "prefix": "audit/"}},
+            {"id": "dst_hook", "tenant": "acme",
+             "stream": {"webhook": {"url": url, "secret_env": "HOOK_SECRET"}, "format": format,
+                        "filter": {"exclude": {"actions": ["auditlog.*"]}}}}
+        ])
+        .to_string()
+    };
+    let declared = declaration("v1");
+    let env = [
+        ("HOOK_SECRET", SECRET),
+        ("AUDITLOG_STREAM_ALLOW_HTTP", "true"),
+        ("AUDITLOG_STREAM_ALLOW_PRIVATE", "true"),
+        ("AUDITLOG_STREAM_SETTLE", "1s"),
+        ("AUDITLOG_STREAM_INTERVAL", "1s"),
+        ("AUDITLOG_DESTINATION", declared.as_str()),
+    ];
+    let key = create_key(&data, "acme");
+    let mut server = start_server_with(&data, &env);
+    let (ok, stdout, stderr) = auditlog_with(
+        &data,
+        &[
+            "send",
+            "--url",
+            &server.url,
+            "--key",
+            &key,
+            "--id",
+            "d-1",
+            "--action",
+            "doc.read",
+        ],
+        &env,
+    );
+    assert!(ok && stdout.contains("HTTP 201"), "{stdout}{stderr}");
+    for _ in 0..100 {
+        if !received.lock().unwrap().is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(
+        *received.lock().unwrap(),
+        ["d-1"],
+        "the declared stream delivered"
+    );
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+
+    let (ok, listed, stderr) = auditlog_with(&data, &["destinations", "list"], &env);
+    assert!(ok, "{stderr}");
+    assert!(
+        listed.contains("dst_files") && listed.contains("dst_hook"),
+        "{listed}"
+    );
+    assert!(!listed.contains(SECRET), "no secret listed: {listed}");
+
+    // The same declaration again: the start goes on.
+    let mut again = start_server_with(&data, &env);
+    let _ = again.child.kill();
+    let _ = again.child.wait();
+    // A changed stream under the same id stops the start rather than repoint it.
+    let changed = declaration("ocsf");
+    let mut env_changed = env;
+    env_changed[5] = ("AUDITLOG_DESTINATION", changed.as_str());
+    let serve =
+        |env: &[(&str, &str)]| auditlog_with(&data, &["serve", "--listen", "127.0.0.1:0"], env);
+    let (ok, _, stderr) = serve(&env_changed);
+    assert!(
+        !ok && stderr.contains("destination dst_hook is stored with another tenant or target"),
+        "{stderr}"
+    );
+
+    // Every bad field, by pointer into the array.
+    let bad = serde_json::json!([
+        {"tenant": "acme", "stream": {"webhook": {"url": "ftp://x", "secret_env": "HOOK_SECRET"}}},
+        {"tenant": "acme", "stream": {"webhook": {"url": url, "secret_env": "HOOK_SECRET"}},
+         "target": {"kind": "directory", "path": "/tmp/x", "prefix": "a/"}},
+        {"tenant": "acme"},
+        {"id": "twice", "tenant": "acme", "target": {"kind": "directory", "path": "/tmp/x", "prefix": "a/"}},
+        {"id": "twice", "tenant": "acme", "target": {"kind": "directory", "path": "/tmp/y", "prefix": "b/"}}
+    ])
+    .to_string();
+    let mut env_bad = env;
+    env_bad[5] = ("AUDITLOG_DESTINATION", bad.as_str());
+    let (ok, _, stderr) = serve(&env_bad);
+    assert!(!ok, "{stderr}");
+    for named in [
+        "AUDITLOG_DESTINATION:",
+        "/0/stream/webhook/url:",
+        "/1/stream: declare `target` (an object store) or `stream`, not both",
+        "/2/target: missing",
+        "/4/id: `twice` is declared twice (also at /3)",
+    ] {
+        assert!(stderr.contains(named), "{named} in {stderr}");
+    }
+}
