@@ -502,6 +502,37 @@ async fn the_console_in_chromium() {
     tokio::time::sleep(Duration::from_secs(61)).await;
     let (ok, summary, _) = auditlog_with(data, &["export"], &export_env);
     assert!(!ok, "the export must fail against a closed port: {summary}");
+    // A paused webhook stream (its URL's query holds a token that no page may show).
+    let stream_env = [
+        (
+            "HOOK_SECRET",
+            "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+        ),
+        ("AUDITLOG_STREAM_ALLOW_HTTP", "true"),
+        ("AUDITLOG_STREAM_ALLOW_PRIVATE", "true"),
+    ];
+    let stream = json!({"webhook": {"url": "http://127.0.0.1:9/hook?token=never-shown",
+        "secret_env": "HOOK_SECRET"}, "format": "ocsf",
+        "filter": {"exclude": {"actions": ["auditlog.*"]}}});
+    let (ok, added, stderr) = auditlog_with(
+        data,
+        &[
+            "streams",
+            "add",
+            "--tenant",
+            "acme",
+            "--json",
+            &stream.to_string(),
+        ],
+        &stream_env,
+    );
+    assert!(ok, "{stderr}");
+    let stream_id = serde_json::from_str::<Value>(&added).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (ok, _, stderr) = auditlog_with(data, &["destinations", "pause", &stream_id], &stream_env);
+    assert!(ok, "{stderr}");
     open_console(
         &client,
         &console_link(data, &[], &server, "acme", &["--admin"]),
@@ -521,6 +552,18 @@ async fn the_console_in_chromium() {
     );
     let error = text_of(&client, "dd.last-error").await;
     assert!(error.len() > 20, "the last error with its hint: {error}");
+    let stream_card = text_of(&client, "section.stream").await;
+    for shown in [
+        stream_id.as_str(),
+        "webhook",
+        "http://127.0.0.1:9/hook",
+        "Paused",
+        "ocsf: never auditlog.*",
+        "events, the oldest received",
+    ] {
+        assert!(stream_card.contains(shown), "{shown} in {stream_card}");
+    }
+    assert!(!stream_card.contains("never-shown"), "{stream_card}");
     std::fs::write(
         artefacts().join("console-destinations.png"),
         client.screenshot().await.unwrap(),

@@ -1,8 +1,10 @@
-//! The destinations page, for sessions issued with `"admin": true`: each export destination's
-//! health, read-only. The same status document as `GET /v1/destinations/{id}/status`.
+//! The destinations page, for sessions issued with `"admin": true`: each destination's health,
+//! read-only. An object store shows the status document of `GET /v1/destinations/{id}/status`,
+//! a stream that of `GET /v1/destinations/{id}/stream` ([`super::stream_card`]).
 
 use auditlog_core::export::Target;
 use auditlog_core::store::ExportStore;
+use auditlog_export::deliver::stream_status;
 use auditlog_export::{DestinationStatus, destination_status};
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -10,6 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::{Markup, html};
 
 use super::session::{RefusalPage, Viewer};
+use super::stream_card::stream_card;
 use super::views::{layout, when};
 use crate::AppState;
 
@@ -37,26 +40,34 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<Respo
         .map_err(unavailable)?;
     let store: &dyn ExportStore = state.store.as_ref();
     let mut rows = Vec::with_capacity(destinations.len());
-    // Streams have a status of their own (`/v1/destinations/{id}/stream`); this page shows
-    // the object stores.
-    for destination in destinations.iter().filter(|d| d.target.is_object_store()) {
-        let status = destination_status(store, destination, now)
-            .await
-            .map_err(unavailable)?;
+    let mut streams = Vec::new();
+    for destination in &destinations {
         let place = match &destination.target {
             Target::S3(s3) => format!("s3://{}/{}", s3.bucket, s3.prefix),
             Target::Azure(azure) => azure.location(),
             Target::Directory { path, prefix } => format!("{path}/{prefix}"),
-            Target::Stream(stream) => stream.target.location(),
+            Target::Stream(settings) => {
+                let status = stream_status(store, destination, state.config.retention_ms, now)
+                    .await
+                    .map_err(unavailable)?;
+                streams.push((settings, status));
+                continue;
+            }
         };
+        let status = destination_status(store, destination, now)
+            .await
+            .map_err(unavailable)?;
         rows.push((place, status));
     }
     let body = html! {
         h1 { "Destinations" }
-        @if rows.is_empty() {
-            p.empty { "This tenant has no export destinations." }
+        @if rows.is_empty() && streams.is_empty() {
+            p.empty { "This tenant has no destinations." }
         }
+        @if !rows.is_empty() { h2.group { "Object stores" } }
         @for (place, status) in &rows { (card(now, place, status)) }
+        @if !streams.is_empty() { h2.group { "Streams" } }
+        @for (settings, status) in &streams { (stream_card(now, settings, status)) }
     };
     Ok(Html(layout("Destinations", Some(&viewer.session), body).into_string()).into_response())
 }
@@ -67,6 +78,7 @@ fn card(now: auditlog_core::Timestamp, place: &str, status: &DestinationStatus) 
             h2 { code { (status.destination_id) } " " span.place { (place) } }
             p class=(if status.healthy { "healthy" } else { "failing" }) {
                 @if status.healthy { "Healthy" } @else { "Failing" }
+                @if status.paused { span.paused { ", paused: no objects are written" } }
             }
             dl.fields {
                 dt { "Last success" }

@@ -8,7 +8,7 @@
 //!   check every page shares), with the refusal page.
 //! - `form`: the events page's URL, in and out (filters, presets, paging links).
 //! - `events`: the events list and one event's detail.
-//! - `destinations`: each export destination's health, for admin sessions.
+//! - `destinations`: each destination's health, for admin sessions; `stream_card`: a stream's.
 //! - `download`: the current filter as CSV or NDJSON, streamed and capped.
 //! - `views`: the maud templates they share.
 //!
@@ -20,6 +20,7 @@ mod download;
 mod events;
 mod form;
 mod session;
+mod stream_card;
 mod views;
 
 use axum::Router;
