@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{Server, auditlog_with, start_server_with};
+use common::{Server, add_stream, auditlog_with, start_server_with};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 
@@ -514,23 +514,7 @@ async fn the_console_in_chromium() {
     let stream = json!({"webhook": {"url": "http://127.0.0.1:9/hook?token=never-shown",
         "secret_env": "HOOK_SECRET"}, "format": "ocsf",
         "filter": {"exclude": {"actions": ["auditlog.*"]}}});
-    let (ok, added, stderr) = auditlog_with(
-        data,
-        &[
-            "streams",
-            "add",
-            "--tenant",
-            "acme",
-            "--json",
-            &stream.to_string(),
-        ],
-        &stream_env,
-    );
-    assert!(ok, "{stderr}");
-    let stream_id = serde_json::from_str::<Value>(&added).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let stream_id = add_stream(data, "acme", &stream, &stream_env);
     let (ok, _, stderr) = auditlog_with(data, &["destinations", "pause", &stream_id], &stream_env);
     assert!(ok, "{stderr}");
     open_console(

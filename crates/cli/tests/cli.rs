@@ -12,7 +12,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{BIN, auditlog, auditlog_with, create_key, start_server, start_server_with};
+use common::{BIN, auditlog, auditlog_with, create_key, send, start_server, start_server_with};
 
 #[test]
 fn serve_keys_send_query_and_stop_gracefully() {
@@ -66,21 +66,13 @@ fn serve_keys_send_query_and_stop_gracefully() {
         stdout.contains("HTTP 201") && stdout.contains("\"redacted\": 1"),
         "{stdout}"
     );
-    let (ok, stdout, _) = auditlog(
+    send(
         &data,
-        &[
-            "send",
-            "--url",
-            &server.url,
-            "--key",
-            &key,
-            "--action",
-            "user.login",
-            "--actor-id",
-            "ada",
-        ],
+        &server,
+        &key,
+        &["--action", "user.login", "--actor-id", "ada"],
+        &[],
     );
-    assert!(ok, "{stdout}");
 
     let (ok, stdout, stderr) = auditlog(
         &data,
@@ -252,23 +244,14 @@ fn serve_exports_to_a_directory_and_the_destination_commands_report_it() {
             // One event per 1 s window: three objects in the stream.
             std::thread::sleep(Duration::from_millis(1_100));
         }
-        let (ok, stdout, _) = auditlog(
+        let id = format!("exp-{n}");
+        let stdout = send(
             &data,
-            &[
-                "send",
-                "--url",
-                &server.url,
-                "--key",
-                &key,
-                "--id",
-                &format!("exp-{n}"),
-                "--action",
-                "doc.read",
-                "--actor-id",
-                "u1",
-            ],
+            &server,
+            &key,
+            &["--id", &id, "--action", "doc.read", "--actor-id", "u1"],
+            &[],
         );
-        assert!(ok, "{stdout}");
         // `send` prints the status line, then the ingest answer: one answer per line makes a
         // receipts file.
         let body = stdout
@@ -765,21 +748,13 @@ fn a_declared_destination_is_registered_once_and_never_repointed() {
     ];
     let key = create_key(&data, "onprem");
     let mut server = start_server_with(&data, &env);
-    let (ok, stdout, _) = auditlog(
+    send(
         &data,
-        &[
-            "send",
-            "--url",
-            &server.url,
-            "--key",
-            &key,
-            "--id",
-            "onprem-1",
-            "--action",
-            "doc.read",
-        ],
+        &server,
+        &key,
+        &["--id", "onprem-1", "--action", "doc.read"],
+        &[],
     );
-    assert!(ok, "{stdout}");
     let mut ids = exported_ids(&out);
     for _ in 0..100 {
         if ids.contains_key("onprem-1") {

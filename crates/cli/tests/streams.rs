@@ -14,7 +14,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{auditlog_with, create_key, start_server_with};
+use common::{auditlog_with, create_key, send, start_server_with};
 
 /// `whsec_` and the base64 of 32 bytes, the form the webhook secret takes.
 const SECRET: &str = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
@@ -100,20 +100,14 @@ fn streams_are_added_paused_resumed_replayed_and_recorded() {
         .map(|i| serde_json::json!({"id": format!("s-{i}"), "action": "doc.viewed", "actor": {"id": "u1"}}))
         .collect();
     std::fs::write(&events, serde_json::json!({ "events": batch }).to_string()).unwrap();
-    let (ok, stdout, stderr) = auditlog_with(
+    let stdout = send(
         &data,
-        &[
-            "send",
-            "--url",
-            &server.url,
-            "--key",
-            &key,
-            "--file",
-            events.to_str().unwrap(),
-        ],
+        &server,
+        &key,
+        &["--file", events.to_str().unwrap()],
         &env,
     );
-    assert!(ok && stdout.contains("HTTP 201"), "{stdout}{stderr}");
+    assert!(stdout.contains("HTTP 201"), "{stdout}");
     std::thread::sleep(Duration::from_millis(1200));
 
     let deliver = || run(&["streams", "deliver"])["streams"][0]["delivered"].clone();
@@ -239,22 +233,14 @@ fn declared_streams_are_registered_and_deliver() {
     ];
     let key = create_key(&data, "acme");
     let mut server = start_server_with(&data, &env);
-    let (ok, stdout, stderr) = auditlog_with(
+    let stdout = send(
         &data,
-        &[
-            "send",
-            "--url",
-            &server.url,
-            "--key",
-            &key,
-            "--id",
-            "d-1",
-            "--action",
-            "doc.read",
-        ],
+        &server,
+        &key,
+        &["--id", "d-1", "--action", "doc.read"],
         &env,
     );
-    assert!(ok && stdout.contains("HTTP 201"), "{stdout}{stderr}");
+    assert!(stdout.contains("HTTP 201"), "{stdout}");
     for _ in 0..100 {
         if !received.lock().unwrap().is_empty() {
             break;

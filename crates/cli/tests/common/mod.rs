@@ -93,3 +93,35 @@ pub fn start_server_with(data_dir: &Path, env: &[(&str, &str)]) -> Server {
         log: rx,
     }
 }
+
+/// `auditlog send` to `server` with `key` and further arguments (`--id`, `--file`, ...), with
+/// extra environment variables; asserts that it succeeded and gives what it printed.
+pub fn send(
+    data_dir: &Path,
+    server: &Server,
+    key: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> String {
+    let mut all = vec!["send", "--url", server.url.as_str(), "--key", key];
+    all.extend_from_slice(args);
+    let (ok, stdout, stderr) = auditlog_with(data_dir, &all, env);
+    assert!(ok, "send {args:?}: {stdout}{stderr}");
+    stdout
+}
+
+/// `auditlog streams add` of `stream` (the body of `POST /v1/streams`) for `tenant`; gives the
+/// new stream's id.
+pub fn add_stream(data_dir: &Path, tenant: &str, stream: &Value, env: &[(&str, &str)]) -> String {
+    let body = stream.to_string();
+    let (ok, stdout, stderr) = auditlog_with(
+        data_dir,
+        &["streams", "add", "--tenant", tenant, "--json", &body],
+        env,
+    );
+    assert!(ok, "streams add: {stderr}");
+    serde_json::from_str::<Value>(&stdout).expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_string()
+}
