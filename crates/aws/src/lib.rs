@@ -11,6 +11,8 @@
 //! - `exports`: destinations and export state (compare-and-set on a version) in the exports
 //!   table.
 //! - [`limits`]: DynamoDB's hard limits (item size, batch and page sizes), checked before sending.
+//! - [`sdk_config`]: the AWS configuration every client is built from, with its one HTTPS
+//!   client (rustls over ring).
 //! - [`tables`]: creating the tables (TTL on) for local runs and tests; deployments get them
 //!   from `template.yaml`.
 
@@ -19,6 +21,7 @@ mod exports;
 mod keys;
 pub mod layout;
 pub mod limits;
+pub mod sdk_config;
 pub mod tables;
 mod viewer;
 
@@ -203,9 +206,7 @@ impl DynamoStore {
     /// A client from the standard AWS configuration chain (region, credentials, and the
     /// `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_DYNAMODB` endpoint overrides).
     pub async fn from_env() -> Result<Self, String> {
-        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .load()
-            .await;
+        let shared = sdk_config::load().await;
         Ok(DynamoStore::new(
             Client::new(&shared),
             DynamoConfig::from_env()?,
@@ -214,9 +215,7 @@ impl DynamoStore {
 
     /// A client from the standard configuration chain, for the given tables.
     pub async fn connect(config: DynamoConfig) -> Self {
-        let shared = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .load()
-            .await;
+        let shared = sdk_config::load().await;
         DynamoStore::new(Client::new(&shared), config)
     }
 

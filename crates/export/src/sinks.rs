@@ -55,11 +55,7 @@ impl Sinks {
 
     /// The exporter's configuration from the standard AWS chain.
     pub async fn from_env() -> Self {
-        Sinks::new(
-            aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .load()
-                .await,
-        )
+        Sinks::new(auditlog_aws::sdk_config::load().await)
     }
 
     /// Applied to every S3 client's configuration (tests add a request-recording interceptor).
