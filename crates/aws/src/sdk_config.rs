@@ -12,19 +12,25 @@
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_http_client::Builder;
-use aws_smithy_http_client::tls::Provider;
 use aws_smithy_http_client::tls::rustls_provider::CryptoMode;
+use aws_smithy_http_client::tls::{Provider, TlsContext};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 /// The HTTPS client of every SDK client: rustls with the crypto the features choose, and the
 /// platform's root certificates.
 pub fn https_client() -> SharedHttpClient {
+    https_client_with(TlsContext::default())
+}
+
+/// The same client with another TLS context: the tests' own certificate authority.
+pub fn https_client_with(context: TlsContext) -> SharedHttpClient {
     #[cfg(feature = "tls-aws-lc")]
     let crypto = CryptoMode::AwsLc;
     #[cfg(all(feature = "tls-ring", not(feature = "tls-aws-lc")))]
     let crypto = CryptoMode::Ring;
     Builder::new()
         .tls_provider(Provider::Rustls(crypto))
+        .tls_context(context)
         .build_https()
 }
 
