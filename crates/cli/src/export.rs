@@ -289,14 +289,8 @@ pub async fn destinations(
         }
         DestinationsCommand::Verify { id } => {
             let destination = find(store, &id).await?;
-            // Only an S3 destination needs the AWS configuration (whose region lookup asks
-            // the instance metadata service, and warns where there is none).
-            let sinks = match &destination.target {
-                Target::S3(_) => Sinks::from_env().await,
-                Target::Azure(_) | Target::Directory { .. } | Target::Stream(_) => {
-                    Sinks::without_aws()
-                }
-            };
+            // The AWS configuration is loaded only for an S3 destination (`Sinks::lazy`).
+            let sinks = Sinks::lazy();
             let sink_name = sinks.sink_for(&destination).await?.describe();
             let verified = SelfEvent::new(SelfAction::DestinationVerified, recorder.caller())
                 .destination(&destination);
@@ -380,7 +374,7 @@ pub async fn export_once(
     api: &ApiArgs,
 ) -> anyhow::Result<bool> {
     let config = export_config(export, api, "cli")?;
-    let sinks = Sinks::from_env().await;
+    let sinks = Sinks::lazy();
     let report = run_pass(store.as_ref(), &sinks, &config).await?;
     print_json(&report.summary());
     Ok(report.failed() == 0)

@@ -102,7 +102,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 
     tokio::spawn(export_on_schedule(
         store.clone(),
-        Sinks::from_env().await,
+        Sinks::lazy(),
         export_config,
         export_schedule,
     ));

@@ -1017,3 +1017,43 @@ fn signing_keys_are_listed_rotated_and_published() {
         "{stderr}"
     );
 }
+
+/// On-prem: `serve` on SQLite, with no AWS region set and no S3 destination, never loads the
+/// AWS configuration, whose region lookup would ask the instance metadata service (here a
+/// closed port) and log a warning at every start. Its export passes run all the same.
+#[test]
+fn serve_without_an_s3_destination_never_asks_for_a_region() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = common::start_server_without(
+        dir.path(),
+        &[
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9"),
+            ("AUDITLOG_EXPORT_SCHEDULE", "*/1 * * * * *"),
+            ("AUDITLOG_LOG", "debug"),
+        ],
+        &[
+            "AWS_REGION",
+            "AWS_DEFAULT_REGION",
+            "AWS_PROFILE",
+            "AWS_CONFIG_FILE",
+        ],
+    );
+    let mut lines = server.started.clone();
+    let until = std::time::Instant::now() + Duration::from_secs(3);
+    while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
+        let Ok(line) = server.log.recv_timeout(left) else {
+            break;
+        };
+        lines.push(line);
+    }
+    for line in &lines {
+        assert!(
+            !line.to_lowercase().contains("imds") && !line.contains("region"),
+            "{line}"
+        );
+    }
+    let passes = lines.iter().filter(|l| l.contains("export pass done")).count();
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    assert!(passes >= 1, "the export passes ran");
+}

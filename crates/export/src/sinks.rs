@@ -3,9 +3,16 @@
 //! S3 clients are built once per (region, role, external id) and kept: each client's identity
 //! cache holds the assumed role's temporary credentials and refreshes them before they expire,
 //! so a warm Lambda or a long-running `auditlog serve` does not call STS for every pass.
+//!
+//! The AWS configuration is loaded when the first S3 destination needs it ([`Sinks::lazy`]):
+//! loading it looks the region up, which asks the instance metadata service where no region is
+//! set, and an on-prem `auditlog serve` exporting to a directory or Azure has no such service
+//! (two warnings at every start, and the lookup's timeouts on a network that drops the packets).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+use tokio::sync::OnceCell;
 
 use async_trait::async_trait;
 use auditlog_core::export::{Destination, S3Compatible, S3Target, Target};
@@ -26,7 +33,7 @@ struct ClientKey {
 }
 
 pub struct Sinks {
-    base: SdkConfig,
+    base: OnceCell<SdkConfig>,
     path_style: bool,
     customizer: Option<S3ConfigCustomizer>,
     clients: Mutex<HashMap<ClientKey, aws_sdk_s3::Client>>,
@@ -40,7 +47,7 @@ impl Sinks {
         let path_style = std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
             || std::env::var_os("AWS_ENDPOINT_URL").is_some();
         Sinks {
-            base,
+            base: OnceCell::new_with(Some(base)),
             path_style,
             customizer: None,
             clients: Mutex::new(HashMap::new()),
@@ -56,6 +63,18 @@ impl Sinks {
     /// The exporter's configuration from the standard AWS chain.
     pub async fn from_env() -> Self {
         Sinks::new(auditlog_aws::sdk_config::load().await)
+    }
+
+    /// The same, loaded when an S3 destination first needs it, not before.
+    pub fn lazy() -> Self {
+        let mut sinks = Sinks::new(SdkConfig::builder().build());
+        sinks.base = OnceCell::new();
+        sinks
+    }
+
+    /// The AWS configuration, loaded now if it was not.
+    async fn base(&self) -> &SdkConfig {
+        self.base.get_or_init(auditlog_aws::sdk_config::load).await
     }
 
     /// Applied to every S3 client's configuration (tests add a request-recording interceptor).
@@ -84,7 +103,7 @@ impl Sinks {
     /// now from where the destination says it lives), and checksums only where the operation
     /// requires one (newer SDKs otherwise add checksum trailers that such stores refuse). Not
     /// cached: a rotated secret is picked up by the next pass.
-    fn compatible_client(
+    async fn compatible_client(
         &self,
         target: &S3Target,
         compatible: &S3Compatible,
@@ -98,7 +117,7 @@ impl Sinks {
             "auditlog-destination",
         );
         let region = target.region.clone().unwrap_or_else(|| "us-east-1".into());
-        let mut builder = aws_sdk_s3::config::Builder::from(&self.base)
+        let mut builder = aws_sdk_s3::config::Builder::from(self.base().await)
             .endpoint_url(compatible.endpoint.trim_end_matches('/'))
             .force_path_style(compatible.path_style)
             .region(aws_config::Region::new(region))
@@ -122,15 +141,15 @@ impl Sinks {
         {
             return client.clone();
         }
-        let mut builder =
-            aws_sdk_s3::config::Builder::from(&self.base).force_path_style(self.path_style);
+        let base = self.base().await;
+        let mut builder = aws_sdk_s3::config::Builder::from(base).force_path_style(self.path_style);
         if let Some(region) = &target.region {
             builder = builder.region(aws_config::Region::new(region.clone()));
         }
         if let Some(role_arn) = &target.role_arn {
             let mut provider = AssumeRoleProvider::builder(role_arn)
                 .session_name(SESSION_NAME)
-                .configure(&self.base);
+                .configure(base);
             if let Some(external_id) = &target.external_id {
                 provider = provider.external_id(external_id);
             }
@@ -154,7 +173,7 @@ impl SinkFactory for Sinks {
             Target::Directory { path, .. } => Arc::new(DirectorySink::new(path)),
             Target::S3(target) => match &target.compatible {
                 Some(compatible) => Arc::new(S3Sink::new(
-                    self.compatible_client(target, compatible)?,
+                    self.compatible_client(target, compatible).await?,
                     target.clone(),
                 )),
                 None => Arc::new(S3Sink::new(self.s3_client(target).await, target.clone())),

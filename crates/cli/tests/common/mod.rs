@@ -52,6 +52,8 @@ pub fn create_key(data_dir: &Path, tenant: &str) -> String {
 pub struct Server {
     pub child: Child,
     pub url: String,
+    /// The log lines before the one with the address.
+    pub started: Vec<String>,
     pub log: mpsc::Receiver<String>,
 }
 
@@ -60,7 +62,16 @@ pub fn start_server(data_dir: &Path) -> Server {
 }
 
 pub fn start_server_with(data_dir: &Path, env: &[(&str, &str)]) -> Server {
-    let mut child = Command::new(BIN)
+    start_server_without(data_dir, env, &[])
+}
+
+/// `serve` with extra variables and without the `removed` ones (`AWS_REGION`, say).
+pub fn start_server_without(data_dir: &Path, env: &[(&str, &str)], removed: &[&str]) -> Server {
+    let mut command = Command::new(BIN);
+    for name in removed {
+        command.env_remove(name);
+    }
+    let mut child = command
         .args(["serve", "--listen", "127.0.0.1:0"])
         .envs(env.iter().copied())
         .env("AUDITLOG_DATA_DIR", data_dir)
@@ -78,6 +89,7 @@ pub fn start_server_with(data_dir: &Path, env: &[(&str, &str)]) -> Server {
             }
         }
     });
+    let mut started = Vec::new();
     let url = loop {
         let line = rx
             .recv_timeout(Duration::from_secs(30))
@@ -86,10 +98,12 @@ pub fn start_server_with(data_dir: &Path, env: &[(&str, &str)]) -> Server {
         if let Some(address) = entry["address"].as_str() {
             break format!("http://{address}");
         }
+        started.push(line);
     };
     Server {
         child,
         url,
+        started,
         log: rx,
     }
 }
