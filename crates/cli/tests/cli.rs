@@ -1052,7 +1052,10 @@ fn serve_without_an_s3_destination_never_asks_for_a_region() {
             "{line}"
         );
     }
-    let passes = lines.iter().filter(|l| l.contains("export pass done")).count();
+    let passes = lines
+        .iter()
+        .filter(|l| l.contains("export pass done"))
+        .count();
     let _ = server.child.kill();
     let _ = server.child.wait();
     assert!(passes >= 1, "the export passes ran");
