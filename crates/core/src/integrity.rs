@@ -64,15 +64,12 @@ fn canonical_bytes(object: &Map<String, Value>) -> Result<Vec<u8>, IntegrityErro
 /// written by `serde_jcs`, which formats it as ECMAScript does. A property test checks the whole
 /// against `serde_jcs`.
 pub fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), IntegrityError> {
-    const SAFE_INTEGER: u64 = 1 << 53;
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
         Value::Bool(false) => out.extend_from_slice(b"false"),
         Value::Number(n) => {
-            let safe = n.as_i64().is_some_and(|i| i.unsigned_abs() <= SAFE_INTEGER)
-                || n.as_u64().is_some_and(|u| u <= SAFE_INTEGER);
-            if safe {
+            if is_safe_integer(n) {
                 crate::json_write::number(out, n);
             } else {
                 out.extend(
@@ -94,6 +91,15 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), Integrity
         Value::Object(map) => write_canonical_object(map, out)?,
     }
     Ok(())
+}
+
+/// Past this magnitude JCS spells an integer as ECMAScript's double does, not as written.
+const SAFE_INTEGER: u64 = 1 << 53;
+
+/// Whether `n` is an integer JCS spells exactly as serde_json writes it.
+fn is_safe_integer(n: &serde_json::Number) -> bool {
+    n.as_u64().is_some_and(|u| u <= SAFE_INTEGER)
+        || n.as_i64().is_some_and(|i| i.unsigned_abs() <= SAFE_INTEGER)
 }
 
 /// Whether `map` iterates in UTF-16 order already. Byte order is UTF-16 order unless a key

@@ -128,23 +128,25 @@ fn in_range(ms: i64) -> Result<Timestamp, TimestampError> {
 }
 
 impl Timestamp {
-    /// Appends the JSON string of this timestamp (what `Serialize` writes), quotes included.
-    pub(crate) fn write_json(self, out: &mut Vec<u8>) {
+    /// Gives `f` the RFC 3339 text, from the stack buffer when it fits (every stored event has
+    /// two timestamps), else from [`Timestamp::to_rfc3339`].
+    fn with_text<R>(self, f: impl FnOnce(&str) -> R) -> R {
         let mut buf = [0u8; 24];
         match self.format_into(&mut buf) {
-            Some(text) => crate::json_write::string(out, text),
-            None => crate::json_write::string(out, &self.to_rfc3339()),
+            Some(text) => f(text),
+            None => f(&self.to_rfc3339()),
         }
+    }
+
+    /// Appends the JSON string of this timestamp (what `Serialize` writes), quotes included.
+    pub(crate) fn write_json(self, out: &mut Vec<u8>) {
+        self.with_text(|text| crate::json_write::string(out, text));
     }
 }
 
 impl Serialize for Timestamp {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut buf = [0u8; 24];
-        match self.format_into(&mut buf) {
-            Some(text) => serializer.serialize_str(text),
-            None => serializer.serialize_str(&self.to_rfc3339()),
-        }
+        self.with_text(|text| serializer.serialize_str(text))
     }
 }
 

@@ -44,10 +44,14 @@ impl Sinks {
     /// S3 endpoint override is set (`AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL`: an emulator
     /// or an S3-compatible store on-prem); AWS itself gets virtual-hosted addressing.
     pub fn new(base: SdkConfig) -> Self {
+        Sinks::with_base(OnceCell::new_with(Some(base)))
+    }
+
+    fn with_base(base: OnceCell<SdkConfig>) -> Self {
         let path_style = std::env::var_os("AWS_ENDPOINT_URL_S3").is_some()
             || std::env::var_os("AWS_ENDPOINT_URL").is_some();
         Sinks {
-            base: OnceCell::new_with(Some(base)),
+            base,
             path_style,
             customizer: None,
             clients: Mutex::new(HashMap::new()),
@@ -67,9 +71,7 @@ impl Sinks {
 
     /// The same, loaded when an S3 destination first needs it, not before.
     pub fn lazy() -> Self {
-        let mut sinks = Sinks::new(SdkConfig::builder().build());
-        sinks.base = OnceCell::new();
-        sinks
+        Sinks::with_base(OnceCell::new())
     }
 
     /// The AWS configuration, loaded now if it was not.

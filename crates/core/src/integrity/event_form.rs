@@ -18,7 +18,10 @@ use std::cell::RefCell;
 
 use serde_json::{Map, Value};
 
-use super::{IntegrityError, iterates_in_utf16_order, sha256_hex, write_canonical_object};
+use super::{
+    IntegrityError, SAFE_INTEGER, is_safe_integer, iterates_in_utf16_order, sha256_hex,
+    write_canonical, write_canonical_object,
+};
 use crate::event::{Event, Request};
 use crate::event_json::{
     ActorSpans, ContextSpans, RequestSpans, SourceSpans, Span, Spans, TargetSpans, write_event,
@@ -60,12 +63,8 @@ pub fn stored_and_receipt(event: &Event) -> Result<(String, String), IntegrityEr
 /// order at every depth, and every number an integer JCS spells as serde_json does.
 fn stored_is_canonical(map: &Map<String, Value>) -> bool {
     fn value_is(value: &Value) -> bool {
-        const SAFE_INTEGER: u64 = 1 << 53;
         match value {
-            Value::Number(n) => {
-                n.as_u64().is_some_and(|u| u <= SAFE_INTEGER)
-                    || n.as_i64().is_some_and(|i| i.unsigned_abs() <= SAFE_INTEGER)
-            }
+            Value::Number(n) => is_safe_integer(n),
             Value::Array(items) => items.iter().all(value_is),
             Value::Object(map) => stored_is_canonical(map),
             Value::Null | Value::Bool(_) | Value::String(_) => true,
@@ -81,12 +80,17 @@ struct Copier<'a> {
 }
 
 impl Copier<'_> {
+    /// Copies the stored bytes of one value.
+    #[inline]
+    fn value(&self, out: &mut Vec<u8>, span: Span) {
+        out.extend_from_slice(self.stored.get(span.start..span.end).unwrap_or_default());
+    }
+
     /// Writes `key` (from [`key!`], with any comma or brace before it) and copies a value.
     #[inline]
     fn member(&self, out: &mut Vec<u8>, key: &[u8], span: Span) {
-        let bytes = self.stored.get(span.start..span.end).unwrap_or_default();
         out.extend_from_slice(key);
-        out.extend_from_slice(bytes);
+        self.value(out, span);
     }
 
     fn opt_member(&self, out: &mut Vec<u8>, key: &[u8], span: Option<Span>) {
@@ -98,29 +102,24 @@ impl Copier<'_> {
     /// A member of an object whose members are all optional.
     fn in_members(&self, m: &mut Members<'_>, key: &[u8], span: Option<Span>) {
         if let Some(span) = span {
-            let bytes = self.stored.get(span.start..span.end).unwrap_or_default();
-            m.key(key).extend_from_slice(bytes);
+            self.value(m.key(key), span);
         }
     }
 
-    /// A free-form object: copied when its stored bytes are canonical, else written anew.
-    fn object(
+    /// A free-form object's value: copied when its stored bytes are canonical, else written
+    /// anew.
+    fn free_object(
         &self,
         out: &mut Vec<u8>,
-        key: &[u8],
-        map: Option<&Map<String, Value>>,
+        map: &Map<String, Value>,
         span: Option<Span>,
     ) -> Result<(), IntegrityError> {
-        match (map, span) {
-            (Some(map), Some(span)) if stored_is_canonical(map) => {
-                self.member(out, key, span);
+        match span {
+            Some(span) if stored_is_canonical(map) => {
+                self.value(out, span);
                 Ok(())
             }
-            (Some(map), _) => {
-                out.extend_from_slice(key);
-                write_canonical_object(map, out)
-            }
-            (None, _) => Ok(()),
+            _ => write_canonical_object(map, out),
         }
     }
 
@@ -150,7 +149,10 @@ impl Copier<'_> {
             self.context(context, out);
         }
         self.member(out, key!(, "id"), *id);
-        self.object(out, key!(, "metadata"), event.metadata.as_ref(), *metadata)?;
+        if let Some(map) = &event.metadata {
+            out.extend_from_slice(key!(, "metadata"));
+            self.free_object(out, map, *metadata)?;
+        }
         self.member(out, key!(, "occurred_at"), *occurred_at);
         self.member(out, key!(, "outcome"), *outcome);
         self.member(out, key!(, "received_at"), *received_at);
@@ -250,19 +252,14 @@ impl Copier<'_> {
         } = spans;
         let mut m = Members::open(out);
         match request.latency_ms {
-            // Past 2^53 JCS spells an integer as ECMAScript's double does.
-            Some(latency) if latency > 1 << 53 => {
-                super::write_canonical(&Value::from(latency), m.key(key!("latency_ms")))?;
+            Some(latency) if latency > SAFE_INTEGER => {
+                write_canonical(&Value::from(latency), m.key(key!("latency_ms")))?;
             }
             _ => self.in_members(&mut m, key!("latency_ms"), *latency_ms),
         }
         self.in_members(&mut m, key!("operation"), *operation);
-        match (&request.params, params) {
-            (Some(map), Some(span)) if stored_is_canonical(map) => {
-                self.in_members(&mut m, key!("params"), Some(*span));
-            }
-            (Some(map), _) => write_canonical_object(map, m.key(key!("params")))?,
-            (None, _) => {}
+        if let Some(map) = &request.params {
+            self.free_object(m.key(key!("params")), map, *params)?;
         }
         self.in_members(&mut m, key!("response_code"), *response_code);
         m.close();
