@@ -8,7 +8,7 @@
 # holding `=` (our Hive-style object names); see that file.
 set -euo pipefail
 
-python3 -c 'import moto, flask, boto3' >/dev/null 2>&1 || python3 -m pip install --quiet 'moto[server]'
+python3 -c 'import moto, flask, boto3, zstandard' >/dev/null 2>&1 || python3 -m pip install --quiet 'moto[server]' zstandard
 moto_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 moto_log="$moto_root/.cache/moto.log"
 mkdir -p "$(dirname "$moto_log")"

@@ -350,6 +350,7 @@ async fn export(
             prefix: "audit/".into(),
         },
         created_at: Timestamp(auditlog_tests::now_ms()),
+        compression: Default::default(),
     };
     auditlog_tests::add_destination(store, &destination).await;
     let sinks = auditlog_export::Sinks::without_aws();

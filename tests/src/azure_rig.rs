@@ -7,13 +7,16 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use auditlog_core::Timestamp;
-use auditlog_core::export::{AzureCredential, AzureTarget, Destination, SecretRef, Target};
+use auditlog_core::export::{
+    AzureCredential, AzureTarget, Compression, Destination, SecretRef, Target,
+};
 use auditlog_export::Sinks;
 use base64::Engine as _;
 use serde_json::Value;
 
 use crate::export_suite::{
-    Delivered, ExportRig, ExportTarget, RigFiles, delivered_of, first_window_boundary, unique,
+    Delivered, ExportRig, ExportTarget, RigFiles, delivered_of, expected_content_type,
+    first_window_boundary, unique,
 };
 
 /// Azurite's well-known development account and key (public; the emulator's own).
@@ -97,12 +100,11 @@ impl Container {
         let dump = admin(&["dump", &self.name]);
         let mut found = Vec::new();
         for (key, data) in dump["blobs"].as_object().expect("blobs") {
-            let expected = if key.ends_with(".gz") {
-                "application/gzip"
-            } else {
-                "application/json"
-            };
-            assert_eq!(dump["content_types"][key], expected, "{key}");
+            assert_eq!(
+                dump["content_types"][key],
+                expected_content_type(key),
+                "{key}"
+            );
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(data.as_str().expect("base64"))
                 .expect("base64");
@@ -133,38 +135,53 @@ impl RigFiles for ContainerFiles {
 /// Azure (Azurite, shared key) on the SQLite store.
 pub struct AzuriteOnSqlite;
 
+/// The same, the destination compressing with zstd.
+pub struct ZstdAzuriteOnSqlite;
+
 #[async_trait]
 impl ExportTarget for AzuriteOnSqlite {
     async fn rig(&self) -> ExportRig {
-        let data = tempfile::tempdir().expect("tempdir");
-        let store = auditlog_local::SqliteStore::open(data.path()).expect("open");
-        let container = Container::create();
-        let destination = Destination {
-            id: unique("dst_azure"),
-            tenant: "acme".into(),
-            target: Target::Azure(container.target(container.shared_key())),
-            created_at: Timestamp(crate::now_ms()),
-        };
-        crate::add_destination(&store, &destination).await;
-        let key_file = container.secrets.path().join("account-key");
-        let location = vec![
-            format!("azure://{ACCOUNT}/{}/user-events-audit/", container.name),
-            "--azure-endpoint".into(),
-            endpoint(),
-            "--azure-key-file".into(),
-            key_file.display().to_string(),
-        ];
-        let files = Arc::new(ContainerFiles(container.name.clone()));
-        ExportRig {
-            store: Arc::new(store),
-            destination,
-            sinks: Arc::new(Sinks::without_aws()),
-            reader: Box::new(move || container.delivered()),
-            requests: Arc::default(),
-            t0: first_window_boundary(),
-            location,
-            files,
-            _guard: Box::new(data),
-        }
+        azure_rig(Compression::Gzip).await
+    }
+}
+
+#[async_trait]
+impl ExportTarget for ZstdAzuriteOnSqlite {
+    async fn rig(&self) -> ExportRig {
+        azure_rig(Compression::Zstd).await
+    }
+}
+
+async fn azure_rig(compression: Compression) -> ExportRig {
+    let data = tempfile::tempdir().expect("tempdir");
+    let store = auditlog_local::SqliteStore::open(data.path()).expect("open");
+    let container = Container::create();
+    let destination = Destination {
+        id: unique("dst_azure"),
+        tenant: "acme".into(),
+        target: Target::Azure(container.target(container.shared_key())),
+        created_at: Timestamp(crate::now_ms()),
+        compression,
+    };
+    crate::add_destination(&store, &destination).await;
+    let key_file = container.secrets.path().join("account-key");
+    let location = vec![
+        format!("azure://{ACCOUNT}/{}/user-events-audit/", container.name),
+        "--azure-endpoint".into(),
+        endpoint(),
+        "--azure-key-file".into(),
+        key_file.display().to_string(),
+    ];
+    let files = Arc::new(ContainerFiles(container.name.clone()));
+    ExportRig {
+        store: Arc::new(store),
+        destination,
+        sinks: Arc::new(Sinks::without_aws()),
+        reader: Box::new(move || container.delivered()),
+        requests: Arc::default(),
+        t0: first_window_boundary(),
+        location,
+        files,
+        _guard: Box::new(data),
     }
 }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use auditlog_core::Timestamp;
 use auditlog_core::digest::{DigestFile, DigestOptions, check_digests, parse_digest};
-use auditlog_core::export::{Destination, ExportState, S3Target, Target, machine};
+use auditlog_core::export::{Compression, Destination, ExportState, S3Target, Target, machine};
 use auditlog_core::integrity::{ObjectContent, StreamStart, check_stream, receipt, sha256_hex};
 use auditlog_core::self_audit::{SelfAction, SelfEvent};
 use auditlog_core::signing::{PublicKeys, SigningKeyRecord};
@@ -37,7 +37,8 @@ pub struct Delivered {
     pub ids: HashMap<String, usize>,
     /// Every object key under the destination's root.
     pub keys: Vec<String>,
-    /// Every exported object (`.ndjson.gz`), in key order, as the verifier reads it.
+    /// Every exported object (`.ndjson.gz` or `.ndjson.zst`), in key order, as the verifier
+    /// reads it.
     pub objects: Vec<ObjectContent>,
     /// Every digest (`*_digest.json`, beside the objects' prefix), in key order.
     pub digests: Vec<DigestFile>,
@@ -227,6 +228,7 @@ pub async fn windows_are_written_once_and_only_when_closed(rig: &ExportRig) {
         "acme",
         auditlog_core::export::window_containing(Timestamp(t0), WINDOW),
         0,
+        rig.destination.compression,
     );
     assert!(
         delivered.keys.contains(&first),
@@ -653,13 +655,7 @@ pub async fn digests_are_signed_chained_and_name_every_tampering(rig: &ExportRig
     let object0 = delivered.objects[0].key.clone();
     let modified_line = {
         let text = delivered.objects[0].text.clone().unwrap();
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        std::io::Write::write_all(
-            &mut encoder,
-            text.replacen("doc.update", "doc.delete", 1).as_bytes(),
-        )
-        .unwrap();
-        encoder.finish().unwrap()
+        compress_like(&object0, &text.replacen("doc.update", "doc.delete", 1))
     };
     enum Damage {
         Delete,
@@ -677,7 +673,7 @@ pub async fn digests_are_signed_chained_and_name_every_tampering(rig: &ExportRig
     let object1 = delivered.objects[1].key.clone();
     let bytes = |key: &str| rig.files.read(key);
     // A well-formed object (a copy of the first) under a new part number of the first window.
-    let forged_key = object0.replace("_0000.ndjson.gz", "_0099.ndjson.gz");
+    let forged_key = object0.replace("_0000.ndjson.", "_0099.ndjson.");
     assert_ne!(forged_key, object0);
     let truncated = {
         let whole = bytes(&object0);
@@ -840,6 +836,9 @@ macro_rules! export_tests {
 /// A local directory on the SQLite store (local mode).
 pub struct DirectoryOnSqlite;
 
+/// The same, the destination compressing with zstd.
+pub struct ZstdDirectoryOnSqlite;
+
 pub fn read_directory(root: &Path) -> Delivered {
     let mut found = Vec::new();
     let mut stack = vec![root.to_path_buf()];
@@ -864,12 +863,54 @@ pub fn read_directory(root: &Path) -> Delivered {
     delivered_of(found)
 }
 
+/// Whether a key names an export object, in either compression.
+pub fn is_export_object(key: &str) -> bool {
+    key.ends_with(".ndjson.gz") || key.ends_with(".ndjson.zst")
+}
+
+/// The `Content-Type` every store must report for `key` (written out here, not taken from our
+/// code).
+pub fn expected_content_type(key: &str) -> &'static str {
+    if key.ends_with(".ndjson.gz") {
+        "application/gzip"
+    } else if key.ends_with(".ndjson.zst") {
+        "application/zstd"
+    } else {
+        "application/json"
+    }
+}
+
+/// An export object's text, decompressed by its suffix with the formats' own libraries (flate2,
+/// the zstd reference library), not with our code.
+pub fn decompress_independently(key: &str, bytes: &[u8]) -> String {
+    if key.ends_with(".ndjson.zst") {
+        String::from_utf8(zstd::stream::decode_all(bytes).unwrap()).unwrap()
+    } else {
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(bytes)
+            .read_to_string(&mut text)
+            .unwrap();
+        text
+    }
+}
+
+/// `text` compressed as the object `key` is (a forger's re-compression).
+pub fn compress_like(key: &str, text: &str) -> Vec<u8> {
+    if key.ends_with(".ndjson.zst") {
+        zstd::stream::encode_all(text.as_bytes(), 3).unwrap()
+    } else {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        std::io::Write::write_all(&mut encoder, text.as_bytes()).unwrap();
+        encoder.finish().unwrap()
+    }
+}
+
 /// What a destination holds, from every object's key and bytes (read without our code).
 pub fn delivered_of(found: Vec<(String, Vec<u8>)>) -> Delivered {
     let mut delivered = Delivered::default();
     for (key, bytes) in found {
         assert!(
-            key.ends_with(".ndjson.gz")
+            is_export_object(&key)
                 || key.contains("_verify/")
                 || (key.starts_with("auditlog-digest/") && key.ends_with("_digest.json")),
             "unexpected object left behind: {key}"
@@ -878,11 +919,8 @@ pub fn delivered_of(found: Vec<(String, Vec<u8>)>) -> Delivered {
             delivered.digests.push(DigestFile { key, bytes });
             continue;
         }
-        if key.ends_with(".ndjson.gz") {
-            let mut text = String::new();
-            flate2::read::GzDecoder::new(bytes.as_slice())
-                .read_to_string(&mut text)
-                .unwrap();
+        if is_export_object(&key) {
+            let text = decompress_independently(&key, &bytes);
             delivered.objects.push(ObjectContent {
                 key: key.clone(),
                 sha256: sha256_hex(&bytes),
@@ -941,34 +979,46 @@ impl RigFiles for BucketFiles {
 #[async_trait]
 impl ExportTarget for DirectoryOnSqlite {
     async fn rig(&self) -> ExportRig {
-        let data = tempfile::tempdir().unwrap();
-        let out = tempfile::tempdir().unwrap();
-        let store = auditlog_local::SqliteStore::open(data.path()).unwrap();
-        let root: PathBuf = out.path().to_path_buf();
-        let destination = Destination {
-            id: "dst_dir".into(),
-            tenant: "acme".into(),
-            target: Target::Directory {
-                path: root.display().to_string(),
-                prefix: "user-events-audit/".into(),
-            },
-            created_at: Timestamp(crate::now_ms()),
-        };
-        crate::add_destination(&store, &destination).await;
-        let sinks = Sinks::without_aws();
-        let location = vec![root.display().to_string()];
-        let files = Arc::new(DirectoryFiles(root.clone()));
-        ExportRig {
-            store: Arc::new(store),
-            destination,
-            sinks: Arc::new(sinks),
-            reader: Box::new(move || read_directory(&root)),
-            requests: Arc::default(),
-            t0: first_window_boundary(),
-            location,
-            files,
-            _guard: Box::new((data, out)),
-        }
+        directory_rig(Compression::Gzip).await
+    }
+}
+
+#[async_trait]
+impl ExportTarget for ZstdDirectoryOnSqlite {
+    async fn rig(&self) -> ExportRig {
+        directory_rig(Compression::Zstd).await
+    }
+}
+
+async fn directory_rig(compression: Compression) -> ExportRig {
+    let data = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let store = auditlog_local::SqliteStore::open(data.path()).unwrap();
+    let root: PathBuf = out.path().to_path_buf();
+    let destination = Destination {
+        id: "dst_dir".into(),
+        tenant: "acme".into(),
+        target: Target::Directory {
+            path: root.display().to_string(),
+            prefix: "user-events-audit/".into(),
+        },
+        created_at: Timestamp(crate::now_ms()),
+        compression,
+    };
+    crate::add_destination(&store, &destination).await;
+    let sinks = Sinks::without_aws();
+    let location = vec![root.display().to_string()];
+    let files = Arc::new(DirectoryFiles(root.clone()));
+    ExportRig {
+        store: Arc::new(store),
+        destination,
+        sinks: Arc::new(sinks),
+        reader: Box::new(move || read_directory(&root)),
+        requests: Arc::default(),
+        t0: first_window_boundary(),
+        location,
+        files,
+        _guard: Box::new((data, out)),
     }
 }
 
@@ -1124,7 +1174,7 @@ impl S3Bucket {
             .map(|k| k.as_str().unwrap().to_string())
             .collect();
         for (key, content_type) in got["content_types"].as_object().unwrap() {
-            assert_eq!(content_type, "application/gzip", "{key}");
+            assert_eq!(content_type, expected_content_type(key), "{key}");
         }
         delivered.objects = got["objects"]
             .as_array()
@@ -1165,29 +1215,44 @@ pub async fn recorded_sinks() -> (Sinks, Arc<Mutex<Vec<RecordedRequest>>>) {
 #[async_trait]
 impl ExportTarget for S3OnDynamo {
     async fn rig(&self) -> ExportRig {
-        let store = crate::DynamoBackend::fresh().await;
-        let bucket = S3Bucket::create(true);
-        let destination = Destination {
-            id: unique("dst_s3"),
-            tenant: "acme".into(),
-            target: Target::S3(bucket.target()),
-            created_at: Timestamp(crate::now_ms()),
-        };
-        crate::add_destination(&store, &destination).await;
-        let (sinks, requests) = recorded_sinks().await;
-        let location = vec![format!("s3://{}/user-events-audit/", bucket.bucket)];
-        let files = Arc::new(BucketFiles(bucket.bucket.clone()));
-        ExportRig {
-            store: Arc::new(store),
-            destination,
-            sinks: Arc::new(sinks),
-            reader: Box::new(move || bucket.delivered()),
-            requests,
-            t0: first_window_boundary(),
-            location,
-            files,
-            _guard: Box::new(()),
-        }
+        s3_rig(Compression::Gzip).await
+    }
+}
+
+/// The same, the destination compressing with zstd.
+pub struct ZstdS3OnDynamo;
+
+#[async_trait]
+impl ExportTarget for ZstdS3OnDynamo {
+    async fn rig(&self) -> ExportRig {
+        s3_rig(Compression::Zstd).await
+    }
+}
+
+async fn s3_rig(compression: Compression) -> ExportRig {
+    let store = crate::DynamoBackend::fresh().await;
+    let bucket = S3Bucket::create(true);
+    let destination = Destination {
+        id: unique("dst_s3"),
+        tenant: "acme".into(),
+        target: Target::S3(bucket.target()),
+        created_at: Timestamp(crate::now_ms()),
+        compression,
+    };
+    crate::add_destination(&store, &destination).await;
+    let (sinks, requests) = recorded_sinks().await;
+    let location = vec![format!("s3://{}/user-events-audit/", bucket.bucket)];
+    let files = Arc::new(BucketFiles(bucket.bucket.clone()));
+    ExportRig {
+        store: Arc::new(store),
+        destination,
+        sinks: Arc::new(sinks),
+        reader: Box::new(move || bucket.delivered()),
+        requests,
+        t0: first_window_boundary(),
+        location,
+        files,
+        _guard: Box::new(()),
     }
 }
 
@@ -1233,6 +1298,7 @@ impl ExportTarget for S3CompatibleOnSqlite {
             tenant: "acme".into(),
             target: Target::S3(target),
             created_at: Timestamp(crate::now_ms()),
+            compression: Default::default(),
         };
         crate::add_destination(&store, &destination).await;
         let (sinks, requests) = recorded_sinks().await;

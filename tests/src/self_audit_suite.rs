@@ -345,6 +345,7 @@ pub async fn a_change_is_never_stored_without_its_record(s: &TestService) {
             prefix: "p/".into(),
         },
         created_at: Timestamp(s.now().0),
+        compression: Default::default(),
     };
     let record =
         SelfEvent::new(SelfAction::DestinationAdded, harness_operator()).destination(&destination);

@@ -69,6 +69,7 @@ impl StreamRig {
             tenant: tenant.into(),
             target: Target::Stream(Box::new(settings)),
             created_at: Timestamp(now_ms()),
+            compression: Default::default(),
         };
         add_destination(self.store.as_ref(), &destination).await;
         destination

@@ -1,6 +1,6 @@
 //! The behaviours every store must show through the HTTP API.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use serde_json::{Value, json};
 
@@ -977,4 +977,83 @@ pub async fn azure_destinations_over_http_name_only_the_tenants_own_secrets(s: &
     }
     let (_, list) = s.get(Some(&admin), "/v1/destinations").await;
     assert_eq!(list["destinations"].as_array().unwrap().len(), 1, "{list}");
+}
+
+/// An object store's compression over HTTP: `gzip` unless `zstd` is asked for, for S3 and Azure
+/// alike, kept by the store and shown in every view; anything else named by `/compression`.
+pub async fn object_stores_choose_their_compression_once(s: &TestService) {
+    let admin = s.key("acme-zstd", "admin").await;
+    let post = |body: Value| {
+        let request = s
+            .client
+            .post(s.url("/v1/destinations"))
+            .bearer_auth(&admin)
+            .json(&body);
+        async move {
+            let response = request.send().await.unwrap();
+            (
+                response.status().as_u16(),
+                response.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let azure = json!({"account": "acmeaudit", "container": "audit-log",
+        "sas_env": "AUDITLOG_TENANT_ACME_ZSTD_SAS"});
+    let added = [
+        (json!({"bucket": "acme-audit"}), "gzip"),
+        (
+            json!({"bucket": "acme-audit-z", "compression": "zstd"}),
+            "zstd",
+        ),
+        (
+            json!({"bucket": "acme-audit-g", "compression": "gzip"}),
+            "gzip",
+        ),
+        (json!({"azure": azure, "compression": "zstd"}), "zstd"),
+        (json!({"azure": azure, "compression": null}), "gzip"),
+    ];
+    let mut ids = BTreeMap::new();
+    for (body, compression) in &added {
+        let (status, view) = post(body.clone()).await;
+        assert_eq!(status, 201, "{body}: {view}");
+        assert_eq!(view["compression"], *compression, "{body}: {view}");
+        ids.insert(view["id"].as_str().unwrap().to_string(), *compression);
+    }
+    for (body, problem) in [
+        (
+            json!({"bucket": "acme-audit", "compression": "lz4"}),
+            "/compression",
+        ),
+        (
+            json!({"bucket": "acme-audit", "compression": 5}),
+            "/compression",
+        ),
+        (
+            json!({"azure": azure, "compression": "ZSTD"}),
+            "/compression",
+        ),
+    ] {
+        let (status, answer) = post(body.clone()).await;
+        assert_eq!(status, 422, "{body}: {answer}");
+        assert_eq!(answer["error"]["code"], "invalid_destination");
+        assert_eq!(
+            answer["error"]["details"],
+            json!([{"pointer": problem, "message": "`gzip` (the default) or `zstd`"}]),
+            "{body}"
+        );
+    }
+    // Read back from the store: each kept what it was added with.
+    let (_, list) = s.get(Some(&admin), "/v1/destinations").await;
+    let listed: BTreeMap<String, &str> = list["destinations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["id"].as_str().unwrap().to_string(),
+                d["compression"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, ids, "{list}");
 }

@@ -9,7 +9,8 @@ print JSON on stdout:
                                     a role the caller may assume only with EXTERNAL_ID, allowed
                                     s3:PutObject and s3:GetObject under PREFIX (none with
                                     --no-write); prints its ARN
-  delivered BUCKET PREFIX           every *.ndjson.gz object under PREFIX, gunzipped: ids with
+  delivered BUCKET PREFIX           every *.ndjson.gz and *.ndjson.zst object under PREFIX,
+                                    decompressed (gzip, zstandard): ids with
                                     how often each appears, keys, each object's content type, and
                                     each object's key, SHA-256 (as stored) and text; and every
                                     digest (*_digest.json) with its key, content type and text
@@ -17,7 +18,8 @@ print JSON on stdout:
   put-base64 BUCKET KEY BYTES       writes (or overwrites) one object with base64 BYTES
   get BUCKET KEY                    one object's body as text
   tamper BUCKET KEY ACTION          damages one object in place: modify (edits its first line's
-                                    event and re-gzips), delete, or truncate (keeps half its bytes)
+                                    event and compresses it again), delete, or truncate (keeps
+                                    half its bytes)
   put-bucket-policy BUCKET POLICY   PutBucketPolicy with the JSON document POLICY on a new bucket
                                     BUCKET; prints the policy GetBucketPolicy then returns
   put-trust-policy ROLE POLICY      a new role ROLE, then UpdateAssumeRolePolicy with the JSON
@@ -32,6 +34,20 @@ import os
 import sys
 
 import boto3
+import zstandard
+
+
+def decompress(key, body):
+    """An export object's text, by its suffix."""
+    if key.endswith(".ndjson.zst"):
+        return zstandard.ZstdDecompressor().decompressobj().decompress(body).decode("utf-8")
+    return gzip.decompress(body).decode("utf-8")
+
+
+def compress(key, text):
+    if key.endswith(".ndjson.zst"):
+        return zstandard.ZstdCompressor().compress(text.encode("utf-8"))
+    return gzip.compress(text.encode("utf-8"))
 
 
 def client(service):
@@ -119,8 +135,7 @@ def tamper(bucket_name, key, action):
     if action == "truncate":
         damaged = body[: len(body) // 2]
     elif action == "modify":
-        text = gzip.decompress(body).decode("utf-8")
-        damaged = gzip.compress(text.replace("doc.update", "doc.delete", 1).encode("utf-8"))
+        damaged = compress(key, decompress(key, body).replace("doc.update", "doc.delete", 1))
     else:
         raise SystemExit(f"unknown tampering {action}")
     s3.put_object(Bucket=bucket_name, Key=key, Body=damaged)
@@ -157,12 +172,12 @@ def delivered(bucket_name, prefix):
                 digests.append({"key": key, "content_type": obj.get("ContentType"), "text": text})
                 continue
             keys.append(key)
-            if not key.endswith(".ndjson.gz"):
+            if not key.endswith((".ndjson.gz", ".ndjson.zst")):
                 continue
             obj = s3.get_object(Bucket=bucket_name, Key=key)
             types[key] = obj.get("ContentType")
             body = obj["Body"].read()
-            text = gzip.decompress(body).decode("utf-8")
+            text = decompress(key, body)
             objects.append({"key": key, "sha256": hashlib.sha256(body).hexdigest(), "text": text})
             for line in text.splitlines():
                 event_id = json.loads(line)["id"]

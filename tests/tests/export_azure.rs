@@ -6,6 +6,14 @@
 
 auditlog_tests::export_tests!(auditlog_tests::azure_rig::AzuriteOnSqlite);
 
+/// A zstd destination on Azure: blobs as `.ndjson.zst` with `Content-Type: application/zstd`,
+/// verified, every tampering named.
+mod zstd {
+    auditlog_tests::export_tests!(@one auditlog_tests::azure_rig::ZstdAzuriteOnSqlite,
+        exported_streams_verify_against_the_receipts,
+        digests_are_signed_chained_and_name_every_tampering);
+}
+
 use std::sync::Arc;
 
 use auditlog_core::Timestamp;
@@ -34,6 +42,7 @@ async fn export_to(
             tenant: "acme".into(),
             target,
             created_at: Timestamp(auditlog_tests::now_ms()),
+            compression: Default::default(),
         };
         auditlog_tests::add_destination(store.as_ref(), &destination).await;
         destinations.push(destination);

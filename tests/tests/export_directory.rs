@@ -2,6 +2,12 @@
 
 auditlog_tests::export_tests!(auditlog_tests::export_suite::DirectoryOnSqlite);
 
+/// Every behaviour again with the destination compressing with zstd (`.ndjson.zst`): the same
+/// exactly-once delivery, and the verifier reads and checks those objects as it does gzip ones.
+mod zstd {
+    auditlog_tests::export_tests!(auditlog_tests::export_suite::ZstdDirectoryOnSqlite);
+}
+
 use auditlog_core::Timestamp;
 use auditlog_core::export::{Destination, Target};
 use auditlog_core::integrity::{StreamStart, check_stream};
@@ -28,6 +34,7 @@ async fn an_event_changed_in_the_store_after_ingest_is_named_by_the_verifier() {
             prefix: "audit/".into(),
         },
         created_at: Timestamp(auditlog_tests::now_ms()),
+        compression: Default::default(),
     };
     auditlog_tests::add_destination(&store, &destination).await;
     let t0 = first_window_boundary();

@@ -167,6 +167,7 @@ async fn scheduled_events_through_the_export_function() {
             tenant: tenant.clone(),
             target: Target::S3(bucket.target()),
             created_at: Timestamp(auditlog_tests::now_ms()),
+            compression: Default::default(),
         },
     )
     .await;
@@ -248,6 +249,7 @@ async fn a_stream_is_delivered_by_the_export_function() {
             tenant: tenant.clone(),
             target: Target::Stream(Box::new(settings)),
             created_at: Timestamp(auditlog_tests::now_ms()),
+            compression: Default::default(),
         },
     )
     .await;

@@ -11,7 +11,8 @@
 //!   "target": {"kind": "s3", "bucket": "audit", "prefix": "user-events-audit/",
 //!              "compatible": {"endpoint": "https://minio.internal:9000",
 //!                             "access_key_id": "AKIA...",
-//!                             "secret_access_key": {"file": "/run/secrets/minio"}}}},
+//!                             "secret_access_key": {"file": "/run/secrets/minio"}}},
+//!   "compression": "zstd"},
 //!  {"id": "dst_siem", "tenant": "acme",
 //!   "stream": {"splunk": {"url": "https://splunk.internal:8088",
 //!                         "token_file": "/run/secrets/hec/token"},
@@ -19,12 +20,12 @@
 //! ```
 //!
 //! `target` is an object store (`s3`, `azure`, `directory`) in the form `auditlog destinations
-//! list` prints; `stream` is the body of `POST /v1/streams` (docs/streams.md), read as the
+//! list` prints, with `compression` (`gzip`, the default, or `zstd`) beside it; `stream` is the body of `POST /v1/streams` (docs/streams.md), read as the
 //! operator's `auditlog streams add` reads it. Credentials are references only.
 
 use anyhow::bail;
 use auditlog_core::export::{
-    Destination, Target, check_azure_target, check_s3_target, normalize_prefix,
+    Compression, Destination, Target, check_azure_target, check_s3_target, normalize_prefix,
 };
 use auditlog_core::keys::validate_tenant;
 use auditlog_core::self_audit::{SelfAction, SelfEvent};
@@ -63,6 +64,8 @@ struct Declaration {
     id: Option<String>,
     tenant: String,
     target: Option<Target>,
+    /// An object store's: `gzip` (default) or `zstd`.
+    compression: Option<Compression>,
     stream: Option<Value>,
 }
 
@@ -166,6 +169,12 @@ fn destination(
             );
             (Some(target), "declared")
         }
+        (None, Some(_)) if declared.compression.is_some() => {
+            problems.push(format!(
+                "  {base}/compression: only an object store's objects are compressed as declared; a stream sends what its target's protocol takes"
+            ));
+            (None, "")
+        }
         (None, Some(body)) => match stream_settings(&body, Author::Operator, policy) {
             Ok(settings) => (Some(Target::Stream(Box::new(settings))), "declared_stream"),
             Err(found) => {
@@ -198,6 +207,7 @@ fn destination(
             tenant: declared.tenant,
             target,
             created_at: now(),
+            compression: declared.compression.unwrap_or_default(),
         }),
         _ => Err(problems),
     }
@@ -239,12 +249,16 @@ pub async fn register(
         .into_iter()
         .find(|d| d.id == declared.id);
     match stored {
-        Some(stored) if stored.tenant == declared.tenant && stored.target == declared.target => {
+        Some(stored)
+            if stored.tenant == declared.tenant
+                && stored.target == declared.target
+                && stored.compression == declared.compression =>
+        {
             tracing::info!(destination = %declared.id, "the declared destination is registered");
             Ok(())
         }
         Some(_) => bail!(
-            "{variable}: destination {} is stored with another tenant or target than declared; \
+            "{variable}: destination {} is stored with another tenant or target (or compression) than declared; \
              remove it first (`auditlog destinations remove {}`) to declare it anew, or declare \
              another id",
             declared.id,

@@ -193,6 +193,7 @@ async fn add(
         tenant: tenant.to_string(),
         target: Target::Stream(Box::new(settings)),
         created_at: now(),
+        compression: Default::default(),
     };
     let record = recorder.event(
         tenant,

@@ -216,7 +216,7 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<bool> {
     let found = read(&args).await?;
     if found.names().is_empty() {
         bail!(
-            "no exported objects or digests (*.ndjson.gz, *_digest.json under tenant=...) in {}",
+            "no exported objects or digests (*.ndjson.gz, *.ndjson.zst, *_digest.json under tenant=...) in {}",
             args.path
         );
     }

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::Timestamp;
 pub use crate::object_keys::{
-    Window, compact_time, is_closed, object_key, object_window, parse_compact_time, verify_key,
-    window_containing,
+    Compression, Window, compact_time, is_closed, object_key, object_window, parse_compact_time,
+    verify_key, window_containing,
 };
 
 mod azure;
@@ -33,6 +33,10 @@ pub struct Destination {
     pub tenant: String,
     pub target: Target,
     pub created_at: Timestamp,
+    /// How an object store's objects are compressed; a stream ignores it (each stream target
+    /// compresses as its protocol says). Absent in records written before it existed: gzip.
+    #[serde(default, skip_serializing_if = "Compression::is_gzip")]
+    pub compression: Compression,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,6 +9,50 @@ use crate::Timestamp;
 /// How digest file names end.
 pub const DIGEST_SUFFIX: &str = "_digest.json";
 
+/// How an object store's export objects are compressed, chosen when the destination is added
+/// and fixed for its life (the suffix is part of every key, and a retry must write the same
+/// name). gzip is the default: every tool reads it. zstd compresses about as well at several
+/// times the speed; Athena reads it from text tables by the `.zst` suffix (`docs/export.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    #[default]
+    Gzip,
+    Zstd,
+}
+
+impl Compression {
+    /// Both, for listings and checks that accept either.
+    pub const ALL: [Compression; 2] = [Compression::Gzip, Compression::Zstd];
+
+    /// How the export objects' names end.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Compression::Gzip => ".ndjson.gz",
+            Compression::Zstd => ".ndjson.zst",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Compression::Gzip => "gzip",
+            Compression::Zstd => "zstd",
+        }
+    }
+
+    pub fn is_gzip(&self) -> bool {
+        *self == Compression::Gzip
+    }
+
+    /// The compression an export object's key names, or `None` for any other key.
+    pub fn of_key(key: &str) -> Option<Compression> {
+        Compression::ALL
+            .into_iter()
+            .find(|c| key.ends_with(c.suffix()))
+    }
+}
+
 /// `[start, end)` in receive time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Window {
@@ -43,15 +87,22 @@ pub fn compact_time(t: Timestamp) -> String {
 /// The object key of one part of one window: a pure function of its inputs, so a retry writes
 /// the same name. Hive-style partitions (by the window's start, UTC) let Athena prune by date
 /// without a crawler.
-pub fn object_key(prefix: &str, tenant: &str, window: Window, part: u32) -> String {
+pub fn object_key(
+    prefix: &str,
+    tenant: &str,
+    window: Window,
+    part: u32,
+    compression: Compression,
+) -> String {
     let start = compact_time(window.start);
     let end = compact_time(window.end);
     format!(
-        "{prefix}tenant={tenant}/year={}/month={}/day={}/hour={}/{tenant}_{start}_{end}_{part:04}.ndjson.gz",
+        "{prefix}tenant={tenant}/year={}/month={}/day={}/hour={}/{tenant}_{start}_{end}_{part:04}{}",
         &start[0..4],
         &start[4..6],
         &start[6..8],
         &start[9..11],
+        compression.suffix(),
     )
 }
 
@@ -64,7 +115,8 @@ pub fn parse_compact_time(text: &str) -> Option<Timestamp> {
 /// The window an export object holds, read back from its key (the inverse of [`object_key`]
 /// for the window).
 pub fn object_window(key: &str) -> Option<Window> {
-    let name = key.rsplit('/').next()?.strip_suffix(".ndjson.gz")?;
+    let name = key.rsplit('/').next()?;
+    let name = name.strip_suffix(Compression::of_key(name)?.suffix())?;
     let mut fields = name.rsplitn(4, '_');
     let _part = fields.next()?;
     let end = parse_compact_time(fields.next()?)?;
@@ -146,15 +198,39 @@ mod tests {
     fn object_keys_are_hive_partitioned_and_deterministic() {
         // 2026-11-21T10:15:00Z
         let w = window_containing(Timestamp(1_795_256_100_000), 300_000);
-        let key = object_key("user-events-audit/", "acme", w, 0);
+        let key = object_key("user-events-audit/", "acme", w, 0, Compression::Gzip);
         assert_eq!(
             key,
             "user-events-audit/tenant=acme/year=2026/month=11/day=21/hour=10/acme_20261121T101500Z_20261121T102000Z_0000.ndjson.gz"
         );
-        assert_eq!(key, object_key("user-events-audit/", "acme", w, 0));
-        assert_ne!(key, object_key("user-events-audit/", "acme", w, 1));
+        assert_eq!(
+            key,
+            object_key("user-events-audit/", "acme", w, 0, Compression::Gzip)
+        );
+        assert_ne!(
+            key,
+            object_key("user-events-audit/", "acme", w, 1, Compression::Gzip)
+        );
         assert_eq!(object_window(&key), Some(w));
         assert_eq!(object_window("user-events-audit/tenant=acme/x.json"), None);
+    }
+
+    #[test]
+    fn a_zstd_destination_names_the_same_objects_with_its_own_suffix() {
+        let w = window_containing(Timestamp(1_795_256_100_000), 300_000);
+        let gzip = object_key("p/", "acme", w, 3, Compression::Gzip);
+        let zstd = object_key("p/", "acme", w, 3, Compression::Zstd);
+        assert_eq!(
+            zstd,
+            "p/tenant=acme/year=2026/month=11/day=21/hour=10/acme_20261121T101500Z_20261121T102000Z_0003.ndjson.zst"
+        );
+        assert_eq!(gzip.strip_suffix(".gz"), zstd.strip_suffix(".zst"));
+        assert_eq!(object_window(&zstd), Some(w));
+        assert_eq!(Compression::of_key(&zstd), Some(Compression::Zstd));
+        assert_eq!(Compression::of_key(&gzip), Some(Compression::Gzip));
+        assert_eq!(Compression::of_key("p/tenant=acme/a.ndjson"), None);
+        assert_eq!(Compression::of_key("p/tenant=acme/a.zst"), None);
+        assert_eq!(stream_of(&zstd), stream_of(&gzip));
     }
 
     #[test]
@@ -170,7 +246,7 @@ mod tests {
             stream_of_digest(&key),
             Some("user-events-audit/tenant=acme")
         );
-        let object = object_key("user-events-audit/", "acme", period, 0);
+        let object = object_key("user-events-audit/", "acme", period, 0, Compression::Gzip);
         assert_eq!(stream_of(&object), Some("user-events-audit/tenant=acme"));
         assert_eq!(stream_of_digest(&object), None, "an object is not a digest");
         assert!(verify_key("p/", Timestamp(0)).starts_with("p/_verify/"));

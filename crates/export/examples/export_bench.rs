@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use auditlog_core::Timestamp;
-use auditlog_core::export::{Destination, ExportConfig, Target};
+use auditlog_core::export::{Compression, Destination, ExportConfig, Target};
 use auditlog_core::redact::Redactor;
 use auditlog_core::self_audit::{Caller, SelfAction, SelfEvent};
 use auditlog_core::store::{AppendEvents, DestinationStore, ExportStore, NewEvent};
@@ -86,15 +86,30 @@ fn stored_events(
 /// stored without one).
 fn encode(count: usize) {
     let events = stored_events(0..count, |_| 1_795_305_600_000);
-    encode_with(&events, "receipt copied", |e| e.receipt.as_deref());
-    encode_with(&events, "receipt (JCS + sha256) recomputed", |_| None);
+    encode_with(&events, "receipt copied", Compression::Gzip, |e| {
+        e.receipt.as_deref()
+    });
+    encode_with(
+        &events,
+        "receipt (JCS + sha256) recomputed",
+        Compression::Gzip,
+        |_| None,
+    );
+    encode_with(&events, "receipt copied", Compression::Zstd, |e| {
+        e.receipt.as_deref()
+    });
 }
 
-fn encode_with(events: &[NewEvent], name: &str, stored: impl Fn(&NewEvent) -> Option<&str>) {
+fn encode_with(
+    events: &[NewEvent],
+    name: &str,
+    compression: Compression,
+    stored: impl Fn(&NewEvent) -> Option<&str>,
+) {
     let count = events.len();
     let bytes: usize = events.iter().map(|e| e.json.len() + 1).sum();
     let start = Instant::now();
-    let mut encoder = PartEncoder::new(64 * 1024 * 1024, 0, None);
+    let mut encoder = PartEncoder::new(64 * 1024 * 1024, compression, 0, None);
     let mut compressed = 0;
     for e in events {
         match encoder.push(&e.json, stored(e)) {
@@ -109,7 +124,8 @@ fn encode_with(events: &[NewEvent], name: &str, stored: impl Fn(&NewEvent) -> Op
     }
     let seconds = start.elapsed().as_secs_f64();
     println!(
-        "{name} + line + gzip + sha256: {count} events ({} B mean) in {seconds:.2}s = {:.0} events/s on one core, {:.1} MB/s of NDJSON, compressed to {:.1}%",
+        "{name} + line + {} + sha256: {count} events ({} B mean) in {seconds:.2}s = {:.0} events/s on one core, {:.1} MB/s of NDJSON, compressed to {:.1}%",
+        compression.as_str(),
         bytes / count,
         count as f64 / seconds,
         bytes as f64 / seconds / 1e6,
@@ -147,6 +163,7 @@ async fn prepare(dir: &Path, count: usize) {
             prefix: "user-events-audit/".into(),
         },
         created_at: Timestamp(end),
+        compression: Default::default(),
     };
     add_destination(&store, &destination, "01BENCHDESTINATIONADDED000", end).await;
     println!(
@@ -200,6 +217,7 @@ async fn add_azure(dir: &Path, endpoint: &str, container: &str, key_file: &str) 
             },
         }),
         created_at: Timestamp(now_ms()),
+        compression: Default::default(),
     };
     add_destination(&store, &destination, "01BENCHAZUREDESTINATIONADD", now_ms()).await;
 }

@@ -82,6 +82,8 @@ enum WindowError {
     Sink(#[from] SinkError),
     #[error("a stored event cannot be exported: {0}")]
     Integrity(#[from] auditlog_core::integrity::IntegrityError),
+    #[error(transparent)]
+    Part(#[from] crate::parts::PartError),
     #[error("cannot write a digest: {0}")]
     Digest(#[from] auditlog_core::digest::DigestError),
     #[error("no signing key for digests")]
@@ -358,6 +360,7 @@ async fn export_window(
     };
     let mut encoder = PartEncoder::new(
         config.max_object_bytes,
+        destination.compression,
         state.last_seq,
         state.last_object_sha256.clone(),
     );
@@ -417,7 +420,13 @@ impl Tally {
         window: Window,
         part: Part,
     ) -> Result<(), WindowError> {
-        let key = object_key(prefix, &destination.tenant, window, self.next_part);
+        let key = object_key(
+            prefix,
+            &destination.tenant,
+            window,
+            self.next_part,
+            destination.compression,
+        );
         let events = part.events;
         self.digest_objects.push(DigestObject {
             key: key.clone(),

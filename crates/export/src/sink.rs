@@ -1,6 +1,7 @@
 //! Where export objects are written.
 
 use async_trait::async_trait;
+use auditlog_core::export::Compression;
 use sha2::{Digest as _, Sha256};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,13 +39,14 @@ impl SinkError {
 }
 
 /// The `Content-Type` of an object by its key, the same in every store: an export object is a
-/// gzip file (Athena and `gunzip` read it as such; no `Content-Encoding`, so that HTTP clients
-/// do not silently decompress it), anything else (digests, verification objects) JSON.
+/// gzip or zstd file (Athena, `gunzip` and `zstd -d` read it as such; no `Content-Encoding`,
+/// so that HTTP clients do not silently decompress it), anything else (digests, verification
+/// objects) JSON.
 pub fn content_type(key: &str) -> &'static str {
-    if key.ends_with(".gz") {
-        "application/gzip"
-    } else {
-        "application/json"
+    match Compression::of_key(key) {
+        Some(Compression::Gzip) => "application/gzip",
+        Some(Compression::Zstd) => "application/zstd",
+        None => "application/json",
     }
 }
 

@@ -6,9 +6,9 @@
 //! `auditlog_core::integrity::check_stream` and `auditlog_core::digest::check_digests`.
 
 use std::collections::BTreeMap;
-use std::io::Read as _;
 
 use auditlog_core::digest::DigestFile;
+use auditlog_core::export::Compression;
 use auditlog_core::integrity::{ObjectContent, sha256_hex};
 pub use auditlog_core::object_keys::stream_of;
 use auditlog_core::object_keys::{DIGEST_SUFFIX, digest_prefix, stream_of_digest};
@@ -26,7 +26,7 @@ pub struct Streams {
 
 /// Whether a key names an export object or a digest (what the verifier reads).
 fn wanted(key: &str) -> bool {
-    key.ends_with(".ndjson.gz") || key.ends_with(DIGEST_SUFFIX)
+    Compression::of_key(key).is_some() || key.ends_with(DIGEST_SUFFIX)
 }
 
 impl Streams {
@@ -75,7 +75,7 @@ impl Streams {
 
 /// Reads every export object under `prefix` in an object store, and every digest under the
 /// digest prefix beside it (for a directory: every one under its root, with `prefix` empty).
-/// Unreadable gzip is kept as an error for the checks to report; a store that cannot be listed
+/// Unreadable objects (cut, damaged, not the compression their suffix names) are kept as an error for the checks to report; a store that cannot be listed
 /// or read is an error.
 pub async fn read_streams(store: &dyn ObjectSink, prefix: &str) -> Result<Streams, SinkError> {
     let mut found = Streams::default();
@@ -92,13 +92,11 @@ pub async fn read_streams(store: &dyn ObjectSink, prefix: &str) -> Result<Stream
     Ok(found)
 }
 
-/// One object as the checks take it: its key, the SHA-256 of its bytes, and its text.
+/// One object as the checks take it: its key, the SHA-256 of its bytes, and its text
+/// (decompressed as its suffix says: `.ndjson.gz` or `.ndjson.zst`).
 pub fn object_content(key: String, bytes: &[u8]) -> ObjectContent {
-    let mut text = String::new();
-    let text = match flate2::read::GzDecoder::new(bytes).read_to_string(&mut text) {
-        Ok(_) => Ok(text),
-        Err(e) => Err(e.to_string()),
-    };
+    let text = crate::parts::decompress(Compression::of_key(&key).unwrap_or_default(), bytes)
+        .map_err(|e| e.to_string());
     ObjectContent {
         key,
         sha256: sha256_hex(bytes),

@@ -6,7 +6,8 @@
 
 use auditlog_core::Timestamp;
 use auditlog_core::export::{
-    AzureTarget, DEFAULT_PREFIX, Destination, S3Target, Target, check_s3_target, normalize_prefix,
+    AzureTarget, Compression, DEFAULT_PREFIX, Destination, S3Target, Target, check_s3_target,
+    normalize_prefix,
 };
 use auditlog_core::stream::target::StreamSettings;
 use auditlog_export::DestinationStatus;
@@ -48,6 +49,9 @@ pub struct NewS3Destination {
     kms_key_id: Option<String>,
     /// The 12-digit account that must own the bucket.
     expected_bucket_owner: Option<String>,
+    /// How the objects are compressed: `gzip` (default) or `zstd` (`.ndjson.zst`, which Athena
+    /// reads); fixed for the destination's life.
+    compression: Option<Compression>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -82,6 +86,9 @@ pub struct DestinationView {
     /// A stream's target, format, filter and OCSF rules; secrets as references only.
     #[serde(skip_serializing_if = "Option::is_none")]
     stream: Option<StreamSettings>,
+    /// An object store's compression (absent for a stream).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    compression: Option<Compression>,
 }
 
 impl DestinationView {
@@ -95,6 +102,10 @@ impl DestinationView {
             azure: None,
             directory: None,
             stream: None,
+            compression: destination
+                .target
+                .is_object_store()
+                .then_some(destination.compression),
         };
         match &destination.target {
             Target::S3(s3) => {
@@ -163,15 +174,31 @@ fn from_object<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// The target a `POST /v1/destinations` body names for `tenant`; every problem by pointer.
-fn target_of_body(tenant: &str, body: serde_json::Map<String, Value>) -> Result<Target, ApiError> {
+/// The target a `POST /v1/destinations` body names for `tenant`, and its compression; every
+/// problem by pointer.
+fn target_of_body(
+    tenant: &str,
+    body: serde_json::Map<String, Value>,
+) -> Result<(Target, Compression), ApiError> {
+    if let Some(value) = body.get("compression")
+        && !value.is_null()
+        && serde_json::from_value::<Compression>(value.clone()).is_err()
+    {
+        return Err(invalid(json!([{
+            "pointer": "/compression",
+            "message": "`gzip` (the default) or `zstd`",
+        }])));
+    }
     if body.contains_key("azure") {
         let azure: NewAzureBody = from_object(body)?;
+        let compression = azure.compression();
         return azure_body::azure_target_of(tenant, azure)
-            .map(Target::Azure)
+            .map(|target| (Target::Azure(target), compression))
             .map_err(|problems| invalid(json!(problems)));
     }
-    check_new_destination(from_object(body)?).map(Target::S3)
+    let body: NewS3Destination = from_object(body)?;
+    let compression = body.compression.unwrap_or_default();
+    check_new_destination(body).map(|target| (Target::S3(target), compression))
 }
 
 /// Checks a new S3 destination: every problem is named by JSON pointer.
@@ -264,8 +291,8 @@ pub async fn add_destination(
 ) -> Result<(StatusCode, Json<DestinationView>), ApiError> {
     let body: serde_json::Map<String, Value> =
         read_json_body(&headers, body, MAX_DESTINATION_BODY, "a destination object").await?;
-    let target = target_of_body(key.tenant(), body)?;
-    let view = store_new(&state, &key, origin, target).await?;
+    let (target, compression) = target_of_body(key.tenant(), body)?;
+    let view = store_new(&state, &key, origin, target, compression).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -275,12 +302,14 @@ pub(crate) async fn store_new(
     key: &ApiKey<Admin>,
     origin: auditlog_core::self_audit::Origin,
     target: Target,
+    compression: Compression,
 ) -> Result<DestinationView, ApiError> {
     let destination = Destination {
         id: new_destination_id(),
         tenant: key.tenant().to_string(),
         target,
         created_at: (state.clock)(),
+        compression,
     };
     let record = state.self_event(
         key.tenant(),

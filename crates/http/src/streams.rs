@@ -106,7 +106,8 @@ pub async fn add_stream(
         state.config.stream_policy,
     )
     .map_err(|problems| invalid(json!(problems)))?;
-    let view = store_new(&state, &key, origin, Target::Stream(Box::new(settings))).await?;
+    let stream = Target::Stream(Box::new(settings));
+    let view = store_new(&state, &key, origin, stream, Default::default()).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 

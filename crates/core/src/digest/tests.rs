@@ -132,7 +132,7 @@ mod tampering {
                     start,
                     end: Timestamp(start.0 + WINDOW),
                 };
-                let key = object_key("p/", "acme", window, 0);
+                let key = object_key("p/", "acme", window, 0, crate::export::Compression::Gzip);
                 // The "stored bytes" stand in for gzip: the checks only hash them.
                 let sha256 = sha256_hex(text.as_bytes());
                 listed.push(DigestObject {

@@ -2,7 +2,7 @@
 //! read-only. An object store shows the status document of `GET /v1/destinations/{id}/status`,
 //! a stream that of `GET /v1/destinations/{id}/stream` ([`super::stream_card`]).
 
-use auditlog_core::export::Target;
+use auditlog_core::export::{Compression, Target};
 use auditlog_core::store::ExportStore;
 use auditlog_export::deliver::stream_status;
 use auditlog_export::{DestinationStatus, destination_status};
@@ -57,7 +57,7 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<Respo
         let status = destination_status(store, destination, now)
             .await
             .map_err(unavailable)?;
-        rows.push((place, status));
+        rows.push((place, destination.compression, status));
     }
     let body = html! {
         h1 { "Destinations" }
@@ -65,14 +65,19 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<Respo
             p.empty { "This tenant has no destinations." }
         }
         @if !rows.is_empty() { h2.group { "Object stores" } }
-        @for (place, status) in &rows { (card(now, place, status)) }
+        @for (place, compression, status) in &rows { (card(now, place, *compression, status)) }
         @if !streams.is_empty() { h2.group { "Streams" } }
         @for (settings, status) in &streams { (stream_card(now, settings, status)) }
     };
     Ok(Html(layout("Destinations", Some(&viewer.session), body).into_string()).into_response())
 }
 
-fn card(now: auditlog_core::Timestamp, place: &str, status: &DestinationStatus) -> Markup {
+fn card(
+    now: auditlog_core::Timestamp,
+    place: &str,
+    compression: Compression,
+    status: &DestinationStatus,
+) -> Markup {
     html! {
         section.destination data-id=(status.destination_id) {
             h2 { code { (status.destination_id) } " " span.place { (place) } }
@@ -81,6 +86,8 @@ fn card(now: auditlog_core::Timestamp, place: &str, status: &DestinationStatus) 
                 @if status.paused { span.paused { ", paused: no objects are written" } }
             }
             dl.fields {
+                dt { "Objects" }
+                dd.objects { "NDJSON, " (compression.as_str()) " (" code { "*" (compression.suffix()) } ")" }
                 dt { "Last success" }
                 dd { @if let Some(t) = status.last_success_at { (when(now, t)) } @else { "never" } }
                 @if let Some(error) = &status.last_error {

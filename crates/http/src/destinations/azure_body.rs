@@ -9,7 +9,8 @@
 //!   arbitrary host (a SAS travels in the request URL).
 
 use auditlog_core::export::{
-    AzureCredential, AzureTarget, DEFAULT_PREFIX, SecretRef, check_azure_target, normalize_prefix,
+    AzureCredential, AzureTarget, Compression, DEFAULT_PREFIX, SecretRef, check_azure_target,
+    normalize_prefix,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -28,6 +29,15 @@ const AZURE_BLOB_DOMAINS: [&str; 3] = [
 pub struct NewAzureBody {
     #[serde(deserialize_with = "auditlog_core::strict::object")]
     azure: NewAzureDestination,
+    /// How the objects are compressed: `gzip` (default) or `zstd`; fixed for the destination's
+    /// life.
+    compression: Option<Compression>,
+}
+
+impl NewAzureBody {
+    pub fn compression(&self) -> Compression {
+        self.compression.unwrap_or_default()
+    }
 }
 
 /// An Azure Blob Storage container. Give exactly one of `sas_env` and `key_env`.

@@ -38,6 +38,7 @@ fn destination() -> Destination {
             prefix: "p/".into(),
         },
         created_at: Timestamp(0),
+        compression: Default::default(),
     }
 }
 

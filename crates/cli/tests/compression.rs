@@ -1,0 +1,166 @@
+//! An object store's compression from the command line and from a declaration: chosen when the
+//! destination is added, written as `.ndjson.zst` by `auditlog export`, read back by `auditlog
+//! verify`, and never changed by a later declaration.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+
+mod common;
+
+use common::{auditlog, auditlog_with, create_key, start_server_with};
+
+/// Every export object under `root`, by relative path, with its bytes.
+fn objects(root: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut found = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries {
+            let path = entry.unwrap().path();
+            let name = path.to_string_lossy().to_string();
+            if path.is_dir() {
+                stack.push(path);
+            } else if name.ends_with(".ndjson.gz") || name.ends_with(".ndjson.zst") {
+                found.push((name, std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+#[test]
+fn a_zstd_directory_destination_exports_zstd_objects_that_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = dir.path().join("export");
+    create_key(&data, "demo");
+    let add = |compression: &str| {
+        auditlog(
+            &data,
+            &[
+                "destinations",
+                "add",
+                "--tenant",
+                "demo",
+                "--dir",
+                out.to_str().unwrap(),
+                "--compression",
+                compression,
+            ],
+        )
+    };
+    let (ok, _, stderr) = add("lz4");
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains("--compression") && stderr.contains("`lz4` is not gzip or zstd"),
+        "{stderr}"
+    );
+    let (ok, stdout, stderr) = add("zstd");
+    assert!(ok, "{stderr}");
+    let added: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(added["compression"], "zstd", "{added}");
+
+    // The key's and the destination's own records are the events: once their 1 s window and
+    // its grace have passed, one export pass writes them.
+    std::thread::sleep(Duration::from_millis(2_100));
+    let window = [
+        ("AUDITLOG_EXPORT_WINDOW", "1s"),
+        ("AUDITLOG_EXPORT_GRACE", "1s"),
+    ];
+    let (ok, stdout, stderr) = auditlog_with(&data, &["export"], &window);
+    assert!(ok, "{stderr}");
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["failed"], 0, "{summary}");
+
+    let written = objects(&out);
+    assert!(!written.is_empty(), "nothing exported: {summary}");
+    let mut actions = Vec::new();
+    for (name, bytes) in &written {
+        assert!(name.ends_with(".ndjson.zst"), "{name}");
+        // Read with the zstd library itself, as `zstd -d` would.
+        let text = String::from_utf8(zstd::stream::decode_all(bytes.as_slice()).unwrap()).unwrap();
+        for line in text.lines() {
+            let event: Value = serde_json::from_str(line).unwrap();
+            actions.push(event["action"].as_str().unwrap().to_string());
+        }
+    }
+    actions.sort();
+    assert_eq!(
+        actions,
+        ["auditlog.destination.added", "auditlog.key.created"]
+    );
+
+    let (ok, stdout, stderr) = auditlog(&data, &["verify", out.to_str().unwrap()]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("2 events"), "{stdout}");
+
+    // A damaged object is named, not skipped: the verifier reads zstd, it does not ignore it.
+    let (first, bytes) = &written[0];
+    std::fs::write(first, &bytes[..bytes.len() - 3]).unwrap();
+    let (ok, stdout, stderr) = auditlog(&data, &["verify", out.to_str().unwrap()]);
+    assert!(!ok, "{stdout}{stderr}");
+    assert!(stdout.contains("cannot be read"), "{stdout}");
+}
+
+/// A declared object store may choose zstd; a stream may not (it sends what its protocol
+/// takes); and a declaration that changes the compression of a registered destination stops the
+/// start rather than silently switching its objects' names.
+#[test]
+fn a_declared_compression_is_registered_and_never_switched() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = dir.path().join("export");
+    let declare = |compression: &str| {
+        format!(
+            r#"{{"id": "dst_z", "tenant": "onprem", "target": {{"kind": "directory", "path": "{}", "prefix": ""}}{compression}}}"#,
+            out.display()
+        )
+    };
+    let serve = |declaration: &str| {
+        auditlog_with(
+            &data,
+            &["serve", "--listen", "127.0.0.1:0"],
+            &[("AUDITLOG_DESTINATION", declaration)],
+        )
+    };
+
+    let (ok, _, stderr) = serve(&declare(r#", "compression": "brotli""#));
+    assert!(!ok, "{stderr}");
+    assert!(stderr.contains("AUDITLOG_DESTINATION"), "{stderr}");
+    assert!(stderr.contains("unknown variant `brotli`"), "{stderr}");
+
+    let stream = r#"{"tenant": "onprem", "compression": "zstd",
+        "stream": {"webhook": {"url": "https://siem.example/hook", "secret_env": "HOOK_SECRET"}}}"#;
+    let (ok, _, stderr) = serve(stream);
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr.contains("/compression: only an object store's objects are compressed"),
+        "{stderr}"
+    );
+
+    let zstd = declare(r#", "compression": "zstd""#);
+    let mut server = start_server_with(&data, &[("AUDITLOG_DESTINATION", zstd.as_str())]);
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    let (ok, stdout, _) = auditlog(&data, &["destinations", "list"]);
+    assert!(ok);
+    let listed: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(listed["destinations"][0]["id"], "dst_z", "{listed}");
+    assert_eq!(listed["destinations"][0]["compression"], "zstd", "{listed}");
+
+    // The same target, gzip by default now: refused, the stored destination unchanged.
+    let (ok, _, stderr) = serve(&declare(""));
+    assert!(!ok, "{stderr}");
+    assert!(
+        stderr
+            .contains("destination dst_z is stored with another tenant or target (or compression)"),
+        "{stderr}"
+    );
+}
