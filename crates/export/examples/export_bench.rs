@@ -1,9 +1,9 @@
 //! Export figures (`scripts/bench-export.sh` runs this in release):
 //!
 //! - `encode N`: NDJSON + gzip (default level) + SHA-256 of N stored events, the exporter's CPU
-//!   path, on one thread: events per second per core.
+//!   path, on one thread: events per second per core; then the same with zstd (level 3).
 //! - `prepare DIR N`: a SQLite store in DIR with N events (the fixture events, ~450 B each)
-//!   received over the last hours, and a directory destination.
+//!   received over the last hours, and two directory destinations: gzip and zstd.
 //! - `add-azure DIR ENDPOINT CONTAINER KEY_FILE`: adds an Azure destination (the Azurite
 //!   emulator's account at ENDPOINT, a shared key read from KEY_FILE) beside the directory.
 //! - `export DIR [KIND]`: exports every destination of that store (or those of KIND: `directory`,
@@ -166,6 +166,16 @@ async fn prepare(dir: &Path, count: usize) {
         compression: Default::default(),
     };
     add_destination(&store, &destination, "01BENCHDESTINATIONADDED000", end).await;
+    let zstd = Destination {
+        id: "dst_bench_zstd".into(),
+        target: Target::Directory {
+            path: dir.join("out-zstd").display().to_string(),
+            prefix: "user-events-audit/".into(),
+        },
+        compression: Compression::Zstd,
+        ..destination
+    };
+    add_destination(&store, &zstd, "01BENCHZSTDDESTINATIONADDE", end).await;
     println!(
         "prepared {count} events in {:.1}s",
         start.elapsed().as_secs_f64()
@@ -284,8 +294,9 @@ async fn export(dir: &Path, only: Option<&str>) {
         .await;
         let seconds = start.elapsed().as_secs_f64();
         println!(
-            "export to {:<9}: {} events, {} windows, {} objects in {seconds:.1}s ({:.0} events/s, {:.1} objects/s, SQLite reads included); error: {:?}",
+            "export to {:<9} ({}): {} events, {} windows, {} objects in {seconds:.1}s ({:.0} events/s, {:.1} objects/s, SQLite reads included); error: {:?}",
             kind(&destination.target),
+            destination.compression.as_str(),
             d.events,
             d.windows,
             d.objects_created,
