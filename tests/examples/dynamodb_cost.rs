@@ -351,6 +351,7 @@ async fn export(
         },
         created_at: Timestamp(auditlog_tests::now_ms()),
         compression: Default::default(),
+        filter: None,
     };
     auditlog_tests::add_destination(store, &destination).await;
     let sinks = auditlog_export::Sinks::without_aws();

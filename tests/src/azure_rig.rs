@@ -162,6 +162,7 @@ async fn azure_rig(compression: Compression) -> ExportRig {
         target: Target::Azure(container.target(container.shared_key())),
         created_at: Timestamp(crate::now_ms()),
         compression,
+        filter: None,
     };
     crate::add_destination(&store, &destination).await;
     let key_file = container.secrets.path().join("account-key");

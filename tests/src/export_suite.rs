@@ -1004,6 +1004,7 @@ async fn directory_rig(compression: Compression) -> ExportRig {
         },
         created_at: Timestamp(crate::now_ms()),
         compression,
+        filter: None,
     };
     crate::add_destination(&store, &destination).await;
     let sinks = Sinks::without_aws();
@@ -1238,6 +1239,7 @@ async fn s3_rig(compression: Compression) -> ExportRig {
         target: Target::S3(bucket.target()),
         created_at: Timestamp(crate::now_ms()),
         compression,
+        filter: None,
     };
     crate::add_destination(&store, &destination).await;
     let (sinks, requests) = recorded_sinks().await;
@@ -1299,6 +1301,7 @@ impl ExportTarget for S3CompatibleOnSqlite {
             target: Target::S3(target),
             created_at: Timestamp(crate::now_ms()),
             compression: Default::default(),
+            filter: None,
         };
         crate::add_destination(&store, &destination).await;
         let (sinks, requests) = recorded_sinks().await;

@@ -70,6 +70,7 @@ impl StreamRig {
             target: Target::Stream(Box::new(settings)),
             created_at: Timestamp(now_ms()),
             compression: Default::default(),
+            filter: None,
         };
         add_destination(self.store.as_ref(), &destination).await;
         destination

@@ -979,9 +979,10 @@ pub async fn azure_destinations_over_http_name_only_the_tenants_own_secrets(s: &
     assert_eq!(list["destinations"].as_array().unwrap().len(), 1, "{list}");
 }
 
-/// An object store's compression over HTTP: `gzip` unless `zstd` is asked for, for S3 and Azure
-/// alike, kept by the store and shown in every view; anything else named by `/compression`.
-pub async fn object_stores_choose_their_compression_once(s: &TestService) {
+/// An object store's compression and filter over HTTP: `gzip` unless `zstd` is asked for, no
+/// filter unless one is given, for S3 and Azure alike, kept by the store and shown in every
+/// view; anything else named by its pointer.
+pub async fn object_stores_choose_their_compression_and_filter_once(s: &TestService) {
     let admin = s.key("acme-zstd", "admin").await;
     let post = |body: Value| {
         let request = s
@@ -1017,7 +1018,46 @@ pub async fn object_stores_choose_their_compression_once(s: &TestService) {
         let (status, view) = post(body.clone()).await;
         assert_eq!(status, 201, "{body}: {view}");
         assert_eq!(view["compression"], *compression, "{body}: {view}");
+        assert_eq!(view.get("filter"), None, "{body}: {view}");
         ids.insert(view["id"].as_str().unwrap().to_string(), *compression);
+    }
+    let filter = json!({"include": {"actions": ["user.*"]}, "exclude": {"outcomes": ["failure"]}});
+    let (status, view) =
+        post(json!({"bucket": "acme-audit-f", "filter": filter, "compression": "zstd"})).await;
+    assert_eq!(status, 201, "{view}");
+    assert_eq!(view["filter"], filter, "{view}");
+    ids.insert(view["id"].as_str().unwrap().to_string(), "zstd");
+    let (status, view) = post(json!({"azure": azure, "filter": {}})).await;
+    assert_eq!(status, 201, "{view}");
+    assert_eq!(view.get("filter"), None, "an empty filter is none: {view}");
+    ids.insert(view["id"].as_str().unwrap().to_string(), "gzip");
+    for (body, pointers) in [
+        (
+            json!({"bucket": "acme-audit", "filter": {"include": {"actions": ["", 3]}}}),
+            vec!["/filter/include/actions/0", "/filter/include/actions/1"],
+        ),
+        (
+            json!({"azure": azure, "filter": {"only": []}}),
+            vec!["/filter/only"],
+        ),
+        (
+            json!({"bucket": "acme-audit", "filter": "user.*"}),
+            vec!["/filter"],
+        ),
+        (
+            json!({"bucket": "acme-audit", "filter": {"exclude": {"outcomes": ["oops"]}}}),
+            vec!["/filter/exclude/outcomes/0"],
+        ),
+    ] {
+        let (status, answer) = post(body.clone()).await;
+        assert_eq!(status, 422, "{body}: {answer}");
+        let got: Vec<&str> = answer["error"]["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["pointer"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, pointers, "{body}: {answer}");
     }
     for (body, problem) in [
         (

@@ -43,6 +43,7 @@ async fn export_to(
             target,
             created_at: Timestamp(auditlog_tests::now_ms()),
             compression: Default::default(),
+            filter: None,
         };
         auditlog_tests::add_destination(store.as_ref(), &destination).await;
         destinations.push(destination);

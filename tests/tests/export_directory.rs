@@ -35,6 +35,7 @@ async fn an_event_changed_in_the_store_after_ingest_is_named_by_the_verifier() {
         },
         created_at: Timestamp(auditlog_tests::now_ms()),
         compression: Default::default(),
+        filter: None,
     };
     auditlog_tests::add_destination(&store, &destination).await;
     let t0 = first_window_boundary();
@@ -76,4 +77,153 @@ async fn an_event_changed_in_the_store_after_ingest_is_named_by_the_verifier() {
     let with_receipts = problems(&receipts);
     assert_eq!(with_receipts.len(), 2, "{with_receipts:?}");
     assert!(with_receipts[0].starts_with("delivered with different content"));
+}
+
+/// An object store with a filter writes only the events it admits, and the checkpoint passes
+/// the others (handled, not backlog). Every object declares the filter, so the verifier, given
+/// every ingest receipt, counts the receipts of left-out events instead of calling them lost,
+/// while still checking each delivered event against its receipt.
+#[tokio::test]
+async fn a_filtered_object_store_writes_only_what_its_filter_admits_and_says_so() {
+    use auditlog_core::event::Outcome;
+    use auditlog_core::redact::Redactor;
+    use auditlog_core::store::{AppendEvents as _, ExportStateStore as _, NewEvent};
+    use auditlog_core::stream::filter::{Filter, Side};
+    use auditlog_core::validate::{IngestContext, Limits, prepare_event};
+
+    let data = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let store = auditlog_local::SqliteStore::open(data.path()).unwrap();
+    let filter = Filter {
+        include: Side {
+            actions: vec!["doc.*".into()],
+            outcomes: vec![],
+        },
+        exclude: Side {
+            actions: vec![],
+            outcomes: vec![Outcome::Failure],
+        },
+    };
+    let destination = Destination {
+        id: "dst_filtered".into(),
+        tenant: "acme".into(),
+        target: Target::Directory {
+            path: out.path().display().to_string(),
+            prefix: "audit/".into(),
+        },
+        created_at: Timestamp(auditlog_tests::now_ms()),
+        compression: Default::default(),
+        filter: Some(filter.clone()),
+    };
+    auditlog_tests::add_destination(&store, &destination).await;
+    let t0 = first_window_boundary();
+    let (limits, redactor) = (Limits::default(), Redactor::default());
+    let ctx = IngestContext {
+        tenant: "acme",
+        received_at: Timestamp(t0 + 1_000),
+        limits: &limits,
+        redactor: &redactor,
+    };
+    // (id, action, outcome, admitted)
+    let cases = [
+        ("e-1", "doc.update", "success", true),
+        ("e-2", "doc.update", "failure", false),
+        ("e-3", "user.login", "success", false),
+        ("e-4", "doc.share.revoked", "unknown", true),
+        ("e-5", "docs.update", "success", false),
+        ("e-6", "doc.delete", "success", true),
+    ];
+    let events: Vec<NewEvent> = cases
+        .iter()
+        .map(|(id, action, outcome, _)| {
+            let body = serde_json::json!({"id": id, "action": action, "outcome": outcome,
+                "actor": {"id": "u1"}});
+            let prepared = prepare_event(body, "", &ctx, &mut || unreachable!()).unwrap();
+            NewEvent::prepared(prepared, Timestamp(t0 + 86_400_000))
+        })
+        .collect();
+    store
+        .append_events("acme", &events, Timestamp(t0 + 1_000))
+        .await
+        .unwrap();
+    let receipts: std::collections::BTreeMap<String, String> = events
+        .iter()
+        .map(|e| (e.event.id.clone(), e.receipt.clone().unwrap()))
+        .collect();
+
+    let sinks = auditlog_export::Sinks::without_aws();
+    let sink = sinks.sink_for(&destination).await.unwrap();
+    let now = Timestamp(t0 + WINDOW + GRACE);
+    let report = auditlog_export::engine::export_destination(
+        &store,
+        sink.as_ref(),
+        &destination,
+        &config("a"),
+        now,
+    )
+    .await;
+    assert_eq!(report.error, None);
+    let state = store.export_state("dst_filtered").await.unwrap();
+    assert_eq!(state.exported_through, Some(Timestamp(t0 + WINDOW)));
+    assert_eq!(state.events_delivered, 3);
+
+    let delivered = read_directory(out.path());
+    let mut got: Vec<&str> = delivered.ids.keys().map(String::as_str).collect();
+    got.sort();
+    let admitted: Vec<&str> = cases.iter().filter(|c| c.3).map(|c| c.0).collect();
+    assert_eq!(got, admitted);
+    for object in &delivered.objects {
+        let last = object.text.as_ref().unwrap().lines().last().unwrap();
+        let line: serde_json::Value = serde_json::from_str(last).unwrap();
+        assert_eq!(
+            line["integrity"]["object"]["filter"],
+            serde_json::to_value(&filter).unwrap(),
+            "{last}"
+        );
+    }
+    let check = check_stream(&delivered.objects, StreamStart::Beginning, &receipts);
+    assert!(check.problems.is_empty(), "{:?}", check.problems);
+    assert_eq!(check.events, 3);
+    assert_eq!(check.filter, Some(filter));
+    assert_eq!(check.receipts_not_in_filtered_stream, 3);
+
+    // A delivered event that differs from its receipt is still named in a filtered stream.
+    let mut wrong = receipts.clone();
+    wrong.insert("e-6".into(), "0".repeat(64));
+    let check = check_stream(&delivered.objects, StreamStart::Beginning, &wrong);
+    assert_eq!(check.problems.len(), 1, "{:?}", check.problems);
+    assert!(
+        check.problems[0]
+            .message
+            .starts_with("delivered with different content")
+    );
+
+    // `auditlog verify` says the stream is filtered and how many receipts it does not hold.
+    let receipts_file = data.path().join("receipts.json");
+    std::fs::write(&receipts_file, serde_json::to_vec(&receipts).unwrap()).unwrap();
+    let verified = auditlog_tests::run_auditlog(
+        &[
+            "verify",
+            out.path().to_str().unwrap(),
+            "--receipts",
+            receipts_file.to_str().unwrap(),
+            "--as-of",
+            &now.to_rfc3339(),
+        ],
+        &[],
+    );
+    assert_eq!(
+        verified.code,
+        Some(0),
+        "{}{}",
+        verified.stdout,
+        verified.stderr
+    );
+    assert!(
+        verified
+            .stdout
+            .contains("3 receipts name events it does not hold"),
+        "{}",
+        verified.stdout
+    );
 }

@@ -31,6 +31,7 @@ async fn destination_for(store: &dyn DestinationStore, bucket: &S3Bucket) -> Des
         target: Target::S3(bucket.target()),
         created_at: Timestamp(auditlog_tests::now_ms()),
         compression: Default::default(),
+        filter: None,
     };
     auditlog_tests::add_destination(store, &destination).await;
     destination
@@ -98,6 +99,7 @@ async fn verify_writes_through_the_assumed_role_and_names_each_failure() {
         target: Target::S3(bucket.target()),
         created_at: now,
         compression: Default::default(),
+        filter: None,
     };
 
     // Through the real path: the object is there, readable by an independent client.
@@ -190,6 +192,7 @@ async fn writes_carry_the_kms_key_owner_checksum_and_condition_and_never_an_acl(
         target: Target::S3(target),
         created_at: Timestamp(auditlog_tests::now_ms()),
         compression: Default::default(),
+        filter: None,
     };
     auditlog_tests::add_destination(&store, &destination).await;
     let t0 = auditlog_tests::now_ms() - 3_600_000;

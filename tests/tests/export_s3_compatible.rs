@@ -77,6 +77,7 @@ async fn a_wrong_secret_is_named_and_not_shown() {
         target: Target::S3(target),
         created_at: Timestamp(auditlog_tests::now_ms()),
         compression: Default::default(),
+        filter: None,
     };
     auditlog_tests::add_destination(&store, &destination).await;
     let t0 = auditlog_tests::export_suite::first_window_boundary();

@@ -168,6 +168,7 @@ async fn scheduled_events_through_the_export_function() {
             target: Target::S3(bucket.target()),
             created_at: Timestamp(auditlog_tests::now_ms()),
             compression: Default::default(),
+            filter: None,
         },
     )
     .await;
@@ -250,6 +251,7 @@ async fn a_stream_is_delivered_by_the_export_function() {
             target: Target::Stream(Box::new(settings)),
             created_at: Timestamp(auditlog_tests::now_ms()),
             compression: Default::default(),
+            filter: None,
         },
     )
     .await;

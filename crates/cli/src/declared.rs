@@ -31,6 +31,7 @@ use auditlog_core::keys::validate_tenant;
 use auditlog_core::self_audit::{SelfAction, SelfEvent};
 use auditlog_core::store::ServiceStore;
 use auditlog_core::stream::address::AddressPolicy;
+use auditlog_core::stream::filter::Filter;
 use auditlog_core::stream::target::{Author, stream_settings};
 use clap::Args;
 use serde::Deserialize;
@@ -66,6 +67,8 @@ struct Declaration {
     target: Option<Target>,
     /// An object store's: `gzip` (default) or `zstd`.
     compression: Option<Compression>,
+    /// An object store's filter (a stream's is inside `stream`).
+    filter: Option<Value>,
     stream: Option<Value>,
 }
 
@@ -175,6 +178,12 @@ fn destination(
             ));
             (None, "")
         }
+        (None, Some(_)) if declared.filter.is_some() => {
+            problems.push(format!(
+                "  {base}/filter: a stream's filter goes inside `stream`"
+            ));
+            (None, "")
+        }
         (None, Some(body)) => match stream_settings(&body, Author::Operator, policy) {
             Ok(settings) => (Some(Target::Stream(Box::new(settings))), "declared_stream"),
             Err(found) => {
@@ -199,6 +208,20 @@ fn destination(
             (None, "")
         }
     };
+    let filter = match &declared.filter {
+        None | Some(Value::Null) => None,
+        Some(value) => match Filter::from_json(value, &format!("{base}/filter")) {
+            Ok(filter) => (filter != Filter::default()).then_some(filter),
+            Err(errors) => {
+                problems.extend(
+                    errors
+                        .into_iter()
+                        .map(|e| format!("  {}: {}", e.pointer, e.message)),
+                );
+                None
+            }
+        },
+    };
     match target {
         Some(target) if problems.is_empty() => Ok(Destination {
             id: declared
@@ -208,6 +231,7 @@ fn destination(
             target,
             created_at: now(),
             compression: declared.compression.unwrap_or_default(),
+            filter,
         }),
         _ => Err(problems),
     }
@@ -252,13 +276,14 @@ pub async fn register(
         Some(stored)
             if stored.tenant == declared.tenant
                 && stored.target == declared.target
-                && stored.compression == declared.compression =>
+                && stored.compression == declared.compression
+                && stored.filter == declared.filter =>
         {
             tracing::info!(destination = %declared.id, "the declared destination is registered");
             Ok(())
         }
         Some(_) => bail!(
-            "{variable}: destination {} is stored with another tenant or target (or compression) than declared; \
+            "{variable}: destination {} is stored with another tenant or target (or compression, or filter) than declared; \
              remove it first (`auditlog destinations remove {}`) to declare it anew, or declare \
              another id",
             declared.id,

@@ -15,6 +15,7 @@ use auditlog_core::export::{
 use auditlog_core::keys::validate_tenant;
 use auditlog_core::self_audit::{SelfAction, SelfEvent};
 use auditlog_core::store::{AppendStatus, ExportStore, ServiceStore};
+use auditlog_core::stream::filter::Filter;
 use auditlog_export::engine::{PassReport, SinkFactory};
 use auditlog_export::{Sinks, destination_status, export_pass, verify_destination};
 use auditlog_http::destinations::{DestinationList, DestinationView, new_destination_id};
@@ -125,6 +126,27 @@ pub struct AddArgs {
     /// the destination's life.
     #[arg(long, default_value = "gzip", value_parser = parse_compression)]
     compression: Compression,
+    /// Write only the events this filter admits, as JSON: `{"include": {"actions": ["user.*"],
+    /// "outcomes": ["failure"]}, "exclude": {"actions": ["user.viewed"]}}`. Fixed for the
+    /// destination's life; every object declares it (docs/export.md, Filters).
+    #[arg(long)]
+    filter: Option<String>,
+}
+
+/// `--filter`, every problem named under the flag.
+fn parse_filter(text: &str) -> anyhow::Result<Option<Filter>> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| anyhow::anyhow!("--filter: not JSON: {e}"))?;
+    match Filter::from_json(&value, "") {
+        Ok(filter) => Ok((filter != Filter::default()).then_some(filter)),
+        Err(errors) => {
+            let lines: Vec<String> = errors
+                .iter()
+                .map(|e| format!("  --filter {}: {}", e.pointer, e.message))
+                .collect();
+            bail!("the filter is not valid:\n{}", lines.join("\n"))
+        }
+    }
 }
 
 fn parse_compression(text: &str) -> Result<Compression, String> {
@@ -268,12 +290,19 @@ pub async fn destinations(
             validate_tenant(&args.tenant).map_err(anyhow::Error::msg)?;
             let tenant = args.tenant.clone();
             let compression = args.compression;
+            let filter = args
+                .filter
+                .as_deref()
+                .map(parse_filter)
+                .transpose()?
+                .flatten();
             let destination = Destination {
                 id: new_destination_id(),
                 tenant,
                 target: target_of(*args)?,
                 created_at: now(),
                 compression,
+                filter,
             };
             let record = recorder.event(
                 &destination.tenant,

@@ -194,6 +194,7 @@ async fn add(
         target: Target::Stream(Box::new(settings)),
         created_at: now(),
         compression: Default::default(),
+        filter: None,
     };
     let record = recorder.event(
         tenant,

@@ -302,6 +302,13 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<bool> {
             digest_check.digests,
             digest_check.objects_after,
         );
+        if let Some(filter) = &check.filter {
+            println!(
+                "stream {stream}: filtered ({}): {} receipts name events it does not hold, left out by the filter or lost; only an unfiltered destination can tell",
+                serde_json::to_string(filter).unwrap_or_default(),
+                check.receipts_not_in_filtered_stream,
+            );
+        }
     }
     Ok(clean)
 }

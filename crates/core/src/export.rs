@@ -37,6 +37,11 @@ pub struct Destination {
     /// compresses as its protocol says). Absent in records written before it existed: gzip.
     #[serde(default, skip_serializing_if = "Compression::is_gzip")]
     pub compression: Compression,
+    /// An object store's filter: only the events it admits are written; the others count as
+    /// handled. A stream keeps its own (changeable) filter in its settings; this one is fixed
+    /// for the destination's life, and every object's summary declares it to the verifier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<crate::stream::filter::Filter>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -172,6 +172,11 @@ pub struct ObjectSummary {
     pub count: u64,
     /// SHA-256 of the compressed bytes of the stream's previous object; `None` for the first.
     pub previous_object_sha256: Option<String>,
+    /// The destination's filter, when it has one: the stream holds only the events it admits,
+    /// so a receipt missing from it may have been left out rather than lost. Covered by the
+    /// object's hash, hence by the chain and the signed digests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<crate::stream::filter::Filter>,
 }
 
 /// The `integrity` member of one exported line.
@@ -261,6 +266,12 @@ pub struct StreamCheck {
     pub last_seq: Option<u64>,
     pub last_object_sha256: Option<String>,
     pub problems: Vec<Problem>,
+    /// The filter the stream's objects declare (the last one read), if any.
+    pub filter: Option<crate::stream::filter::Filter>,
+    /// Receipts of a filtered stream whose events it does not hold: left out by the filter, or
+    /// lost; the receipts alone cannot tell which (they hold no action or outcome), so these
+    /// are counted, not reported as problems. An unfiltered destination proves completeness.
+    pub receipts_not_in_filtered_stream: u64,
 }
 
 impl Problem {
@@ -309,7 +320,10 @@ pub fn check_stream(
         check.objects += 1;
         let key = object.key.as_str();
         match &object.text {
-            Err(e) => check.problem(key, format!("cannot be read: {e} (truncated or not gzip)")),
+            Err(e) => check.problem(
+                key,
+                format!("cannot be read: {e} (truncated, or not the compression its name says)"),
+            ),
             Ok(text) => {
                 let lines = check_lines(&mut check, &mut walk, key, text);
                 match lines.last.as_ref().and_then(|l| l.object.as_ref()) {
@@ -319,6 +333,9 @@ pub fn check_stream(
                             .into(),
                     ),
                     Some(summary) => {
+                        if summary.filter.is_some() {
+                            check.filter.clone_from(&summary.filter);
+                        }
                         check_summary(&mut check, key, summary, &lines);
                         check_link(&mut check, &walk, key, summary);
                     }
@@ -469,6 +486,7 @@ fn check_receipts(
 ) {
     for (id, sha) in receipts {
         match delivered.get(id) {
+            None if check.filter.is_some() => check.receipts_not_in_filtered_stream += 1,
             None => check.problem(
                 &format!("receipt {id}"),
                 "the event is not in the stream".into(),

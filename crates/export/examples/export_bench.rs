@@ -164,6 +164,7 @@ async fn prepare(dir: &Path, count: usize) {
         },
         created_at: Timestamp(end),
         compression: Default::default(),
+        filter: None,
     };
     add_destination(&store, &destination, "01BENCHDESTINATIONADDED000", end).await;
     let zstd = Destination {
@@ -228,6 +229,7 @@ async fn add_azure(dir: &Path, endpoint: &str, container: &str, key_file: &str) 
         }),
         created_at: Timestamp(now_ms()),
         compression: Default::default(),
+        filter: None,
     };
     add_destination(&store, &destination, "01BENCHAZUREDESTINATIONADD", now_ms()).await;
 }

@@ -358,18 +358,26 @@ async fn export_window(
         order: Order::Asc,
         ..EventQuery::default()
     };
+    let filter = destination.filter.as_ref();
     let mut encoder = PartEncoder::new(
         config.max_object_bytes,
         destination.compression,
         state.last_seq,
         state.last_object_sha256.clone(),
-    );
+    )
+    .with_filter(destination.filter.clone());
     let mut after: Option<Position> = None;
     let mut tally = Tally::default();
     loop {
         let rows = page(store, &destination.tenant, &query, after.as_ref(), now).await?;
         let done = rows.len() < PAGE;
         for row in &rows {
+            // Left out by the destination's filter: handled, as the checkpoint moves past the
+            // window with it.
+            if filter.is_some_and(|f| !f.admits_stored(&row.json)) {
+                tally.filtered += 1;
+                continue;
+            }
             if let Some(part) = encoder.push(&row.json, row.receipt.as_deref())? {
                 tally.add(sink, prefix, destination, window, part).await?;
             }
@@ -381,6 +389,9 @@ async fn export_window(
     }
     if let Some(part) = encoder.finish()? {
         tally.add(sink, prefix, destination, window, part).await?;
+    }
+    if tally.filtered > 0 {
+        tracing::debug!(destination = %destination.id, filtered = tally.filtered, "events left out by the destination's filter");
     }
     tally.last_seq = encoder.last_seq();
     tally.last_object_sha256 = encoder.previous_object_sha256().map(str::to_string);
@@ -396,6 +407,8 @@ struct Tally {
     events: u64,
     last_seq: u64,
     last_object_sha256: Option<String>,
+    /// Events the destination's filter left out.
+    filtered: u64,
     /// What the period's digest will list for these parts.
     digest_objects: Vec<DigestObject>,
 }

@@ -13,6 +13,7 @@ use auditlog_core::export::Compression;
 use auditlog_core::integrity::{
     IntegrityError, LineIntegrity, ObjectSummary, export_line, receipt,
 };
+use auditlog_core::stream::filter::Filter;
 use flate2::write::GzEncoder;
 use sha2::{Digest, Sha256};
 
@@ -138,6 +139,8 @@ pub struct PartEncoder {
     last_seq: u64,
     previous_object_sha256: Option<String>,
     pending: Option<Pending>,
+    /// Declared in every part's summary.
+    filter: Option<Filter>,
 }
 
 impl PartEncoder {
@@ -160,7 +163,15 @@ impl PartEncoder {
             last_seq,
             previous_object_sha256,
             pending: None,
+            filter: None,
         }
+    }
+
+    /// Declares the destination's filter in every part's summary (the caller writes only the
+    /// events it admits).
+    pub fn with_filter(mut self, filter: Option<Filter>) -> Self {
+        self.filter = filter;
+        self
     }
 
     /// The last sequence number written.
@@ -228,6 +239,7 @@ impl PartEncoder {
             last_seq: seq,
             count: self.events + 1,
             previous_object_sha256: self.previous_object_sha256.clone(),
+            filter: self.filter.clone(),
         });
         let mut line = export_line(
             &pending.stored,

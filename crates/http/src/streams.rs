@@ -107,7 +107,12 @@ pub async fn add_stream(
     )
     .map_err(|problems| invalid(json!(problems)))?;
     let stream = Target::Stream(Box::new(settings));
-    let view = store_new(&state, &key, origin, stream, Default::default()).await?;
+    // A stream's compression and filter live in its settings.
+    let options = crate::destinations::ObjectOptions {
+        compression: Default::default(),
+        filter: None,
+    };
+    let view = store_new(&state, &key, origin, stream, options).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 

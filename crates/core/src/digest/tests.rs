@@ -122,6 +122,7 @@ mod tampering {
                             last_seq: seq,
                             count: *size,
                             previous_object_sha256: previous_object.clone(),
+                            filter: None,
                         }),
                     };
                     text.push_str(&export_line(&stored, &integrity).unwrap());

@@ -24,6 +24,7 @@ fn stream(sizes: &[u64]) -> Vec<ObjectContent> {
                 last_seq: seq,
                 count: *size,
                 previous_object_sha256: previous.clone(),
+                filter: None,
             });
             let integrity = LineIntegrity {
                 seq,

@@ -61,11 +61,31 @@ fn pattern_matches(pattern: &str, action: &str) -> bool {
 impl Filter {
     /// Whether the destination takes `event`.
     pub fn admits(&self, event: &Event) -> bool {
-        let included = (self.include.actions.is_empty()
-            || self.include.matches_action(&event.action))
-            && (self.include.outcomes.is_empty() || self.include.outcomes.contains(&event.outcome));
-        let excluded = self.exclude.matches_action(&event.action)
-            || self.exclude.outcomes.contains(&event.outcome);
+        self.admits_action(&event.action, event.outcome)
+    }
+
+    /// Whether the destination takes a stored event, given as its stored JSON (the exporter's
+    /// rows), reading only its action and outcome. A row that does not read as an event is
+    /// taken: a filter never hides what it cannot read (the verifier then names it).
+    pub fn admits_stored(&self, stored_json: &str) -> bool {
+        #[derive(Deserialize)]
+        struct Classified<'a> {
+            #[serde(borrow)]
+            action: std::borrow::Cow<'a, str>,
+            outcome: Outcome,
+        }
+        match serde_json::from_str::<Classified<'_>>(stored_json) {
+            Ok(event) => self.admits_action(&event.action, event.outcome),
+            Err(_) => true,
+        }
+    }
+
+    /// Whether the destination takes an event with this action and outcome.
+    pub fn admits_action(&self, action: &str, outcome: Outcome) -> bool {
+        let included = (self.include.actions.is_empty() || self.include.matches_action(action))
+            && (self.include.outcomes.is_empty() || self.include.outcomes.contains(&outcome));
+        let excluded =
+            self.exclude.matches_action(action) || self.exclude.outcomes.contains(&outcome);
         included && !excluded
     }
 

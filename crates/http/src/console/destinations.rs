@@ -2,7 +2,7 @@
 //! read-only. An object store shows the status document of `GET /v1/destinations/{id}/status`,
 //! a stream that of `GET /v1/destinations/{id}/stream` ([`super::stream_card`]).
 
-use auditlog_core::export::{Compression, Target};
+use auditlog_core::export::{Destination, Target};
 use auditlog_core::store::ExportStore;
 use auditlog_export::deliver::stream_status;
 use auditlog_export::{DestinationStatus, destination_status};
@@ -12,7 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 use maud::{Markup, html};
 
 use super::session::{RefusalPage, Viewer};
-use super::stream_card::stream_card;
+use super::stream_card::{filter_text, stream_card};
 use super::views::{layout, when};
 use crate::AppState;
 
@@ -57,7 +57,7 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<Respo
         let status = destination_status(store, destination, now)
             .await
             .map_err(unavailable)?;
-        rows.push((place, destination.compression, status));
+        rows.push((place, destination, status));
     }
     let body = html! {
         h1 { "Destinations" }
@@ -65,7 +65,7 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<Respo
             p.empty { "This tenant has no destinations." }
         }
         @if !rows.is_empty() { h2.group { "Object stores" } }
-        @for (place, compression, status) in &rows { (card(now, place, *compression, status)) }
+        @for (place, destination, status) in &rows { (card(now, place, destination, status)) }
         @if !streams.is_empty() { h2.group { "Streams" } }
         @for (settings, status) in &streams { (stream_card(now, settings, status)) }
     };
@@ -75,9 +75,10 @@ pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Result<Respo
 fn card(
     now: auditlog_core::Timestamp,
     place: &str,
-    compression: Compression,
+    destination: &Destination,
     status: &DestinationStatus,
 ) -> Markup {
+    let compression = destination.compression;
     html! {
         section.destination data-id=(status.destination_id) {
             h2 { code { (status.destination_id) } " " span.place { (place) } }
@@ -87,7 +88,13 @@ fn card(
             }
             dl.fields {
                 dt { "Objects" }
-                dd.objects { "NDJSON, " (compression.as_str()) " (" code { "*" (compression.suffix()) } ")" }
+                dd.objects {
+                    "NDJSON, " (compression.as_str()) " (" code { "*" (compression.suffix()) } "), "
+                    @match &destination.filter {
+                        Some(filter) => { (filter_text(filter)) }
+                        None => { "every event" }
+                    }
+                }
                 dt { "Last success" }
                 dd { @if let Some(t) = status.last_success_at { (when(now, t)) } @else { "never" } }
                 @if let Some(error) = &status.last_error {

@@ -26,7 +26,7 @@ fn side(label: &str, side: &Side) -> Option<String> {
     (!parts.is_empty()).then(|| format!("{label} {}", parts.join(", ")))
 }
 
-fn filter_text(filter: &Filter) -> String {
+pub(super) fn filter_text(filter: &Filter) -> String {
     let parts: Vec<String> = [
         side("only", &filter.include),
         side("never", &filter.exclude),

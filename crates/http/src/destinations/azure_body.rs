@@ -30,14 +30,12 @@ pub struct NewAzureBody {
     #[serde(deserialize_with = "auditlog_core::strict::object")]
     azure: NewAzureDestination,
     /// How the objects are compressed: `gzip` (default) or `zstd`; fixed for the destination's
-    /// life.
+    /// life. Read (and checked) before the body, by pointer.
+    #[allow(dead_code)] // read before the body, by pointer (`object_options`)
     compression: Option<Compression>,
-}
-
-impl NewAzureBody {
-    pub fn compression(&self) -> Compression {
-        self.compression.unwrap_or_default()
-    }
+    /// Only the events it admits are written; fixed for the destination's life.
+    #[allow(dead_code)] // read before the body, by pointer (`object_options`)
+    filter: Option<auditlog_core::stream::filter::Filter>,
 }
 
 /// An Azure Blob Storage container. Give exactly one of `sas_env` and `key_env`.

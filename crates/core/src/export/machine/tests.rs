@@ -39,6 +39,7 @@ fn destination() -> Destination {
         },
         created_at: Timestamp(0),
         compression: Default::default(),
+        filter: None,
     }
 }
 

@@ -1,6 +1,7 @@
-//! An object store's compression from the command line and from a declaration: chosen when the
-//! destination is added, written as `.ndjson.zst` by `auditlog export`, read back by `auditlog
-//! verify`, and never changed by a later declaration.
+//! An object store's compression and filter from the command line and from a declaration:
+//! chosen when the destination is added, applied by `auditlog export` (`.ndjson.zst` objects,
+//! only the admitted events), read back by `auditlog verify`, and never changed by a later
+//! declaration.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
@@ -159,8 +160,72 @@ fn a_declared_compression_is_registered_and_never_switched() {
     let (ok, _, stderr) = serve(&declare(""));
     assert!(!ok, "{stderr}");
     assert!(
-        stderr
-            .contains("destination dst_z is stored with another tenant or target (or compression)"),
+        stderr.contains(
+            "destination dst_z is stored with another tenant or target (or compression, or filter)"
+        ),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_filtered_directory_destination_exports_only_what_it_admits() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = dir.path().join("export");
+    create_key(&data, "demo");
+    let add = |filter: &str| {
+        auditlog(
+            &data,
+            &[
+                "destinations",
+                "add",
+                "--tenant",
+                "demo",
+                "--dir",
+                out.to_str().unwrap(),
+                "--filter",
+                filter,
+            ],
+        )
+    };
+    let (ok, _, stderr) = add(r#"{"include": {"actions": ["*"], "outcomes": ["maybe"]}}"#);
+    assert!(!ok, "{stderr}");
+    assert!(stderr.contains("--filter /include/actions/0"), "{stderr}");
+    assert!(stderr.contains("--filter /include/outcomes/0"), "{stderr}");
+    let (ok, _, stderr) = add("user.*");
+    assert!(!ok && stderr.contains("--filter: not JSON"), "{stderr}");
+    let filter = r#"{"include": {"actions": ["auditlog.key.*"]}}"#;
+    let (ok, stdout, stderr) = add(filter);
+    assert!(ok, "{stderr}");
+    let added: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        added["filter"],
+        serde_json::from_str::<Value>(filter).unwrap()
+    );
+
+    std::thread::sleep(Duration::from_millis(2_100));
+    let window = [
+        ("AUDITLOG_EXPORT_WINDOW", "1s"),
+        ("AUDITLOG_EXPORT_GRACE", "1s"),
+    ];
+    let (ok, stdout, stderr) = auditlog_with(&data, &["export"], &window);
+    assert!(ok, "{stderr}");
+    let mut actions = Vec::new();
+    for (_, bytes) in objects(&out) {
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(bytes.as_slice()),
+            &mut text,
+        )
+        .unwrap();
+        for line in text.lines() {
+            let event: Value = serde_json::from_str(line).unwrap();
+            actions.push(event["action"].as_str().unwrap().to_string());
+        }
+    }
+    // The key's record, not the destination's: the filter left that one out.
+    assert_eq!(actions, ["auditlog.key.created"], "{stdout}");
+    let (ok, stdout, stderr) = auditlog(&data, &["verify", out.to_str().unwrap()]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(stdout.contains("filtered ("), "{stdout}");
 }
