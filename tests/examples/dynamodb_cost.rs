@@ -352,6 +352,8 @@ async fn export(
         created_at: Timestamp(auditlog_tests::now_ms()),
         compression: Default::default(),
         filter: None,
+        format: Default::default(),
+        ocsf_classes: Default::default(),
     };
     auditlog_tests::add_destination(store, &destination).await;
     let sinks = auditlog_export::Sinks::without_aws();

@@ -163,6 +163,8 @@ async fn azure_rig(compression: Compression) -> ExportRig {
         created_at: Timestamp(crate::now_ms()),
         compression,
         filter: None,
+        format: Default::default(),
+        ocsf_classes: Default::default(),
     };
     crate::add_destination(&store, &destination).await;
     let key_file = container.secrets.path().join("account-key");

@@ -928,10 +928,12 @@ pub fn delivered_of(found: Vec<(String, Vec<u8>)>) -> Delivered {
             });
             for line in text.lines() {
                 let v: Value = serde_json::from_str(line).unwrap();
-                *delivered
-                    .ids
-                    .entry(v["id"].as_str().unwrap().to_string())
-                    .or_insert(0) += 1;
+                // A v1 line is the event; an OCSF or ECS record names its event in `integrity`.
+                let id = v["id"]
+                    .as_str()
+                    .or_else(|| v["integrity"]["event"]["id"].as_str())
+                    .unwrap();
+                *delivered.ids.entry(id.to_string()).or_insert(0) += 1;
             }
         }
         delivered.keys.push(key);
@@ -1005,6 +1007,8 @@ async fn directory_rig(compression: Compression) -> ExportRig {
         created_at: Timestamp(crate::now_ms()),
         compression,
         filter: None,
+        format: Default::default(),
+        ocsf_classes: Default::default(),
     };
     crate::add_destination(&store, &destination).await;
     let sinks = Sinks::without_aws();
@@ -1240,6 +1244,8 @@ async fn s3_rig(compression: Compression) -> ExportRig {
         created_at: Timestamp(crate::now_ms()),
         compression,
         filter: None,
+        format: Default::default(),
+        ocsf_classes: Default::default(),
     };
     crate::add_destination(&store, &destination).await;
     let (sinks, requests) = recorded_sinks().await;
@@ -1302,6 +1308,8 @@ impl ExportTarget for S3CompatibleOnSqlite {
             created_at: Timestamp(crate::now_ms()),
             compression: Default::default(),
             filter: None,
+            format: Default::default(),
+            ocsf_classes: Default::default(),
         };
         crate::add_destination(&store, &destination).await;
         let (sinks, requests) = recorded_sinks().await;

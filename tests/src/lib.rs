@@ -462,7 +462,7 @@ macro_rules! suite_tests {
             admin_keys_manage_destinations_and_read_their_status,
             the_digest_public_keys_are_published_with_every_rotation,
             azure_destinations_over_http_name_only_the_tenants_own_secrets,
-            object_stores_choose_their_compression_and_filter_once,
+            object_stores_choose_their_compression_filter_and_format_once,
         );
         $crate::console_suite_tests!($backend;
             viewer_sessions_open_once_and_refuse_every_other_way_in,

@@ -347,6 +347,8 @@ pub async fn a_change_is_never_stored_without_its_record(s: &TestService) {
         created_at: Timestamp(s.now().0),
         compression: Default::default(),
         filter: None,
+        format: Default::default(),
+        ocsf_classes: Default::default(),
     };
     let record =
         SelfEvent::new(SelfAction::DestinationAdded, harness_operator()).destination(&destination);

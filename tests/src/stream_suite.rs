@@ -71,6 +71,8 @@ impl StreamRig {
             created_at: Timestamp(now_ms()),
             compression: Default::default(),
             filter: None,
+            format: Default::default(),
+            ocsf_classes: Default::default(),
         };
         add_destination(self.store.as_ref(), &destination).await;
         destination

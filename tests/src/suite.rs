@@ -982,7 +982,7 @@ pub async fn azure_destinations_over_http_name_only_the_tenants_own_secrets(s: &
 /// An object store's compression and filter over HTTP: `gzip` unless `zstd` is asked for, no
 /// filter unless one is given, for S3 and Azure alike, kept by the store and shown in every
 /// view; anything else named by its pointer.
-pub async fn object_stores_choose_their_compression_and_filter_once(s: &TestService) {
+pub async fn object_stores_choose_their_compression_filter_and_format_once(s: &TestService) {
     let admin = s.key("acme-zstd", "admin").await;
     let post = |body: Value| {
         let request = s
@@ -1019,8 +1019,22 @@ pub async fn object_stores_choose_their_compression_and_filter_once(s: &TestServ
         assert_eq!(status, 201, "{body}: {view}");
         assert_eq!(view["compression"], *compression, "{body}: {view}");
         assert_eq!(view.get("filter"), None, "{body}: {view}");
+        assert_eq!(view["format"], "v1", "{body}: {view}");
         ids.insert(view["id"].as_str().unwrap().to_string(), *compression);
     }
+    let rules = json!([{"prefix": "billing.", "class": "account_change"}]);
+    let (status, view) =
+        post(json!({"bucket": "acme-audit-o", "format": "ocsf", "ocsf_classes": rules})).await;
+    assert_eq!(status, 201, "{view}");
+    assert_eq!(
+        (&view["format"], &view["ocsf_classes"]),
+        (&json!("ocsf"), &rules)
+    );
+    ids.insert(view["id"].as_str().unwrap().to_string(), "gzip");
+    let (status, view) = post(json!({"azure": azure, "format": "ecs"})).await;
+    assert_eq!(status, 201, "{view}");
+    assert_eq!(view["format"], "ecs", "{view}");
+    ids.insert(view["id"].as_str().unwrap().to_string(), "gzip");
     let filter = json!({"include": {"actions": ["user.*"]}, "exclude": {"outcomes": ["failure"]}});
     let (status, view) =
         post(json!({"bucket": "acme-audit-f", "filter": filter, "compression": "zstd"})).await;
@@ -1047,6 +1061,23 @@ pub async fn object_stores_choose_their_compression_and_filter_once(s: &TestServ
         (
             json!({"bucket": "acme-audit", "filter": {"exclude": {"outcomes": ["oops"]}}}),
             vec!["/filter/exclude/outcomes/0"],
+        ),
+        (
+            json!({"bucket": "acme-audit", "format": "cef"}),
+            vec!["/format"],
+        ),
+        (
+            json!({"bucket": "acme-audit", "format": "ecs", "ocsf_classes": []}),
+            vec!["/ocsf_classes"],
+        ),
+        (
+            json!({"azure": azure, "format": "ocsf",
+            "ocsf_classes": [{"prefix": "Billing", "class": "api_activity"}, {"prefix": "x"}]}),
+            vec!["/ocsf_classes/0/prefix", "/ocsf_classes/1"],
+        ),
+        (
+            json!({"bucket": "acme-audit", "format": 1, "compression": "lz4"}),
+            vec!["/compression", "/format"],
         ),
     ] {
         let (status, answer) = post(body.clone()).await;

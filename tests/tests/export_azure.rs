@@ -44,6 +44,8 @@ async fn export_to(
             created_at: Timestamp(auditlog_tests::now_ms()),
             compression: Default::default(),
             filter: None,
+            format: Default::default(),
+            ocsf_classes: Default::default(),
         };
         auditlog_tests::add_destination(store.as_ref(), &destination).await;
         destinations.push(destination);

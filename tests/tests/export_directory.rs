@@ -36,6 +36,8 @@ async fn an_event_changed_in_the_store_after_ingest_is_named_by_the_verifier() {
         created_at: Timestamp(auditlog_tests::now_ms()),
         compression: Default::default(),
         filter: None,
+        format: Default::default(),
+        ocsf_classes: Default::default(),
     };
     auditlog_tests::add_destination(&store, &destination).await;
     let t0 = first_window_boundary();
@@ -114,6 +116,8 @@ async fn a_filtered_object_store_writes_only_what_its_filter_admits_and_says_so(
         created_at: Timestamp(auditlog_tests::now_ms()),
         compression: Default::default(),
         filter: Some(filter.clone()),
+        format: Default::default(),
+        ocsf_classes: Default::default(),
     };
     auditlog_tests::add_destination(&store, &destination).await;
     let t0 = first_window_boundary();
@@ -226,4 +230,121 @@ async fn a_filtered_object_store_writes_only_what_its_filter_admits_and_says_so(
         "{}",
         verified.stdout
     );
+}
+
+/// An object store writing OCSF or ECS: each line is the record `render` makes of the event
+/// (the same as a stream sends, checked against the published schemas in `stream_formats.rs`),
+/// with an `integrity` member holding the record's own hash and the event's id and ingest
+/// receipt. The verifier checks both: a changed record is named by its line, and every receipt
+/// is found.
+#[tokio::test]
+async fn ocsf_and_ecs_objects_carry_each_events_receipt_and_verify() {
+    use auditlog_core::Event;
+    use auditlog_core::stream::format::{Format, render};
+    use auditlog_core::stream::ocsf::OcsfMapping;
+
+    for format in [Format::Ocsf, Format::Ecs] {
+        let data = tempfile::tempdir().unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let store = auditlog_local::SqliteStore::open(data.path()).unwrap();
+        let destination = Destination {
+            id: "dst_formatted".into(),
+            tenant: "acme".into(),
+            target: Target::Directory {
+                path: out.path().display().to_string(),
+                prefix: "audit/".into(),
+            },
+            created_at: Timestamp(auditlog_tests::now_ms()),
+            compression: Default::default(),
+            filter: None,
+            format,
+            ocsf_classes: OcsfMapping::default(),
+        };
+        auditlog_tests::add_destination(&store, &destination).await;
+        let t0 = first_window_boundary();
+        let receipts = ingest(&store, "acme", &ids("f", 5), t0 + 1_000, None).await;
+        let sinks = auditlog_export::Sinks::without_aws();
+        let sink = sinks.sink_for(&destination).await.unwrap();
+        let now = Timestamp(t0 + WINDOW + GRACE);
+        let report = auditlog_export::engine::export_destination(
+            &store,
+            sink.as_ref(),
+            &destination,
+            &config("a"),
+            now,
+        )
+        .await;
+        assert_eq!(report.error, None, "{format:?}");
+
+        // Read back without our code: each line is the rendered record plus `integrity`.
+        let delivered = read_directory(out.path());
+        let stored: std::collections::BTreeMap<String, String> = {
+            use auditlog_core::query::EventQuery;
+            use auditlog_core::store::{PageRequest, QueryEvents as _};
+            let query = EventQuery::default();
+            let rows = store
+                .query_events(PageRequest {
+                    tenant: "acme",
+                    query: &query,
+                    after: None,
+                    now,
+                })
+                .await
+                .unwrap();
+            rows.into_iter()
+                .map(|r| {
+                    let event: Event = serde_json::from_str(&r.json).unwrap();
+                    (event.id.clone(), r.json)
+                })
+                .collect()
+        };
+        let mut seen = 0;
+        for object in &delivered.objects {
+            for line in object.text.as_ref().unwrap().lines() {
+                let mut record: serde_json::Value = serde_json::from_str(line).unwrap();
+                let integrity = record.as_object_mut().unwrap().remove("integrity").unwrap();
+                let id = integrity["event"]["id"].as_str().unwrap();
+                let json = &stored[id];
+                let event: Event = serde_json::from_str(json).unwrap();
+                let expected: serde_json::Value =
+                    serde_json::from_str(&render(&event, json, format, &OcsfMapping::default()))
+                        .unwrap();
+                assert_eq!(record, expected, "{format:?}");
+                assert_eq!(integrity["event"]["receipt"], receipts[id].as_str());
+                assert_eq!(
+                    integrity["sha256"].as_str().unwrap(),
+                    auditlog_core::integrity::receipt(&record.to_string()).unwrap()
+                );
+                seen += 1;
+            }
+        }
+        assert_eq!(seen, 5, "{format:?}");
+        let check = check_stream(&delivered.objects, StreamStart::Beginning, &receipts);
+        assert!(
+            check.problems.is_empty(),
+            "{format:?}: {:?}",
+            check.problems
+        );
+        assert_eq!(check.events, 5);
+
+        // A record changed in place is named by its line; its event's receipt no longer
+        // appears as delivered with that content only if the id itself changed, so the line
+        // hash is what catches it.
+        let mut tampered = delivered.objects.clone();
+        let text = tampered[0].text.clone().unwrap();
+        let changed = text.replacen("doc.update", "doc.delete", 1);
+        assert_ne!(
+            changed, text,
+            "{format:?}: the action appears in the record"
+        );
+        tampered[0].text = Ok(changed);
+        let check = check_stream(&tampered, StreamStart::Beginning, &receipts);
+        assert!(
+            check.problems.iter().any(|p| p
+                .message
+                .ends_with("the event does not hash to its sha256 (modified)")),
+            "{format:?}: {:?}",
+            check.problems
+        );
+    }
 }

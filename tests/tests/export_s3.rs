@@ -32,6 +32,8 @@ async fn destination_for(store: &dyn DestinationStore, bucket: &S3Bucket) -> Des
         created_at: Timestamp(auditlog_tests::now_ms()),
         compression: Default::default(),
         filter: None,
+        format: Default::default(),
+        ocsf_classes: Default::default(),
     };
     auditlog_tests::add_destination(store, &destination).await;
     destination
@@ -100,6 +102,8 @@ async fn verify_writes_through_the_assumed_role_and_names_each_failure() {
         created_at: now,
         compression: Default::default(),
         filter: None,
+        format: Default::default(),
+        ocsf_classes: Default::default(),
     };
 
     // Through the real path: the object is there, readable by an independent client.
@@ -193,6 +197,8 @@ async fn writes_carry_the_kms_key_owner_checksum_and_condition_and_never_an_acl(
         created_at: Timestamp(auditlog_tests::now_ms()),
         compression: Default::default(),
         filter: None,
+        format: Default::default(),
+        ocsf_classes: Default::default(),
     };
     auditlog_tests::add_destination(&store, &destination).await;
     let t0 = auditlog_tests::now_ms() - 3_600_000;

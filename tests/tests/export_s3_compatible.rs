@@ -78,6 +78,8 @@ async fn a_wrong_secret_is_named_and_not_shown() {
         created_at: Timestamp(auditlog_tests::now_ms()),
         compression: Default::default(),
         filter: None,
+        format: Default::default(),
+        ocsf_classes: Default::default(),
     };
     auditlog_tests::add_destination(&store, &destination).await;
     let t0 = auditlog_tests::export_suite::first_window_boundary();

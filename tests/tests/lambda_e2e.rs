@@ -169,6 +169,8 @@ async fn scheduled_events_through_the_export_function() {
             created_at: Timestamp(auditlog_tests::now_ms()),
             compression: Default::default(),
             filter: None,
+            format: Default::default(),
+            ocsf_classes: Default::default(),
         },
     )
     .await;
@@ -252,6 +254,8 @@ async fn a_stream_is_delivered_by_the_export_function() {
             created_at: Timestamp(auditlog_tests::now_ms()),
             compression: Default::default(),
             filter: None,
+            format: Default::default(),
+            ocsf_classes: Default::default(),
         },
     )
     .await;

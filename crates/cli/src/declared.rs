@@ -32,6 +32,8 @@ use auditlog_core::self_audit::{SelfAction, SelfEvent};
 use auditlog_core::store::ServiceStore;
 use auditlog_core::stream::address::AddressPolicy;
 use auditlog_core::stream::filter::Filter;
+use auditlog_core::stream::format::Format;
+use auditlog_core::stream::ocsf::OcsfMapping;
 use auditlog_core::stream::target::{Author, stream_settings};
 use clap::Args;
 use serde::Deserialize;
@@ -69,6 +71,10 @@ struct Declaration {
     compression: Option<Compression>,
     /// An object store's filter (a stream's is inside `stream`).
     filter: Option<Value>,
+    /// An object store's line format: `v1` (default), `ocsf`, `ecs`.
+    format: Option<Value>,
+    /// An object store's OCSF class rules, with `format: ocsf`.
+    ocsf_classes: Option<Value>,
     stream: Option<Value>,
 }
 
@@ -178,9 +184,13 @@ fn destination(
             ));
             (None, "")
         }
-        (None, Some(_)) if declared.filter.is_some() => {
+        (None, Some(_))
+            if declared.filter.is_some()
+                || declared.format.is_some()
+                || declared.ocsf_classes.is_some() =>
+        {
             problems.push(format!(
-                "  {base}/filter: a stream's filter goes inside `stream`"
+                "  {base}/stream: a stream's filter, format and OCSF class rules go inside `stream`"
             ));
             (None, "")
         }
@@ -208,20 +218,8 @@ fn destination(
             (None, "")
         }
     };
-    let filter = match &declared.filter {
-        None | Some(Value::Null) => None,
-        Some(value) => match Filter::from_json(value, &format!("{base}/filter")) {
-            Ok(filter) => (filter != Filter::default()).then_some(filter),
-            Err(errors) => {
-                problems.extend(
-                    errors
-                        .into_iter()
-                        .map(|e| format!("  {}: {}", e.pointer, e.message)),
-                );
-                None
-            }
-        },
-    };
+    let options = [&declared.filter, &declared.format, &declared.ocsf_classes];
+    let (filter, format, ocsf_classes) = object_options(options, base, &mut problems);
     match target {
         Some(target) if problems.is_empty() => Ok(Destination {
             id: declared
@@ -232,9 +230,63 @@ fn destination(
             created_at: now(),
             compression: declared.compression.unwrap_or_default(),
             filter,
+            format,
+            ocsf_classes,
         }),
         _ => Err(problems),
     }
+}
+
+/// An object store's filter, format and OCSF class rules, each problem named by its pointer.
+fn object_options(
+    [filter, format, ocsf_classes]: [&Option<Value>; 3],
+    base: &str,
+    problems: &mut Vec<String>,
+) -> (Option<Filter>, Format, OcsfMapping) {
+    let given = |value: &Option<Value>| value.clone().filter(|v| !v.is_null());
+    let mut named = |errors: Vec<auditlog_core::validate::FieldError>| {
+        problems.extend(
+            errors
+                .into_iter()
+                .map(|e| format!("  {}: {}", e.pointer, e.message)),
+        );
+    };
+    let filter = match given(filter) {
+        None => None,
+        Some(value) => match Filter::from_json(&value, &format!("{base}/filter")) {
+            Ok(filter) => (filter != Filter::default()).then_some(filter),
+            Err(errors) => {
+                named(errors);
+                None
+            }
+        },
+    };
+    let format = match given(format) {
+        None => Format::V1,
+        Some(value) => value.as_str().and_then(Format::parse).unwrap_or_else(|| {
+            named(vec![auditlog_core::validate::FieldError {
+                pointer: format!("{base}/format"),
+                message: "`v1` (the default), `ocsf` or `ecs`".into(),
+            }]);
+            Format::V1
+        }),
+    };
+    let ocsf_classes = match given(ocsf_classes) {
+        None => OcsfMapping::default(),
+        Some(_) if format != Format::Ocsf => {
+            named(vec![auditlog_core::validate::FieldError {
+                pointer: format!("{base}/ocsf_classes"),
+                message: "OCSF class rules need `format: ocsf`".into(),
+            }]);
+            OcsfMapping::default()
+        }
+        Some(value) => OcsfMapping::from_json(&value, &format!("{base}/ocsf_classes"))
+            .unwrap_or_else(|errors| {
+                named(errors);
+                OcsfMapping::default()
+            }),
+    };
+    (filter, format, ocsf_classes)
 }
 
 /// An object store's problems, by pointer under `/target`.
@@ -277,13 +329,15 @@ pub async fn register(
             if stored.tenant == declared.tenant
                 && stored.target == declared.target
                 && stored.compression == declared.compression
-                && stored.filter == declared.filter =>
+                && stored.filter == declared.filter
+                && stored.format == declared.format
+                && stored.ocsf_classes == declared.ocsf_classes =>
         {
             tracing::info!(destination = %declared.id, "the declared destination is registered");
             Ok(())
         }
         Some(_) => bail!(
-            "{variable}: destination {} is stored with another tenant or target (or compression, or filter) than declared; \
+            "{variable}: destination {} is stored with another tenant or target (or compression, filter or format) than declared; \
              remove it first (`auditlog destinations remove {}`) to declare it anew, or declare \
              another id",
             declared.id,

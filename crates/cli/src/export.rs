@@ -16,6 +16,8 @@ use auditlog_core::keys::validate_tenant;
 use auditlog_core::self_audit::{SelfAction, SelfEvent};
 use auditlog_core::store::{AppendStatus, ExportStore, ServiceStore};
 use auditlog_core::stream::filter::Filter;
+use auditlog_core::stream::format::Format;
+use auditlog_core::stream::ocsf::OcsfMapping;
 use auditlog_export::engine::{PassReport, SinkFactory};
 use auditlog_export::{Sinks, destination_status, export_pass, verify_destination};
 use auditlog_http::destinations::{DestinationList, DestinationView, new_destination_id};
@@ -131,6 +133,34 @@ pub struct AddArgs {
     /// destination's life; every object declares it (docs/export.md, Filters).
     #[arg(long)]
     filter: Option<String>,
+    /// Each line as v1 (the stored event), ocsf or ecs (with the event's id and receipt beside
+    /// the record). Fixed for the destination's life.
+    #[arg(long, default_value = "v1", value_parser = parse_format)]
+    format: Format,
+    /// OCSF class rules as JSON (`[{"prefix": "billing.", "class": "api_activity"}]`), with
+    /// --format ocsf.
+    #[arg(long)]
+    ocsf_classes: Option<String>,
+}
+
+fn parse_format(text: &str) -> Result<Format, String> {
+    Format::parse(text).ok_or_else(|| format!("`{text}` is not v1, ocsf or ecs"))
+}
+
+/// `--ocsf-classes`, every problem named under the flag.
+fn parse_ocsf_classes(text: &str, format: Format) -> anyhow::Result<OcsfMapping> {
+    if format != Format::Ocsf {
+        bail!("--ocsf-classes: OCSF class rules need --format ocsf");
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| anyhow::anyhow!("--ocsf-classes: not JSON: {e}"))?;
+    OcsfMapping::from_json(&value, "").map_err(|errors| {
+        let lines: Vec<String> = errors
+            .iter()
+            .map(|e| format!("  --ocsf-classes {}: {}", e.pointer, e.message))
+            .collect();
+        anyhow::anyhow!("the OCSF class rules are not valid:\n{}", lines.join("\n"))
+    })
 }
 
 /// `--filter`, every problem named under the flag.
@@ -296,6 +326,11 @@ pub async fn destinations(
                 .map(parse_filter)
                 .transpose()?
                 .flatten();
+            let format = args.format;
+            let ocsf_classes = match args.ocsf_classes.as_deref() {
+                Some(text) => parse_ocsf_classes(text, format)?,
+                None => OcsfMapping::default(),
+            };
             let destination = Destination {
                 id: new_destination_id(),
                 tenant,
@@ -303,6 +338,8 @@ pub async fn destinations(
                 created_at: now(),
                 compression,
                 filter,
+                format,
+                ocsf_classes,
             };
             let record = recorder.event(
                 &destination.tenant,

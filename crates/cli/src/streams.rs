@@ -195,6 +195,8 @@ async fn add(
         created_at: now(),
         compression: Default::default(),
         filter: None,
+        format: Default::default(),
+        ocsf_classes: Default::default(),
     };
     let record = recorder.event(
         tenant,

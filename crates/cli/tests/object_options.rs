@@ -161,7 +161,7 @@ fn a_declared_compression_is_registered_and_never_switched() {
     assert!(!ok, "{stderr}");
     assert!(
         stderr.contains(
-            "destination dst_z is stored with another tenant or target (or compression, or filter)"
+            "destination dst_z is stored with another tenant or target (or compression, filter or format)"
         ),
         "{stderr}"
     );

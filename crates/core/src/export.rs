@@ -42,6 +42,16 @@ pub struct Destination {
     /// for the destination's life, and every object's summary declares it to the verifier.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filter: Option<crate::stream::filter::Filter>,
+    /// An object store's line format: v1 (the stored event, the default), OCSF or ECS, each
+    /// record carrying the event's id and receipt in its `integrity` member. Fixed for life.
+    #[serde(default, skip_serializing_if = "crate::stream::format::Format::is_v1")]
+    pub format: crate::stream::format::Format,
+    /// The OCSF class rules of an object store writing OCSF.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::stream::ocsf::OcsfMapping::is_default"
+    )]
+    pub ocsf_classes: crate::stream::ocsf::OcsfMapping,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

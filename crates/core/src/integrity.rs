@@ -184,11 +184,24 @@ pub struct ObjectSummary {
 pub struct LineIntegrity {
     /// Position in the destination's stream: contiguous from 1, assigned at export.
     pub seq: u64,
-    /// The event's receipt.
+    /// The SHA-256 of the line's record without this member, in canonical form: for a v1 line
+    /// (the stored event) the event's receipt.
     pub sha256: String,
+    /// On a line in another format (OCSF, ECS): the event it was rendered from, by id and
+    /// ingest receipt, which the record's own hash cannot show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<SourceEvent>,
     /// On the last line of each object only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object: Option<ObjectSummary>,
+}
+
+/// The v1 event behind a record in another format.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceEvent {
+    pub id: String,
+    /// The event's ingest receipt (SHA-256 of its canonical v1 form).
+    pub receipt: String,
 }
 
 /// The exported line of a stored event: the stored object, byte for byte, with `integrity`
@@ -403,9 +416,19 @@ fn check_lines(check: &mut StreamCheck, walk: &mut Walk, key: &str, text: &str) 
         check_seq(check, key, n + 1, seq, walk.expected_seq);
         walk.expected_seq = walk.expected_seq.max(seq + 1);
         lines.first_seq.get_or_insert(seq);
-        if let Some(id) = &parsed.id {
-            walk.delivered
-                .insert(id.clone(), parsed.actual_sha256.clone());
+        // A rendered record answers for its event by the id and receipt it carries (covered
+        // by the object's hash); a v1 line is the event itself.
+        match &parsed.integrity.event {
+            Some(source) => {
+                walk.delivered
+                    .insert(source.id.clone(), source.receipt.clone());
+            }
+            None => {
+                if let Some(id) = &parsed.id {
+                    walk.delivered
+                        .insert(id.clone(), parsed.actual_sha256.clone());
+                }
+            }
         }
         if let Some(earlier) = lines.last.take().filter(|l| l.object.is_some()) {
             check.problem(

@@ -165,6 +165,8 @@ async fn prepare(dir: &Path, count: usize) {
         created_at: Timestamp(end),
         compression: Default::default(),
         filter: None,
+        format: Default::default(),
+        ocsf_classes: Default::default(),
     };
     add_destination(&store, &destination, "01BENCHDESTINATIONADDED000", end).await;
     let zstd = Destination {
@@ -230,6 +232,8 @@ async fn add_azure(dir: &Path, endpoint: &str, container: &str, key_file: &str) 
         created_at: Timestamp(now_ms()),
         compression: Default::default(),
         filter: None,
+        format: Default::default(),
+        ocsf_classes: Default::default(),
     };
     add_destination(&store, &destination, "01BENCHAZUREDESTINATIONADD", now_ms()).await;
 }

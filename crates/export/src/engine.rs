@@ -21,6 +21,7 @@ use futures::StreamExt as _;
 use sha2::{Digest as _, Sha256};
 
 use crate::parts::{Part, PartEncoder};
+use crate::rows::{Row, encode_row};
 use crate::sink::{ObjectSink, PutOutcome, SinkError};
 
 /// Events read per store page while streaming a window.
@@ -358,7 +359,6 @@ async fn export_window(
         order: Order::Asc,
         ..EventQuery::default()
     };
-    let filter = destination.filter.as_ref();
     let mut encoder = PartEncoder::new(
         config.max_object_bytes,
         destination.compression,
@@ -372,14 +372,13 @@ async fn export_window(
         let rows = page(store, &destination.tenant, &query, after.as_ref(), now).await?;
         let done = rows.len() < PAGE;
         for row in &rows {
-            // Left out by the destination's filter: handled, as the checkpoint moves past the
-            // window with it.
-            if filter.is_some_and(|f| !f.admits_stored(&row.json)) {
-                tally.filtered += 1;
-                continue;
-            }
-            if let Some(part) = encoder.push(&row.json, row.receipt.as_deref())? {
-                tally.add(sink, prefix, destination, window, part).await?;
+            match encode_row(&mut encoder, destination, row)? {
+                // Handled: the checkpoint moves past the window with it.
+                Row::Filtered => tally.filtered += 1,
+                Row::Written(Some(part)) => {
+                    tally.add(sink, prefix, destination, window, part).await?;
+                }
+                Row::Written(None) => {}
             }
         }
         after = rows.last().map(|r| r.position.clone());

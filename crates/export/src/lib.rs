@@ -16,7 +16,8 @@
 //! - [`secrets`]: credentials held by reference, read when a client is built.
 //! - [`status`]: a destination's health (state and backlog) as a JSON document.
 //! - [`verify`]: a verification write through a destination's real path.
-//! - [`parts`]: streaming NDJSON + gzip encoding, split into parts past a size.
+//! - [`parts`]: streaming NDJSON + gzip or zstd encoding, split into parts past a size.
+//! - [`rows`]: one stored event as its destination wants it (filter, format).
 //! - [`engine`]: one pass over all destinations, a loop over the pure state machine
 //!   (`auditlog_core::export::machine`): read the state, ask for the next step, write, then
 //!   compare-and-set.
@@ -34,6 +35,7 @@ pub mod deliver;
 pub mod directory;
 pub mod engine;
 pub mod parts;
+pub mod rows;
 #[cfg(feature = "s3")]
 pub mod s3;
 pub mod s3_errors;

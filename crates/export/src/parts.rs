@@ -11,7 +11,7 @@ use std::io::Write as _;
 
 use auditlog_core::export::Compression;
 use auditlog_core::integrity::{
-    IntegrityError, LineIntegrity, ObjectSummary, export_line, receipt,
+    IntegrityError, LineIntegrity, ObjectSummary, SourceEvent, export_line, receipt,
 };
 use auditlog_core::stream::filter::Filter;
 use flate2::write::GzEncoder;
@@ -122,10 +122,24 @@ pub struct Part {
     pub last_seq: u64,
 }
 
-/// The next line, not yet written: the stored event and its receipt.
+/// The next line, not yet written: the stored event (or the record rendered from it) and its
+/// hash, with the event behind a rendered record.
 struct Pending {
     stored: String,
     sha256: String,
+    event: Option<SourceEvent>,
+}
+
+impl Pending {
+    /// An upper bound of the line's length without an object summary: an id escaped as JSON
+    /// takes at most six bytes per byte.
+    fn len(&self) -> usize {
+        let event = self
+            .event
+            .as_ref()
+            .map_or(0, |e| e.id.len() * 6 + e.receipt.len() + 40);
+        self.stored.len() + LINE_OVERHEAD + event
+    }
 }
 
 pub struct PartEncoder {
@@ -200,21 +214,40 @@ impl PartEncoder {
             Some(r) => r.to_string(),
             None => receipt(stored_json)?,
         };
+        self.queue(Pending {
+            stored: stored_json.to_string(),
+            sha256,
+            event: None,
+        })
+    }
+
+    /// Adds one record rendered from an event in another format (OCSF, ECS): its line carries
+    /// the hash of the record itself, which the verifier recomputes, and the event's id and
+    /// ingest receipt, which tie it to what the sender was answered.
+    pub fn push_record(
+        &mut self,
+        record_json: String,
+        event: SourceEvent,
+    ) -> Result<Option<Part>, PartError> {
+        let sha256 = receipt(&record_json)?;
+        self.queue(Pending {
+            stored: record_json,
+            sha256,
+            event: Some(event),
+        })
+    }
+
+    fn queue(&mut self, next: Pending) -> Result<Option<Part>, PartError> {
         let mut finished = None;
         if let Some(pending) = self.pending.take() {
-            let pending_len = pending.stored.len() + LINE_OVERHEAD;
-            let next_len = stored_json.len() + LINE_OVERHEAD + SUMMARY_OVERHEAD;
-            if self.bytes + pending_len + next_len <= self.max_uncompressed {
+            if self.bytes + pending.len() + next.len() + SUMMARY_OVERHEAD <= self.max_uncompressed {
                 self.write(pending, false)?;
             } else {
                 self.write(pending, true)?;
                 finished = self.finish_part()?;
             }
         }
-        self.pending = Some(Pending {
-            stored: stored_json.to_string(),
-            sha256,
-        });
+        self.pending = Some(next);
         Ok(finished)
     }
 
@@ -246,6 +279,7 @@ impl PartEncoder {
             &LineIntegrity {
                 seq,
                 sha256: pending.sha256,
+                event: pending.event,
                 object,
             },
         )?;

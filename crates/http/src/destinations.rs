@@ -10,6 +10,8 @@ use auditlog_core::export::{
     normalize_prefix,
 };
 use auditlog_core::stream::filter::Filter;
+use auditlog_core::stream::format::Format;
+use auditlog_core::stream::ocsf::{ClassRule, OcsfMapping};
 use auditlog_core::stream::target::StreamSettings;
 use auditlog_export::DestinationStatus;
 use axum::Json;
@@ -58,6 +60,13 @@ pub struct NewS3Destination {
     /// for the destination's life and declared in every object (docs/export.md, Filters).
     #[allow(dead_code)] // read before the body, by pointer (`object_options`)
     filter: Option<Filter>,
+    /// Each line as `v1` (the stored event; default), `ocsf` or `ecs`, with the event's id and
+    /// receipt beside a converted record; fixed for the destination's life.
+    #[allow(dead_code)] // read before the body, by pointer (`object_options`)
+    format: Option<Format>,
+    /// OCSF class rules (longest action prefix wins), with `format: ocsf` only.
+    #[allow(dead_code)] // read before the body, by pointer (`object_options`)
+    ocsf_classes: Option<Vec<ClassRule>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -98,6 +107,12 @@ pub struct DestinationView {
     /// An object store's filter, when it has one (a stream's is in `stream`).
     #[serde(skip_serializing_if = "Option::is_none")]
     filter: Option<Filter>,
+    /// An object store's line format (a stream's is in `stream`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    format: Option<Format>,
+    /// An object store's OCSF class rules, when it has any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ocsf_classes: Option<Vec<ClassRule>>,
 }
 
 impl DestinationView {
@@ -116,6 +131,12 @@ impl DestinationView {
                 .is_object_store()
                 .then_some(destination.compression),
             filter: destination.filter.clone(),
+            format: destination
+                .target
+                .is_object_store()
+                .then_some(destination.format),
+            ocsf_classes: (!destination.ocsf_classes.is_default())
+                .then(|| destination.ocsf_classes.classes.clone()),
         };
         match &destination.target {
             Target::S3(s3) => {
@@ -185,42 +206,63 @@ fn from_object<T: serde::de::DeserializeOwned>(
 }
 
 /// What a `POST /v1/destinations` body asks for besides its target.
+#[derive(Default)]
 pub(crate) struct ObjectOptions {
     pub compression: Compression,
     pub filter: Option<Filter>,
+    pub format: Format,
+    pub ocsf_classes: OcsfMapping,
 }
 
-/// `compression` and `filter`, checked before the body is read as a target, so that each
-/// problem is named by its pointer rather than as a malformed body.
+/// `compression`, `filter`, `format` and `ocsf_classes`, checked before the body is read as a
+/// target, so that each problem is named by its pointer rather than as a malformed body.
 fn object_options(body: &serde_json::Map<String, Value>) -> Result<ObjectOptions, ApiError> {
-    let compression = match body.get("compression") {
-        None | Some(Value::Null) => Compression::default(),
-        Some(value) => serde_json::from_value(value.clone()).map_err(|_| {
-            invalid(json!([{
-                "pointer": "/compression",
-                "message": "`gzip` (the default) or `zstd`",
-            }]))
-        })?,
+    let mut options = ObjectOptions::default();
+    let mut problems: Vec<Value> = Vec::new();
+    let mut problem = |pointer: &str, message: &str| {
+        problems.push(json!({"pointer": pointer, "message": message}));
     };
-    let filter = match body.get("filter") {
-        None | Some(Value::Null) => None,
-        Some(value) => {
-            let filter = Filter::from_json(value, "/filter").map_err(|errors| {
-                invalid(json!(
-                    errors
-                        .iter()
-                        .map(|e| json!({"pointer": e.pointer, "message": e.message}))
-                        .collect::<Vec<_>>()
-                ))
-            })?;
-            // `{}` admits everything: no filter.
-            (filter != Filter::default()).then_some(filter)
+    let given = |name: &str| body.get(name).filter(|v| !v.is_null());
+    if let Some(value) = given("compression") {
+        match serde_json::from_value(value.clone()) {
+            Ok(compression) => options.compression = compression,
+            Err(_) => problem("/compression", "`gzip` (the default) or `zstd`"),
         }
-    };
-    Ok(ObjectOptions {
-        compression,
-        filter,
-    })
+    }
+    if let Some(value) = given("format") {
+        match value.as_str().and_then(Format::parse) {
+            Some(format) => options.format = format,
+            None => problem("/format", "`v1` (the default), `ocsf` or `ecs`"),
+        }
+    }
+    let mut field_errors = Vec::new();
+    if let Some(value) = given("filter") {
+        match Filter::from_json(value, "/filter") {
+            // `{}` admits everything: no filter.
+            Ok(filter) => options.filter = (filter != Filter::default()).then_some(filter),
+            Err(errors) => field_errors.extend(errors),
+        }
+    }
+    if let Some(value) = given("ocsf_classes") {
+        if options.format != Format::Ocsf {
+            problem("/ocsf_classes", "OCSF class rules need `format: ocsf`");
+        } else {
+            match OcsfMapping::from_json(value, "/ocsf_classes") {
+                Ok(mapping) => options.ocsf_classes = mapping,
+                Err(errors) => field_errors.extend(errors),
+            }
+        }
+    }
+    problems.extend(
+        field_errors
+            .iter()
+            .map(|e| json!({"pointer": e.pointer, "message": e.message})),
+    );
+    if problems.is_empty() {
+        Ok(options)
+    } else {
+        Err(invalid(json!(problems)))
+    }
 }
 
 /// The target a `POST /v1/destinations` body names for `tenant`, and its options; every
@@ -349,6 +391,8 @@ pub(crate) async fn store_new(
         created_at: (state.clock)(),
         compression: options.compression,
         filter: options.filter,
+        format: options.format,
+        ocsf_classes: options.ocsf_classes,
     };
     let record = state.self_event(
         key.tenant(),

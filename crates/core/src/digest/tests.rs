@@ -117,6 +117,7 @@ mod tampering {
                     let integrity = LineIntegrity {
                         seq,
                         sha256: receipt(&stored).unwrap(),
+                        event: None,
                         object: (k + 1 == *size).then(|| ObjectSummary {
                             first_seq,
                             last_seq: seq,

@@ -29,6 +29,7 @@ fn stream(sizes: &[u64]) -> Vec<ObjectContent> {
             let integrity = LineIntegrity {
                 seq,
                 sha256: receipt(&stored).unwrap(),
+                event: None,
                 object,
             };
             text.push_str(&export_line(&stored, &integrity).unwrap());
@@ -82,6 +83,7 @@ fn an_export_line_keeps_the_stored_bytes_and_parses_back() {
     let integrity = LineIntegrity {
         seq: 7,
         sha256: receipt(&stored).unwrap(),
+        event: None,
         object: None,
     };
     let line = export_line(&stored, &integrity).unwrap();

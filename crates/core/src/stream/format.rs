@@ -35,6 +35,10 @@ impl Format {
         }
     }
 
+    pub fn is_v1(&self) -> bool {
+        *self == Format::V1
+    }
+
     pub fn parse(text: &str) -> Option<Format> {
         Format::ALL
             .iter()

@@ -101,6 +101,11 @@ pub fn default_class(action: &str) -> OcsfClass {
 }
 
 impl OcsfMapping {
+    /// No rule: every action goes by [`default_class`].
+    pub fn is_default(&self) -> bool {
+        self.classes.is_empty()
+    }
+
     pub fn class_of(&self, action: &str) -> OcsfClass {
         self.classes
             .iter()

@@ -89,7 +89,8 @@ fn card(
             dl.fields {
                 dt { "Objects" }
                 dd.objects {
-                    "NDJSON, " (compression.as_str()) " (" code { "*" (compression.suffix()) } "), "
+                    "NDJSON " (destination.format.name()) ", " (compression.as_str())
+                    " (" code { "*" (compression.suffix()) } "), "
                     @match &destination.filter {
                         Some(filter) => { (filter_text(filter)) }
                         None => { "every event" }

@@ -36,6 +36,12 @@ pub struct NewAzureBody {
     /// Only the events it admits are written; fixed for the destination's life.
     #[allow(dead_code)] // read before the body, by pointer (`object_options`)
     filter: Option<auditlog_core::stream::filter::Filter>,
+    /// `v1` (default), `ocsf` or `ecs`; fixed for the destination's life.
+    #[allow(dead_code)] // read before the body, by pointer (`object_options`)
+    format: Option<auditlog_core::stream::format::Format>,
+    /// OCSF class rules, with `format: ocsf` only.
+    #[allow(dead_code)] // read before the body, by pointer (`object_options`)
+    ocsf_classes: Option<Vec<auditlog_core::stream::ocsf::ClassRule>>,
 }
 
 /// An Azure Blob Storage container. Give exactly one of `sas_env` and `key_env`.

@@ -40,6 +40,8 @@ fn destination() -> Destination {
         created_at: Timestamp(0),
         compression: Default::default(),
         filter: None,
+        format: Default::default(),
+        ocsf_classes: Default::default(),
     }
 }
 
