@@ -205,7 +205,9 @@ impl SelfEvent {
     }
 
     /// Names a destination as the target: its id, and where it delivers (a bucket and prefix, or
-    /// a directory), never a credential.
+    /// a directory), never a credential; and what it keeps and how it writes it when that is
+    /// not the default (a filter decides what a copy of the log holds: a reader of the log
+    /// should see who set it).
     pub fn destination(self, destination: &Destination) -> SelfEvent {
         let (kind, location) = match &destination.target {
             ExportTarget::S3(s3) => ("s3", format!("s3://{}/{}", s3.bucket, s3.prefix)),
@@ -222,13 +224,29 @@ impl SelfEvent {
                 None
             }
         };
-        let with = self
+        let mut with = self
             .target("destination", &destination.id, Some(&location))
             .detail("destination_kind", kind);
-        match role {
-            Some(arn) => with.detail("role_arn", arn),
-            None => with,
+        if let Some(arn) = role {
+            with = with.detail("role_arn", arn);
         }
+        let (filter, format) = match &destination.target {
+            ExportTarget::Stream(stream) => (
+                (stream.filter != Default::default()).then_some(&stream.filter),
+                stream.format,
+            ),
+            _ => (destination.filter.as_ref(), destination.format),
+        };
+        if let Some(filter) = filter {
+            with = with.detail("filter", serde_json::to_value(filter).unwrap_or_default());
+        }
+        if !format.is_v1() {
+            with = with.detail("format", format.name());
+        }
+        if !destination.compression.is_gzip() {
+            with = with.detail("compression", destination.compression.as_str());
+        }
+        with
     }
 
     pub fn outcome(mut self, outcome: Outcome) -> SelfEvent {

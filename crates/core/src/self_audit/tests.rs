@@ -96,3 +96,51 @@ fn no_origin_means_no_context() {
     assert!(record.event.context.is_none());
     assert_eq!(record.event.outcome, Outcome::Failure);
 }
+
+#[test]
+fn a_destination_record_names_its_filter_format_and_compression_when_not_the_default() {
+    use crate::export::{Compression, Destination, Target};
+    use crate::stream::filter::{Filter, Side};
+    use crate::stream::format::Format;
+    let mut destination = Destination {
+        id: "dst_1".into(),
+        tenant: "acme".into(),
+        target: Target::Directory {
+            path: "/srv/audit".into(),
+            prefix: "p/".into(),
+        },
+        created_at: Timestamp(0),
+        compression: Compression::Gzip,
+        filter: None,
+        format: Format::V1,
+        ocsf_classes: Default::default(),
+    };
+    let metadata = |d: &Destination| {
+        SelfEvent::new(SelfAction::DestinationAdded, key())
+            .destination(d)
+            .into_event("acme", "01JSELF".into(), Timestamp(1_000), 5_000)
+            .event
+            .metadata
+            .expect("metadata")
+    };
+    let plain = metadata(&destination);
+    for absent in ["filter", "format", "compression"] {
+        assert!(!plain.contains_key(absent), "{absent}: {plain:?}");
+    }
+    destination.filter = Some(Filter {
+        include: Side {
+            actions: vec!["user.*".into()],
+            outcomes: vec![],
+        },
+        exclude: Side::default(),
+    });
+    destination.format = Format::Ocsf;
+    destination.compression = Compression::Zstd;
+    let chosen = metadata(&destination);
+    assert_eq!(
+        chosen["filter"],
+        json!({"include": {"actions": ["user.*"]}})
+    );
+    assert_eq!(chosen["format"], "ocsf");
+    assert_eq!(chosen["compression"], "zstd");
+}
