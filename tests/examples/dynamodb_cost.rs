@@ -354,6 +354,7 @@ async fn export(
         filter: None,
         format: Default::default(),
         ocsf_classes: Default::default(),
+        replay: None,
     };
     auditlog_tests::add_destination(store, &destination).await;
     let sinks = auditlog_export::Sinks::without_aws();

@@ -165,6 +165,7 @@ async fn azure_rig(compression: Compression) -> ExportRig {
         filter: None,
         format: Default::default(),
         ocsf_classes: Default::default(),
+        replay: None,
     };
     crate::add_destination(&store, &destination).await;
     let key_file = container.secrets.path().join("account-key");

@@ -1009,6 +1009,7 @@ async fn directory_rig(compression: Compression) -> ExportRig {
         filter: None,
         format: Default::default(),
         ocsf_classes: Default::default(),
+        replay: None,
     };
     crate::add_destination(&store, &destination).await;
     let sinks = Sinks::without_aws();
@@ -1246,6 +1247,7 @@ async fn s3_rig(compression: Compression) -> ExportRig {
         filter: None,
         format: Default::default(),
         ocsf_classes: Default::default(),
+        replay: None,
     };
     crate::add_destination(&store, &destination).await;
     let (sinks, requests) = recorded_sinks().await;
@@ -1310,6 +1312,7 @@ impl ExportTarget for S3CompatibleOnSqlite {
             filter: None,
             format: Default::default(),
             ocsf_classes: Default::default(),
+            replay: None,
         };
         crate::add_destination(&store, &destination).await;
         let (sinks, requests) = recorded_sinks().await;

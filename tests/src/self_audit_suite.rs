@@ -349,6 +349,7 @@ pub async fn a_change_is_never_stored_without_its_record(s: &TestService) {
         filter: None,
         format: Default::default(),
         ocsf_classes: Default::default(),
+        replay: None,
     };
     let record =
         SelfEvent::new(SelfAction::DestinationAdded, harness_operator()).destination(&destination);

@@ -168,11 +168,20 @@ pub async fn streams_are_managed_over_the_api_and_recorded(s: &TestService) {
         (200, Some(false)),
         "{resumed}"
     );
+    // An object store replays into a replay set of what it delivered: nothing yet here.
     let from = json!({"from": "2026-01-01T00:00:00Z"});
     let (status, err) = post(s, &admin, &control("replay"), Some(from)).await;
     assert_eq!(
         (status, err["error"]["code"].as_str()),
-        (409, Some("not_a_stream"))
+        (422, Some("invalid_replay")),
+        "{err}"
+    );
+    assert_eq!(err["error"]["details"][0]["pointer"], "/from", "{err}");
+    assert!(
+        err["error"]["details"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("nothing has been delivered")),
+        "{err}"
     );
 
     // Each control is in the tenant's log, naming the stream and who acted; never a secret.

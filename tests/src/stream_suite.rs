@@ -73,6 +73,7 @@ impl StreamRig {
             filter: None,
             format: Default::default(),
             ocsf_classes: Default::default(),
+            replay: None,
         };
         add_destination(self.store.as_ref(), &destination).await;
         destination

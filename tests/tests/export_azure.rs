@@ -46,6 +46,7 @@ async fn export_to(
             filter: None,
             format: Default::default(),
             ocsf_classes: Default::default(),
+            replay: None,
         };
         auditlog_tests::add_destination(store.as_ref(), &destination).await;
         destinations.push(destination);

@@ -38,6 +38,7 @@ async fn an_event_changed_in_the_store_after_ingest_is_named_by_the_verifier() {
         filter: None,
         format: Default::default(),
         ocsf_classes: Default::default(),
+        replay: None,
     };
     auditlog_tests::add_destination(&store, &destination).await;
     let t0 = first_window_boundary();
@@ -118,6 +119,7 @@ async fn a_filtered_object_store_writes_only_what_its_filter_admits_and_says_so(
         filter: Some(filter.clone()),
         format: Default::default(),
         ocsf_classes: Default::default(),
+        replay: None,
     };
     auditlog_tests::add_destination(&store, &destination).await;
     let t0 = first_window_boundary();
@@ -259,6 +261,7 @@ async fn ocsf_and_ecs_objects_carry_each_events_receipt_and_verify() {
             filter: None,
             format,
             ocsf_classes: OcsfMapping::default(),
+            replay: None,
         };
         auditlog_tests::add_destination(&store, &destination).await;
         let t0 = first_window_boundary();
@@ -347,4 +350,163 @@ async fn ocsf_and_ecs_objects_carry_each_events_receipt_and_verify() {
             check.problems
         );
     }
+}
+
+/// A replay set of an object store: the original's events from `T` written again under
+/// `{prefix}_replay/{id}/`, as a stream of its own (sequence numbers from 1, its own chain and
+/// signed digests), up to the end of the digest period holding what was delivered when it was
+/// asked for, and no further; the original objects are not touched, and `auditlog verify` reads
+/// both streams.
+#[tokio::test]
+async fn a_replay_set_writes_the_original_events_again_under_its_own_prefix() {
+    use auditlog_core::export::replay::replay_destination;
+    use auditlog_core::store::ExportStateStore as _;
+
+    let data = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let store = auditlog_local::SqliteStore::open(data.path()).unwrap();
+    let original = Destination {
+        id: "dst_orig".into(),
+        tenant: "acme".into(),
+        target: Target::Directory {
+            path: out.path().display().to_string(),
+            prefix: "audit/".into(),
+        },
+        created_at: Timestamp(auditlog_tests::now_ms()),
+        compression: auditlog_core::export::Compression::Zstd,
+        filter: None,
+        format: Default::default(),
+        ocsf_classes: Default::default(),
+        replay: None,
+    };
+    auditlog_tests::add_destination(&store, &original).await;
+    let t0 = first_window_boundary();
+    let mut receipts = std::collections::BTreeMap::new();
+    for w in 0..5 {
+        let ids = ids(&format!("w{w}"), 3);
+        receipts.extend(ingest(&store, "acme", &ids, t0 + w * WINDOW + 1_000, None).await);
+    }
+    let sinks = auditlog_export::Sinks::without_aws();
+    let export = |destination: Destination, now: i64| {
+        let (store, sinks) = (&store, &sinks);
+        async move {
+            let sink = sinks.sink_for(&destination).await.unwrap();
+            let report = auditlog_export::engine::export_destination(
+                store,
+                sink.as_ref(),
+                &destination,
+                &config("a"),
+                Timestamp(now),
+            )
+            .await;
+            assert_eq!(report.error, None);
+            report
+        }
+    };
+    let now = t0 + 5 * WINDOW + GRACE;
+    export(original.clone(), now).await;
+    let before = read_directory(out.path());
+    let snapshot: Vec<(String, Vec<u8>)> = before
+        .keys
+        .iter()
+        .map(|k| (k.clone(), std::fs::read(out.path().join(k)).unwrap()))
+        .collect();
+
+    // Replay from the middle of the third window: from that window's start.
+    let state = store.export_state("dst_orig").await.unwrap();
+    let from = Timestamp(t0 + 2 * WINDOW + 30_000);
+    let set =
+        replay_destination(&original, &state, from, "dst_rpl".into(), Timestamp(now)).unwrap();
+    auditlog_tests::add_destination(&store, &set).await;
+    // Events after the request, in later windows: the original takes them, the set never does.
+    for w in 5..7 {
+        let ids = ids(&format!("w{w}"), 3);
+        receipts.extend(ingest(&store, "acme", &ids, t0 + w * WINDOW + 1_000, None).await);
+    }
+    let later = t0 + 7 * WINDOW + GRACE;
+    let report = export(set.clone(), later).await;
+    assert_eq!((report.windows, report.events), (3, 9));
+    assert_eq!(report.digests_written, 1);
+    export(original.clone(), later).await;
+    // Another pass, much later: nothing more for the set.
+    let report = export(set.clone(), later + 100 * WINDOW).await;
+    assert_eq!((report.windows, report.digests_written), (0, 0));
+    let set_state = store.export_state("dst_rpl").await.unwrap();
+    let replay = set.replay.clone().unwrap();
+    assert!(replay.is_complete(&set_state, &config("a")));
+
+    let after = read_directory(out.path());
+    for (key, bytes) in &snapshot {
+        assert_eq!(
+            &std::fs::read(out.path().join(key)).unwrap(),
+            bytes,
+            "{key} changed"
+        );
+    }
+    let (replayed, originals): (Vec<_>, Vec<_>) = after
+        .objects
+        .iter()
+        .cloned()
+        .partition(|o| o.key.contains("/_replay/"));
+    for object in &replayed {
+        assert!(
+            object.key.starts_with("audit/_replay/dst_rpl/tenant=acme/")
+                && object.key.ends_with(".ndjson.zst"),
+            "{}",
+            object.key
+        );
+    }
+    let replayed_ids: std::collections::BTreeSet<String> = replayed
+        .iter()
+        .flat_map(|o| {
+            o.text
+                .as_ref()
+                .unwrap()
+                .lines()
+                .map(|l| {
+                    serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                        .as_str()
+                        .unwrap()
+                        .to_string()
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let expected: std::collections::BTreeSet<String> =
+        (2..5).flat_map(|w| ids(&format!("w{w}"), 3)).collect();
+    assert_eq!(replayed_ids, expected);
+    let subset: std::collections::BTreeMap<String, String> = receipts
+        .iter()
+        .filter(|(id, _)| expected.contains(*id))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let check = check_stream(&replayed, StreamStart::Beginning, &subset);
+    assert!(check.problems.is_empty(), "{:?}", check.problems);
+    assert_eq!((check.events, check.last_seq), (9, Some(9)));
+    let check = check_stream(&originals, StreamStart::Beginning, &receipts);
+    assert!(check.problems.is_empty(), "{:?}", check.problems);
+
+    let verified = auditlog_tests::run_auditlog(
+        &[
+            "verify",
+            out.path().to_str().unwrap(),
+            "--as-of",
+            &Timestamp(later).to_rfc3339(),
+        ],
+        &[],
+    );
+    assert_eq!(
+        verified.code,
+        Some(0),
+        "{}{}",
+        verified.stdout,
+        verified.stderr
+    );
+    assert!(
+        verified
+            .stdout
+            .contains("stream audit/_replay/dst_rpl/tenant=acme: 3 objects, 9 events"),
+        "{}",
+        verified.stdout
+    );
 }

@@ -34,6 +34,7 @@ async fn destination_for(store: &dyn DestinationStore, bucket: &S3Bucket) -> Des
         filter: None,
         format: Default::default(),
         ocsf_classes: Default::default(),
+        replay: None,
     };
     auditlog_tests::add_destination(store, &destination).await;
     destination
@@ -104,6 +105,7 @@ async fn verify_writes_through_the_assumed_role_and_names_each_failure() {
         filter: None,
         format: Default::default(),
         ocsf_classes: Default::default(),
+        replay: None,
     };
 
     // Through the real path: the object is there, readable by an independent client.
@@ -199,6 +201,7 @@ async fn writes_carry_the_kms_key_owner_checksum_and_condition_and_never_an_acl(
         filter: None,
         format: Default::default(),
         ocsf_classes: Default::default(),
+        replay: None,
     };
     auditlog_tests::add_destination(&store, &destination).await;
     let t0 = auditlog_tests::now_ms() - 3_600_000;

@@ -80,6 +80,7 @@ async fn a_wrong_secret_is_named_and_not_shown() {
         filter: None,
         format: Default::default(),
         ocsf_classes: Default::default(),
+        replay: None,
     };
     auditlog_tests::add_destination(&store, &destination).await;
     let t0 = auditlog_tests::export_suite::first_window_boundary();

@@ -171,6 +171,7 @@ async fn scheduled_events_through_the_export_function() {
             filter: None,
             format: Default::default(),
             ocsf_classes: Default::default(),
+            replay: None,
         },
     )
     .await;
@@ -256,6 +257,7 @@ async fn a_stream_is_delivered_by_the_export_function() {
             filter: None,
             format: Default::default(),
             ocsf_classes: Default::default(),
+            replay: None,
         },
     )
     .await;

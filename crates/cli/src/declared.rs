@@ -232,6 +232,7 @@ fn destination(
             filter,
             format,
             ocsf_classes,
+            replay: None,
         }),
         _ => Err(problems),
     }

@@ -48,6 +48,14 @@ pub enum DestinationsCommand {
     Pause { id: String },
     /// Deliver again from the checkpoint.
     Resume { id: String },
+    /// An object store: add its replay set, which writes the events delivered from `--from`
+    /// again under `{prefix}_replay/{set id}/`, never touching the original objects.
+    Replay {
+        id: String,
+        /// RFC 3339: from the export window holding this time.
+        #[arg(long)]
+        from: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -340,6 +348,7 @@ pub async fn destinations(
                 filter,
                 format,
                 ocsf_classes,
+                replay: None,
             };
             let record = recorder.event(
                 &destination.tenant,
@@ -419,6 +428,9 @@ pub async fn destinations(
         }
         DestinationsCommand::Resume { id } => {
             crate::streams::pause_or_resume(store, recorder, &id, false).await
+        }
+        DestinationsCommand::Replay { id, from } => {
+            crate::replay_set::replay(store, recorder, &id, &from).await
         }
     }
 }

@@ -8,6 +8,7 @@ mod keys;
 mod operator;
 mod policy;
 mod policy_azure;
+mod replay_set;
 mod serve;
 mod settings;
 mod signing_keys;

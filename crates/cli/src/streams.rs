@@ -197,6 +197,7 @@ async fn add(
         filter: None,
         format: Default::default(),
         ocsf_classes: Default::default(),
+        replay: None,
     };
     let record = recorder.event(
         tenant,

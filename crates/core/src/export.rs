@@ -17,6 +17,7 @@ pub use crate::object_keys::{
 
 mod azure;
 pub mod machine;
+pub mod replay;
 
 pub use azure::{
     AzureCredential, AzureTarget, SecretRef, check_azure_target, tenant_secret_prefix,
@@ -52,6 +53,10 @@ pub struct Destination {
         skip_serializing_if = "crate::stream::ocsf::OcsfMapping::is_default"
     )]
     pub ocsf_classes: crate::stream::ocsf::OcsfMapping,
+    /// Set on a replay set: the destination whose events it writes again, and which windows
+    /// (`replay.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay: Option<replay::Replay>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,6 +187,15 @@ pub fn normalize_prefix(prefix: &str) -> Result<String, String> {
     let trimmed = prefix.trim_start_matches('/');
     if trimmed.split('/').any(|segment| segment == "..") {
         return Err(format!("prefix `{prefix}` may not contain `..`"));
+    }
+    if trimmed
+        .split('/')
+        .any(|segment| segment == replay::REPLAY_SEGMENT)
+    {
+        return Err(format!(
+            "prefix `{prefix}` is taken: replay sets go under {}/",
+            replay::REPLAY_SEGMENT
+        ));
     }
     if trimmed.starts_with("auditlog-digest") {
         return Err(format!(

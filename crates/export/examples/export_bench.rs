@@ -167,6 +167,7 @@ async fn prepare(dir: &Path, count: usize) {
         filter: None,
         format: Default::default(),
         ocsf_classes: Default::default(),
+        replay: None,
     };
     add_destination(&store, &destination, "01BENCHDESTINATIONADDED000", end).await;
     let zstd = Destination {
@@ -234,6 +235,7 @@ async fn add_azure(dir: &Path, endpoint: &str, container: &str, key_file: &str) 
         filter: None,
         format: Default::default(),
         ocsf_classes: Default::default(),
+        replay: None,
     };
     add_destination(&store, &destination, "01BENCHAZUREDESTINATIONADD", now_ms()).await;
 }

@@ -233,17 +233,19 @@ impl Run<'_> {
         report: &mut DestinationReport,
     ) -> Result<(), String> {
         let (now, lease_ms) = (self.now, self.config.lease_ms);
+        // A replay set sees no window past its end as closed, whatever the time.
+        let horizon = match &self.destination.replay {
+            Some(replay) => replay.horizon(now, self.config),
+            None => now,
+        };
         for _ in 0..self.config.max_windows_per_pass {
-            let next_event = first_event_at_or_after(
-                self.store,
-                &self.destination.tenant,
-                state.exported_through,
-                now,
-            )
-            .await
-            .map_err(|e| e.to_string())?
-            .map(|p| p.received_at);
-            let next = match machine::next_step(state, next_event, self.config, now) {
+            let (from, _) = self.destination.unexported(state, Some(self.config));
+            let next_event =
+                first_event_at_or_after(self.store, &self.destination.tenant, from, now)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map(|p| p.received_at);
+            let next = match machine::next_step(state, next_event, self.config, horizon) {
                 Step::Done => return Ok(()),
                 Step::StartDigests(start) => machine::start_digests(state, start, now, lease_ms),
                 Step::Digest(period) => {
@@ -319,9 +321,11 @@ pub async fn oldest_unexported(
     now: Timestamp,
 ) -> Result<Option<Timestamp>, StoreError> {
     let state = store.export_state(&destination.id).await?;
-    let first =
-        first_event_at_or_after(store, &destination.tenant, state.exported_through, now).await?;
-    Ok(first.map(|p| p.received_at))
+    let (from, to) = destination.unexported(&state, None);
+    let first = first_event_at_or_after(store, &destination.tenant, from, now).await?;
+    Ok(first
+        .map(|p| p.received_at)
+        .filter(|at| to.is_none_or(|to| *at < to)))
 }
 
 async fn first_event_at_or_after(
@@ -492,8 +496,10 @@ pub async fn backlog(
     state: &ExportState,
     now: Timestamp,
 ) -> Result<Backlog, StoreError> {
+    let (from, to) = destination.unexported(state, None);
     let query = EventQuery {
-        from: state.exported_through,
+        from,
+        to,
         limit: PAGE,
         order: Order::Asc,
         ..EventQuery::default()

@@ -5,6 +5,7 @@
 //! which only the operator (`auditlog destinations add --dir`) may choose.
 
 use auditlog_core::Timestamp;
+use auditlog_core::export::replay::Replay;
 use auditlog_core::export::{
     AzureTarget, Compression, DEFAULT_PREFIX, Destination, S3Target, Target, check_s3_target,
     normalize_prefix,
@@ -30,6 +31,9 @@ use crate::self_audit::RequestOrigin;
 use auditlog_core::self_audit::{SelfAction, SelfEvent};
 
 mod azure_body;
+mod replay_set;
+
+pub(crate) use replay_set::add_replay_set;
 
 pub use azure_body::{NewAzureBody, NewAzureDestination, tenant_secret_prefix};
 
@@ -113,6 +117,9 @@ pub struct DestinationView {
     /// An object store's OCSF class rules, when it has any.
     #[serde(skip_serializing_if = "Option::is_none")]
     ocsf_classes: Option<Vec<ClassRule>>,
+    /// A replay set's original and range (docs/export.md, Replay sets).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replay: Option<Replay>,
 }
 
 impl DestinationView {
@@ -137,6 +144,7 @@ impl DestinationView {
                 .then_some(destination.format),
             ocsf_classes: (!destination.ocsf_classes.is_default())
                 .then(|| destination.ocsf_classes.classes.clone()),
+            replay: destination.replay.clone(),
         };
         match &destination.target {
             Target::S3(s3) => {
@@ -393,6 +401,7 @@ pub(crate) async fn store_new(
         filter: options.filter,
         format: options.format,
         ocsf_classes: options.ocsf_classes,
+        replay: None,
     };
     let record = state.self_event(
         key.tenant(),

@@ -17,13 +17,14 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse as _, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::AppState;
 use crate::auth::{Admin, ApiKey, KeyRefusals};
-use crate::destinations::{DestinationView, owned, store_new};
+use crate::destinations::{DestinationView, add_replay_set, owned, store_new};
 use crate::error::{ApiError, ErrorBody, JsonBodyRefusals, StoreRefusal};
 use crate::handlers::{PathId, read_json_body, store_unavailable};
 use crate::self_audit::RequestOrigin;
@@ -314,19 +315,22 @@ pub async fn resume_destination(
         .map(Json)
 }
 
-/// Delivers again every retained event received at or after `from`: the checkpoint moves back
-/// (never forward). Receivers drop the repeats by event id.
+/// A stream delivers again every retained event received at or after `from`: the checkpoint
+/// moves back (never forward), and receivers drop the repeats by event id. An object store gets
+/// a replay set: a new destination writing its events from `from` again under
+/// `{prefix}_replay/{id}/`, never touching an original object (docs/export.md, Replay sets).
 #[utoipa::path(post, path = "/v1/destinations/{id}/replay", tag = "destinations",
     security(("api_key" = ["admin"])),
     params(("id" = String, Path, description = "The destination's id (`dst_...`).")),
     request_body(content = Replay, content_type = "application/json"),
     responses(
-        (status = 200, description = "Replaying; its status.", body = StreamStatus),
+        (status = 200, description = "A stream replaying; its status.", body = StreamStatus),
+        (status = 201, description = "An object store's replay set, added.", body = DestinationView),
         JsonBodyRefusals,
         KeyRefusals,
         (status = 404, description = "`destination_not_found`: none with this id for this tenant.", body = ErrorBody),
-        (status = 409, description = "`not_a_stream`: an object-store destination (replaying one is not built yet: its objects stay as written, exactly once).", body = ErrorBody),
-        (status = 422, description = "`invalid_replay`: `details` names `/from`.", body = ErrorBody),
+        (status = 409, description = "`cannot_replay`: the destination is itself a replay set.", body = ErrorBody),
+        (status = 422, description = "`invalid_replay`: `details` names `/from` (not a time; or for an object store, nothing delivered yet, or `from` past what was delivered).", body = ErrorBody),
         StoreRefusal,
     ))]
 pub async fn replay_stream(
@@ -336,7 +340,7 @@ pub async fn replay_stream(
     PathId(id): PathId,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<StreamStatus>, ApiError> {
+) -> Result<Response, ApiError> {
     let replay: Replay = read_json_body(&headers, body, MAX_REPLAY_BODY, "a replay object").await?;
     let from: Timestamp = parse_rfc3339(&replay.from).map_err(|e| {
         ApiError::new(
@@ -348,6 +352,11 @@ pub async fn replay_stream(
             json!([{"pointer": "/from", "message": format!("must be an RFC 3339 time: {e}")}]),
         )
     })?;
+    let destination = owned(&state, key.tenant(), &id).await?;
+    if destination.target.is_object_store() {
+        let view = add_replay_set(&state, &key, origin, &destination, from).await?;
+        return Ok((StatusCode::CREATED, Json(view)).into_response());
+    }
     let control = Control {
         action: SelfAction::DestinationReplayed,
         detail: Some(("from", from.to_rfc3339())),
@@ -355,5 +364,5 @@ pub async fn replay_stream(
     control
         .apply(&state, &key, origin, &id, |s| delivery::replay(s, from))
         .await
-        .map(Json)
+        .map(|status| Json(status).into_response())
 }

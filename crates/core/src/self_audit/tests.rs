@@ -114,6 +114,7 @@ fn a_destination_record_names_its_filter_format_and_compression_when_not_the_def
         filter: None,
         format: Format::V1,
         ocsf_classes: Default::default(),
+        replay: None,
     };
     let metadata = |d: &Destination| {
         SelfEvent::new(SelfAction::DestinationAdded, key())

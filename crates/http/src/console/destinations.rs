@@ -96,6 +96,13 @@ fn card(
                         None => { "every event" }
                     }
                 }
+                @if let Some(replay) = &destination.replay {
+                    dt { "Replay of" }
+                    dd.replay {
+                        code { (replay.of) } " from " (replay.from.to_rfc3339())
+                        ", to the end of the digest period holding " (replay.until.to_rfc3339())
+                    }
+                }
                 dt { "Last success" }
                 dd { @if let Some(t) = status.last_success_at { (when(now, t)) } @else { "never" } }
                 @if let Some(error) = &status.last_error {

@@ -42,6 +42,7 @@ fn destination() -> Destination {
         filter: None,
         format: Default::default(),
         ocsf_classes: Default::default(),
+        replay: None,
     }
 }
 
