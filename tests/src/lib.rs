@@ -374,6 +374,15 @@ impl TestService {
         answer(response).await
     }
 
+    /// POSTs `body` (none: an empty body) to `path` with `key`; status and parsed answer.
+    pub async fn post_json(&self, key: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let mut request = self.client.post(self.url(path)).bearer_auth(key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        answer(request.send().await.expect("request")).await
+    }
+
     pub async fn get(&self, key: Option<&str>, path_and_query: &str) -> (u16, Value) {
         let mut request = self.client.get(self.url(path_and_query));
         if let Some(k) = key {

@@ -7,16 +7,7 @@ use serde_json::{Value, json};
 use crate::TestService;
 
 async fn post(s: &TestService, key: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let mut request = s.client.post(s.url(path)).bearer_auth(key);
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.expect("request");
-    let status = response.status().as_u16();
-    (
-        status,
-        response.json::<Value>().await.unwrap_or(Value::Null),
-    )
+    s.post_json(key, path, body).await
 }
 
 fn pointers(err: &Value) -> Vec<String> {

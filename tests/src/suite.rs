@@ -894,20 +894,7 @@ pub async fn the_digest_public_keys_are_published_with_every_rotation(s: &TestSe
 /// for this tenant, the endpoint only an Azure cloud's, every bad field named.
 pub async fn azure_destinations_over_http_name_only_the_tenants_own_secrets(s: &TestService) {
     let admin = s.key("acme-eu", "admin").await;
-    let post = |body: Value| {
-        let request = s
-            .client
-            .post(s.url("/v1/destinations"))
-            .bearer_auth(&admin)
-            .json(&body);
-        async move {
-            let response = request.send().await.unwrap();
-            (
-                response.status().as_u16(),
-                response.json::<Value>().await.unwrap(),
-            )
-        }
-    };
+    let post = |body: Value| s.post_json(&admin, "/v1/destinations", Some(body));
     let pointers = |answer: &Value| -> Vec<String> {
         answer["error"]["details"]
             .as_array()
@@ -984,20 +971,7 @@ pub async fn azure_destinations_over_http_name_only_the_tenants_own_secrets(s: &
 /// view; anything else named by its pointer.
 pub async fn object_stores_choose_their_compression_filter_and_format_once(s: &TestService) {
     let admin = s.key("acme-zstd", "admin").await;
-    let post = |body: Value| {
-        let request = s
-            .client
-            .post(s.url("/v1/destinations"))
-            .bearer_auth(&admin)
-            .json(&body);
-        async move {
-            let response = request.send().await.unwrap();
-            (
-                response.status().as_u16(),
-                response.json::<Value>().await.unwrap(),
-            )
-        }
-    };
+    let post = |body: Value| s.post_json(&admin, "/v1/destinations", Some(body));
     let azure = json!({"account": "acmeaudit", "container": "audit-log",
         "sas_env": "AUDITLOG_TENANT_ACME_ZSTD_SAS"});
     let added = [

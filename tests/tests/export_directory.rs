@@ -16,6 +16,25 @@ use auditlog_tests::export_suite::{
     GRACE, WINDOW, config, first_window_boundary, ids, ingest, read_directory,
 };
 
+/// A directory destination of tenant `acme` under `out`, prefix `audit/`, every option at its
+/// default.
+fn directory_destination(id: &str, out: &std::path::Path) -> Destination {
+    Destination {
+        id: id.into(),
+        tenant: "acme".into(),
+        target: Target::Directory {
+            path: out.display().to_string(),
+            prefix: "audit/".into(),
+        },
+        created_at: Timestamp(auditlog_tests::now_ms()),
+        compression: Default::default(),
+        filter: None,
+        format: Default::default(),
+        ocsf_classes: Default::default(),
+        replay: None,
+    }
+}
+
 /// Receipts are computed once, at ingest, and the exporter copies the stored one into each line:
 /// an event whose stored JSON someone changed after ingest (here, its row edited in SQLite) is
 /// delivered with a receipt it no longer matches, and the verifier names its line even without
@@ -26,20 +45,7 @@ async fn an_event_changed_in_the_store_after_ingest_is_named_by_the_verifier() {
     let data = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
     let store = auditlog_local::SqliteStore::open(data.path()).unwrap();
-    let destination = Destination {
-        id: "dst_dir".into(),
-        tenant: "acme".into(),
-        target: Target::Directory {
-            path: out.path().display().to_string(),
-            prefix: "audit/".into(),
-        },
-        created_at: Timestamp(auditlog_tests::now_ms()),
-        compression: Default::default(),
-        filter: None,
-        format: Default::default(),
-        ocsf_classes: Default::default(),
-        replay: None,
-    };
+    let destination = directory_destination("dst_dir", out.path());
     auditlog_tests::add_destination(&store, &destination).await;
     let t0 = first_window_boundary();
     let receipts = ingest(&store, "acme", &ids("t", 3), t0 + 1_000, None).await;
@@ -108,18 +114,8 @@ async fn a_filtered_object_store_writes_only_what_its_filter_admits_and_says_so(
         },
     };
     let destination = Destination {
-        id: "dst_filtered".into(),
-        tenant: "acme".into(),
-        target: Target::Directory {
-            path: out.path().display().to_string(),
-            prefix: "audit/".into(),
-        },
-        created_at: Timestamp(auditlog_tests::now_ms()),
-        compression: Default::default(),
         filter: Some(filter.clone()),
-        format: Default::default(),
-        ocsf_classes: Default::default(),
-        replay: None,
+        ..directory_destination("dst_filtered", out.path())
     };
     auditlog_tests::add_destination(&store, &destination).await;
     let t0 = first_window_boundary();
@@ -250,18 +246,8 @@ async fn ocsf_and_ecs_objects_carry_each_events_receipt_and_verify() {
         let out = tempfile::tempdir().unwrap();
         let store = auditlog_local::SqliteStore::open(data.path()).unwrap();
         let destination = Destination {
-            id: "dst_formatted".into(),
-            tenant: "acme".into(),
-            target: Target::Directory {
-                path: out.path().display().to_string(),
-                prefix: "audit/".into(),
-            },
-            created_at: Timestamp(auditlog_tests::now_ms()),
-            compression: Default::default(),
-            filter: None,
             format,
-            ocsf_classes: OcsfMapping::default(),
-            replay: None,
+            ..directory_destination("dst_formatted", out.path())
         };
         auditlog_tests::add_destination(&store, &destination).await;
         let t0 = first_window_boundary();
@@ -366,18 +352,8 @@ async fn a_replay_set_writes_the_original_events_again_under_its_own_prefix() {
     let out = tempfile::tempdir().unwrap();
     let store = auditlog_local::SqliteStore::open(data.path()).unwrap();
     let original = Destination {
-        id: "dst_orig".into(),
-        tenant: "acme".into(),
-        target: Target::Directory {
-            path: out.path().display().to_string(),
-            prefix: "audit/".into(),
-        },
-        created_at: Timestamp(auditlog_tests::now_ms()),
         compression: auditlog_core::export::Compression::Zstd,
-        filter: None,
-        format: Default::default(),
-        ocsf_classes: Default::default(),
-        replay: None,
+        ..directory_destination("dst_orig", out.path())
     };
     auditlog_tests::add_destination(&store, &original).await;
     let t0 = first_window_boundary();

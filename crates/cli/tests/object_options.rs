@@ -36,27 +36,58 @@ fn objects(root: &Path) -> Vec<(String, Vec<u8>)> {
     found
 }
 
+/// `auditlog destinations add --tenant demo --dir OUT` with `flags`.
+fn add_directory(data: &Path, out: &Path, flags: &[&str]) -> (bool, String, String) {
+    let mut args = vec![
+        "destinations",
+        "add",
+        "--tenant",
+        "demo",
+        "--dir",
+        out.to_str().unwrap(),
+    ];
+    args.extend(flags);
+    auditlog(data, &args)
+}
+
+/// One `auditlog export` pass with 1 s windows and grace.
+fn export_pass(data: &Path) -> (bool, String, String) {
+    let window = [
+        ("AUDITLOG_EXPORT_WINDOW", "1s"),
+        ("AUDITLOG_EXPORT_GRACE", "1s"),
+    ];
+    auditlog_with(data, &["export"], &window)
+}
+
+/// The action of every line of `objects`, each read with its format's own library (flate2, the
+/// zstd library), as `gunzip` or `zstd -d` would.
+fn actions<'a>(objects: impl IntoIterator<Item = &'a (String, Vec<u8>)>) -> Vec<String> {
+    let mut actions = Vec::new();
+    for (name, bytes) in objects {
+        let text = if name.ends_with(".zst") {
+            String::from_utf8(zstd::stream::decode_all(bytes.as_slice()).unwrap()).unwrap()
+        } else {
+            let mut text = String::new();
+            let mut gunzip = flate2::read::GzDecoder::new(bytes.as_slice());
+            std::io::Read::read_to_string(&mut gunzip, &mut text).unwrap();
+            text
+        };
+        for line in text.lines() {
+            let event: Value = serde_json::from_str(line).unwrap();
+            actions.push(event["action"].as_str().unwrap().to_string());
+        }
+    }
+    actions.sort();
+    actions
+}
+
 #[test]
 fn a_zstd_directory_destination_exports_zstd_objects_that_verify() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let out = dir.path().join("export");
     create_key(&data, "demo");
-    let add = |compression: &str| {
-        auditlog(
-            &data,
-            &[
-                "destinations",
-                "add",
-                "--tenant",
-                "demo",
-                "--dir",
-                out.to_str().unwrap(),
-                "--compression",
-                compression,
-            ],
-        )
-    };
+    let add = |compression: &str| add_directory(&data, &out, &["--compression", compression]);
     let (ok, _, stderr) = add("lz4");
     assert!(!ok, "{stderr}");
     assert!(
@@ -71,30 +102,18 @@ fn a_zstd_directory_destination_exports_zstd_objects_that_verify() {
     // The key's and the destination's own records are the events: once their 1 s window and
     // its grace have passed, one export pass writes them.
     std::thread::sleep(Duration::from_millis(2_100));
-    let window = [
-        ("AUDITLOG_EXPORT_WINDOW", "1s"),
-        ("AUDITLOG_EXPORT_GRACE", "1s"),
-    ];
-    let (ok, stdout, stderr) = auditlog_with(&data, &["export"], &window);
+    let (ok, stdout, stderr) = export_pass(&data);
     assert!(ok, "{stderr}");
     let summary: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(summary["failed"], 0, "{summary}");
 
     let written = objects(&out);
     assert!(!written.is_empty(), "nothing exported: {summary}");
-    let mut actions = Vec::new();
-    for (name, bytes) in &written {
+    for (name, _) in &written {
         assert!(name.ends_with(".ndjson.zst"), "{name}");
-        // Read with the zstd library itself, as `zstd -d` would.
-        let text = String::from_utf8(zstd::stream::decode_all(bytes.as_slice()).unwrap()).unwrap();
-        for line in text.lines() {
-            let event: Value = serde_json::from_str(line).unwrap();
-            actions.push(event["action"].as_str().unwrap().to_string());
-        }
     }
-    actions.sort();
     assert_eq!(
-        actions,
+        actions(&written),
         ["auditlog.destination.added", "auditlog.key.created"]
     );
 
@@ -173,21 +192,7 @@ fn a_filtered_directory_destination_exports_only_what_it_admits() {
     let data = dir.path().join("data");
     let out = dir.path().join("export");
     create_key(&data, "demo");
-    let add = |filter: &str| {
-        auditlog(
-            &data,
-            &[
-                "destinations",
-                "add",
-                "--tenant",
-                "demo",
-                "--dir",
-                out.to_str().unwrap(),
-                "--filter",
-                filter,
-            ],
-        )
-    };
+    let add = |filter: &str| add_directory(&data, &out, &["--filter", filter]);
     let (ok, _, stderr) = add(r#"{"include": {"actions": ["*"], "outcomes": ["maybe"]}}"#);
     assert!(!ok, "{stderr}");
     assert!(stderr.contains("--filter /include/actions/0"), "{stderr}");
@@ -204,27 +209,14 @@ fn a_filtered_directory_destination_exports_only_what_it_admits() {
     );
 
     std::thread::sleep(Duration::from_millis(2_100));
-    let window = [
-        ("AUDITLOG_EXPORT_WINDOW", "1s"),
-        ("AUDITLOG_EXPORT_GRACE", "1s"),
-    ];
-    let (ok, stdout, stderr) = auditlog_with(&data, &["export"], &window);
+    let (ok, stdout, stderr) = export_pass(&data);
     assert!(ok, "{stderr}");
-    let mut actions = Vec::new();
-    for (_, bytes) in objects(&out) {
-        let mut text = String::new();
-        std::io::Read::read_to_string(
-            &mut flate2::read::GzDecoder::new(bytes.as_slice()),
-            &mut text,
-        )
-        .unwrap();
-        for line in text.lines() {
-            let event: Value = serde_json::from_str(line).unwrap();
-            actions.push(event["action"].as_str().unwrap().to_string());
-        }
-    }
     // The key's record, not the destination's: the filter left that one out.
-    assert_eq!(actions, ["auditlog.key.created"], "{stdout}");
+    assert_eq!(
+        actions(&objects(&out)),
+        ["auditlog.key.created"],
+        "{stdout}"
+    );
     let (ok, stdout, stderr) = auditlog(&data, &["verify", out.to_str().unwrap()]);
     assert!(ok, "{stdout}{stderr}");
     assert!(stdout.contains("filtered ("), "{stdout}");
@@ -240,17 +232,7 @@ fn a_replay_set_from_the_command_line_writes_again_what_was_delivered() {
     let out = dir.path().join("export");
     let started = chrono::Utc::now().to_rfc3339();
     create_key(&data, "demo");
-    let (ok, stdout, stderr) = auditlog(
-        &data,
-        &[
-            "destinations",
-            "add",
-            "--tenant",
-            "demo",
-            "--dir",
-            out.to_str().unwrap(),
-        ],
-    );
+    let (ok, stdout, stderr) = add_directory(&data, &out, &[]);
     assert!(ok, "{stderr}");
     let id = serde_json::from_str::<Value>(&stdout).unwrap()["id"]
         .as_str()
@@ -264,11 +246,7 @@ fn a_replay_set_from_the_command_line_writes_again_what_was_delivered() {
     );
 
     std::thread::sleep(Duration::from_millis(2_100));
-    let window = [
-        ("AUDITLOG_EXPORT_WINDOW", "1s"),
-        ("AUDITLOG_EXPORT_GRACE", "1s"),
-    ];
-    let (ok, _, stderr) = auditlog_with(&data, &["export"], &window);
+    let (ok, _, stderr) = export_pass(&data);
     assert!(ok, "{stderr}");
     let originals = objects(&out);
     assert!(!originals.is_empty());
@@ -291,7 +269,7 @@ fn a_replay_set_from_the_command_line_writes_again_what_was_delivered() {
     );
     assert!(!ok && stderr.contains("itself a replay set"), "{stderr}");
 
-    let (ok, _, stderr) = auditlog_with(&data, &["export"], &window);
+    let (ok, _, stderr) = export_pass(&data);
     assert!(ok, "{stderr}");
     let after = objects(&out);
     for (name, bytes) in &originals {
@@ -300,29 +278,13 @@ fn a_replay_set_from_the_command_line_writes_again_what_was_delivered() {
             "{name} changed"
         );
     }
-    let replayed: Vec<&(String, Vec<u8>)> = after
+    let replayed = after
         .iter()
-        .filter(|(name, _)| name.contains(&format!("/_replay/{set_id}/tenant=demo/")))
-        .collect();
-    let mut actions = Vec::new();
-    for (_, bytes) in replayed {
-        let mut text = String::new();
-        std::io::Read::read_to_string(
-            &mut flate2::read::GzDecoder::new(bytes.as_slice()),
-            &mut text,
-        )
-        .unwrap();
-        actions.extend(text.lines().map(|line| {
-            serde_json::from_str::<Value>(line).unwrap()["action"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        }));
-    }
+        .filter(|(name, _)| name.contains(&format!("/_replay/{set_id}/tenant=demo/")));
+    let mut actions = actions(replayed);
     // The set runs to the end of the digest period holding what was delivered (an hour by
     // default), so the record of the replay itself joins it once its window closes.
     actions.retain(|a| a != "auditlog.destination.replayed");
-    actions.sort();
     assert_eq!(
         actions,
         ["auditlog.destination.added", "auditlog.key.created"],
