@@ -210,10 +210,7 @@ impl PartEncoder {
         stored_json: &str,
         stored_receipt: Option<&str>,
     ) -> Result<Option<Part>, PartError> {
-        let sha256 = match stored_receipt.filter(|r| is_sha256_hex(r)) {
-            Some(r) => r.to_string(),
-            None => receipt(stored_json)?,
-        };
+        let sha256 = receipt_of(stored_json, stored_receipt)?;
         self.queue(Pending {
             stored: stored_json.to_string(),
             sha256,
@@ -316,6 +313,19 @@ impl PartEncoder {
         self.events = 0;
         self.bytes = 0;
         Ok(Some(part))
+    }
+}
+
+/// The receipt of a stored event: the one stored beside it when it is a SHA-256 in hex (ingest
+/// computed it from the event as received), else computed from the stored JSON (events stored
+/// before receipts were kept).
+pub fn receipt_of(
+    stored_json: &str,
+    stored_receipt: Option<&str>,
+) -> Result<String, IntegrityError> {
+    match stored_receipt.filter(|r| is_sha256_hex(r)) {
+        Some(r) => Ok(r.to_string()),
+        None => receipt(stored_json),
     }
 }
 

@@ -4,11 +4,11 @@
 
 use auditlog_core::Event;
 use auditlog_core::export::Destination;
-use auditlog_core::integrity::{IntegrityError, SourceEvent, receipt};
+use auditlog_core::integrity::{IntegrityError, SourceEvent};
 use auditlog_core::store::StoredEvent;
 use auditlog_core::stream::format::{Format, render};
 
-use crate::parts::{Part, PartEncoder, PartError};
+use crate::parts::{Part, PartEncoder, PartError, receipt_of};
 
 /// What became of a row.
 pub enum Row {
@@ -24,12 +24,11 @@ pub fn encode_row(
     destination: &Destination,
     row: &StoredEvent,
 ) -> Result<Row, PartError> {
-    if let Some(filter) = &destination.filter
-        && !filter.admits_stored(&row.json)
-    {
-        return Ok(Row::Filtered);
-    }
+    let filter = destination.filter.as_ref();
     if destination.format == Format::V1 {
+        if filter.is_some_and(|f| !f.admits_stored(&row.json)) {
+            return Ok(Row::Filtered);
+        }
         return encoder
             .push(&row.json, row.receipt.as_deref())
             .map(Row::Written);
@@ -38,19 +37,19 @@ pub fn encode_row(
     // status, never a silent gap.
     let event: Event = serde_json::from_str(&row.json)
         .map_err(|e| IntegrityError::NotJson(format!("a stored event does not parse: {e}")))?;
+    // The event is parsed already: the filter reads it rather than the JSON again.
+    if filter.is_some_and(|f| !f.admits(&event)) {
+        return Ok(Row::Filtered);
+    }
     let record = render(
         &event,
         &row.json,
         destination.format,
         &destination.ocsf_classes,
     );
-    let receipt = match &row.receipt {
-        Some(stored) => stored.clone(),
-        None => receipt(&row.json)?,
-    };
     let source = SourceEvent {
         id: event.id,
-        receipt,
+        receipt: receipt_of(&row.json, row.receipt.as_deref())?,
     };
     encoder.push_record(record, source).map(Row::Written)
 }
