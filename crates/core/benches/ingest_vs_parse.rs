@@ -71,11 +71,20 @@ fn main() {
         black_box(parse_body(&body, &limits).expect("valid body").1.len());
     };
     // `AUDITLOG_BENCH_ONLY=ingest` (or `parse`) runs one side alone for ten seconds, for a
-    // profiler (`perf record`) to see that side only.
-    match std::env::var("AUDITLOG_BENCH_ONLY").as_deref() {
-        Ok("ingest") => return println!("{:.0} events/s", rate(10 * SLICE * 10, &mut ingest)),
-        Ok("parse") => return println!("{:.0} events/s", rate(10 * SLICE * 10, &mut parse)),
-        _ => {}
+    // profiler (`perf record`) to see that side only; with `AUDITLOG_BENCH_ITERATIONS=N`, N
+    // batches exactly, for `valgrind --tool=callgrind`, whose instruction counts do not drift
+    // with the machine as times do.
+    let only: Option<&mut dyn FnMut()> = match std::env::var("AUDITLOG_BENCH_ONLY").as_deref() {
+        Ok("ingest") => Some(&mut ingest),
+        Ok("parse") => Some(&mut parse),
+        _ => None,
+    };
+    if let Some(side) = only {
+        match std::env::var("AUDITLOG_BENCH_ITERATIONS").map(|n| n.parse::<u64>()) {
+            Ok(Ok(n)) => (0..n).for_each(|_| side()),
+            _ => println!("{:.0} events/s", rate(10 * SLICE * 10, side)),
+        }
+        return;
     }
     // Warm up both (allocator pages, caches, branch predictors).
     rate(slice, &mut ingest);

@@ -5,6 +5,7 @@
 
 use serde_json::Value;
 
+use crate::strict::ObjectOnly;
 use crate::validate::{FieldError, IngestContext, Limits, PreparedEvent, prepare_event};
 
 /// Whether the body was one bare event or a batch envelope; pointers differ between the two.
@@ -264,47 +265,16 @@ pub fn prepare_request(
         });
     }
     if let Ok(text) = std::str::from_utf8(body) {
-        // One typed pass over a batch whose items all parse; items whose rules fail (and any
-        // batch with an item that does not parse) go through the raw envelope below.
-        if let Ok(envelope) = serde_json::from_str::<crate::wire::TypedEnvelope<'_>>(text)
-            && !envelope.events.is_empty()
-            && envelope.events.len() <= limits.max_events_per_request
-        {
-            let mut items = Vec::with_capacity(envelope.events.len());
-            let mut retry = Vec::new();
-            for (index, wire) in envelope.events.into_iter().enumerate() {
-                match crate::wire::prepare_wire(wire, "", ctx, fresh_id) {
-                    Some(prepared) => items.push(PreparedItem::Valid(prepared)),
-                    None => {
-                        // Replaced below; stays only if the item cannot be found again.
-                        items.push(PreparedItem::Rejected {
-                            id: None,
-                            errors: vec![FieldError {
-                                pointer: item_base(Shape::Batch, index),
-                                message: "internal error: item lost between passes".into(),
-                            }],
-                        });
-                        retry.push(index);
-                    }
-                }
-            }
-            if !retry.is_empty() {
-                let raw: crate::wire::Envelope<'_> =
-                    serde_json::from_str(text).map_err(|e| RequestError::MalformedJson {
-                        message: describe_json_error(&e),
-                        line: e.line(),
-                        column: e.column(),
-                    })?;
-                for index in retry {
-                    if let (Some(item), Some(slot)) = (raw.events.get(index), items.get_mut(index))
-                    {
-                        *slot = prepare_raw(Shape::Batch, index, item.get(), ctx, fresh_id);
-                    }
-                }
-            }
-            return Ok(items);
+        // One typed pass over a batch, preparing each event as it is read: the common case.
+        let mut streamed = crate::wire::batch::prepare_batch(text, ctx, fresh_id);
+        if streamed.complete && streamed.gave_up.is_empty() {
+            return Ok(streamed.items);
         }
-        if let Ok(envelope) = serde_json::from_str::<crate::wire::Envelope<'_>>(text) {
+        // Items the typed pass gave up on, and any it did not reach, are read again from the
+        // raw envelope, each by the typed path and then by the walker that names what is wrong.
+        if let Ok(ObjectOnly(envelope)) =
+            serde_json::from_str::<ObjectOnly<crate::wire::Envelope<'_>>>(text)
+        {
             if envelope.events.is_empty() {
                 return Err(RequestError::EmptyBatch);
             }
@@ -314,12 +284,20 @@ pub fn prepare_request(
                     max: limits.max_events_per_request,
                 });
             }
-            return Ok(envelope
-                .events
-                .iter()
-                .enumerate()
-                .map(|(index, raw)| prepare_raw(Shape::Batch, index, raw.get(), ctx, fresh_id))
-                .collect());
+            let items = &mut streamed.items;
+            for index in streamed.gave_up {
+                if let (Some(raw), Some(slot)) = (envelope.events.get(index), items.get_mut(index))
+                {
+                    *slot = prepare_raw(Shape::Batch, index, raw.get(), ctx, fresh_id);
+                }
+            }
+            for (index, raw) in envelope.events.iter().enumerate().skip(items.len()) {
+                items.push(prepare_raw(Shape::Batch, index, raw.get(), ctx, fresh_id));
+            }
+            // The typed pass may have read past what the raw envelope holds only if the two
+            // parsers disagreed; the raw envelope is the one the walker would use.
+            items.truncate(envelope.events.len());
+            return Ok(streamed.items);
         }
         if let Some(prepared) = crate::wire::prepare_fast(text, "", ctx, fresh_id) {
             return Ok(vec![PreparedItem::Valid(prepared)]);

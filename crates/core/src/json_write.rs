@@ -16,7 +16,7 @@ use serde_json::{Map, Number, Value};
 /// Whether any byte of `bytes` must be escaped in a JSON string. No early exit, so the loop
 /// becomes SIMD compares over the whole string.
 #[inline]
-fn needs_escape(bytes: &[u8]) -> bool {
+pub(crate) fn needs_escape(bytes: &[u8]) -> bool {
     let mut found = false;
     for &b in bytes {
         found |= (b < 0x20) | (b == b'"') | (b == b'\\');

@@ -11,6 +11,10 @@
 
 use serde_json::{Map, Value};
 
+use key_matcher::KeyMatcher;
+
+mod key_matcher;
+
 /// What a masked value becomes.
 pub const MASK: &str = "[REDACTED]";
 
@@ -30,9 +34,7 @@ pub const DEFAULT_PATTERNS: [&str; 9] = [
 #[derive(Debug, Clone)]
 pub struct Redactor {
     patterns: Vec<String>,
-    /// Which bytes start some pattern: every key of every event is checked, and most keys
-    /// have few such bytes, so patterns are compared only where one could begin.
-    first_bytes: [bool; 256],
+    matcher: KeyMatcher,
 }
 
 impl Default for Redactor {
@@ -68,15 +70,9 @@ impl Redactor {
     }
 
     fn from_patterns(patterns: Vec<String>) -> Self {
-        let mut first_bytes = [false; 256];
-        for p in &patterns {
-            if let Some(b) = p.bytes().next() {
-                first_bytes[usize::from(b)] = true;
-            }
-        }
         Redactor {
+            matcher: KeyMatcher::new(&patterns),
             patterns,
-            first_bytes,
         }
     }
 
@@ -85,33 +81,7 @@ impl Redactor {
     }
 
     pub fn is_secret_key(&self, key: &str) -> bool {
-        // Fast path without allocating for the common short, already-clean keys.
-        let mut buf = [0u8; 64];
-        let mut len = 0;
-        for b in key.bytes() {
-            if b.is_ascii_alphanumeric() {
-                if len == buf.len() {
-                    return self.matches(&normalize_key(key));
-                }
-                buf[len] = b.to_ascii_lowercase();
-                len += 1;
-            }
-        }
-        match std::str::from_utf8(&buf[..len]) {
-            Ok(normalized) => self.matches(normalized),
-            Err(_) => false,
-        }
-    }
-
-    fn matches(&self, normalized: &str) -> bool {
-        let bytes = normalized.as_bytes();
-        (0..bytes.len()).any(|i| {
-            self.first_bytes[usize::from(bytes[i])]
-                && self
-                    .patterns
-                    .iter()
-                    .any(|p| bytes[i..].starts_with(p.as_bytes()))
-        })
+        self.matcher.matches(key)
     }
 
     /// Masks every secret-looking value anywhere inside `map`; returns how many were masked.

@@ -630,26 +630,39 @@ pub(crate) fn check_text(text: &str, max_chars: usize, rule: Rule) -> Result<(),
     check_rule(rule, text)
 }
 
+/// Whether every byte of `text` is ASCII from `low` up to `~` (DEL and above are out). No early
+/// exit, so the loop becomes SIMD compares: every string of every event passes through here.
+#[inline]
+fn all_bytes_in(text: &str, low: u8) -> bool {
+    let mut ok = true;
+    for &b in text.as_bytes() {
+        ok &= (low..0x7f).contains(&b);
+    }
+    ok
+}
+
 fn check_rule(rule: Rule, text: &str) -> Result<(), String> {
     match rule {
         Rule::Text => {
             // ASCII fast path: only bytes below 0x20, DEL, or any non-ASCII need the char check.
-            let suspicious = text.bytes().any(|b| !(0x20..0x7f).contains(&b));
-            if suspicious && text.chars().any(char::is_control) {
+            if !all_bytes_in(text, 0x20) && text.chars().any(char::is_control) {
                 return Err("must not contain control characters".into());
             }
         }
         Rule::IdempotencyKey => {
-            if !text.bytes().all(|b| b.is_ascii_graphic()) {
+            if !all_bytes_in(text, 0x21) {
                 return Err("may hold only printable ASCII characters without spaces".into());
             }
         }
         Rule::Action => check_action(text)?,
         Rule::Email => {
-            let mut parts = text.split('@');
-            let ok = matches!((parts.next(), parts.next(), parts.next()),
-                (Some(local), Some(domain), None) if !local.is_empty() && !domain.is_empty())
-                && !text.chars().any(|c| c.is_whitespace() || c.is_control());
+            // One `@`, with something on both sides, and no space or control character.
+            let ats = text.bytes().filter(|&b| b == b'@').count();
+            let ok = ats == 1
+                && !text.starts_with('@')
+                && !text.ends_with('@')
+                && (all_bytes_in(text, 0x21)
+                    || !text.chars().any(|c| c.is_whitespace() || c.is_control()));
             if !ok {
                 return Err(format!("`{}` is not an email address", clip(text)));
             }
@@ -672,19 +685,22 @@ pub const RESERVED_ACTION_PREFIX: &str = "auditlog.";
 /// `auditlog.` namespace.
 pub fn check_action(text: &str) -> Result<(), String> {
     let explain = "must be a dotted lowercase name such as `user.login`: two or more segments of a-z, 0-9, `_` or `-`, joined by dots, starting with a letter";
-    let mut segments = 0;
-    for segment in text.split('.') {
-        segments += 1;
-        if segment.is_empty()
-            || !segment
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
-        {
-            return Err(format!("`{}` {explain}", clip(text)));
-        }
+    // One pass over the bytes: allowed bytes, no empty segment (no leading, doubled or
+    // trailing dot: the first byte must be a letter), at least one dot.
+    let bytes = text.as_bytes();
+    let mut ok = bytes.first().is_some_and(u8::is_ascii_lowercase) && !text.ends_with('.');
+    let (mut dots, mut after_dot) = (0usize, false);
+    for &b in bytes {
+        let dot = b == b'.';
+        ok &= (dot && !after_dot)
+            || b.is_ascii_lowercase()
+            || b.is_ascii_digit()
+            || b == b'_'
+            || b == b'-';
+        dots += usize::from(dot);
+        after_dot = dot;
     }
-    let starts_with_letter = text.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
-    if segments < 2 || !starts_with_letter {
+    if !ok || dots == 0 {
         return Err(format!("`{}` {explain}", clip(text)));
     }
     if text.starts_with(RESERVED_ACTION_PREFIX) {
@@ -765,6 +781,10 @@ fn digits(mut n: u64) -> usize {
 /// common control characters, `\u00XX` for the other control characters, everything else as is.
 fn json_string_len(s: &str) -> usize {
     let mut len = 2 + s.len();
+    // Nearly every string needs no escape; one vectorized pass tells.
+    if !crate::json_write::needs_escape(s.as_bytes()) {
+        return len;
+    }
     for b in s.bytes() {
         match b {
             b'"' | b'\\' | b'\n' | b'\r' | b'\t' | 0x08 | 0x0c => len += 1,
@@ -914,6 +934,55 @@ pub(crate) mod tests {
             "a b.c",
         ] {
             assert!(check_action(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// The rules as first written (splitting, char by char); the one-pass forms above must
+    /// decide every string the same way.
+    fn action_by_segments(text: &str) -> bool {
+        let segments: Vec<&str> = text.split('.').collect();
+        segments.len() >= 2
+            && segments.iter().all(|s| {
+                !s.is_empty()
+                    && s.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
+                    })
+            })
+            && text.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+            && !text.starts_with(RESERVED_ACTION_PREFIX)
+    }
+
+    fn email_by_parts(text: &str) -> bool {
+        let mut parts = text.split('@');
+        matches!((parts.next(), parts.next(), parts.next()),
+            (Some(local), Some(domain), None) if !local.is_empty() && !domain.is_empty())
+            && !text.chars().any(|c| c.is_whitespace() || c.is_control())
+    }
+
+    proptest! {
+        #[test]
+        fn one_pass_rules_agree_with_the_plain_ones(
+            text in "[a-z0-9_.@ \\-]{0,12}|[a-zA-Z0-9_.@\\-\t\u{7f}\u{85}\u{a0}é]{0,12}|\\PC{0,10}"
+        ) {
+            prop_assert_eq!(check_action(&text).is_ok(), action_by_segments(&text), "{:?}", text);
+            prop_assert_eq!(
+                check_rule(Rule::Email, &text).is_ok(),
+                email_by_parts(&text),
+                "{:?}",
+                text
+            );
+            prop_assert_eq!(
+                check_rule(Rule::Text, &text).is_ok(),
+                !text.chars().any(char::is_control),
+                "{:?}",
+                text
+            );
+            prop_assert_eq!(
+                check_rule(Rule::IdempotencyKey, &text).is_ok(),
+                text.bytes().all(|b| b.is_ascii_graphic()),
+                "{:?}",
+                text
+            );
         }
     }
 

@@ -21,12 +21,14 @@ use serde_json::{Map, Value};
 use crate::event::{
     Actor, ActorType, Context, Event, Outcome, Request, SCHEMA_VERSION, Source, Target,
 };
-use crate::strict::{ObjectOnly, objects, opt_object, opt_objects};
+use crate::strict::{ObjectOnly, opt_object, opt_objects};
 use crate::time;
 use crate::validate::{
     IngestContext, MAX_ACTION_CHARS, MAX_EMAIL_CHARS, MAX_ID_CHARS, MAX_IP_CHARS, MAX_LABEL_CHARS,
     MAX_REF_CHARS, MAX_USER_AGENT_CHARS, PreparedEvent, Rule, check_text, finish, measure_object,
 };
+
+pub(crate) mod batch;
 
 type Text<'a> = Option<Cow<'a, str>>;
 
@@ -36,14 +38,6 @@ type Text<'a> = Option<Cow<'a, str>>;
 pub(crate) struct Envelope<'a> {
     #[serde(borrow)]
     pub events: Vec<&'a RawValue>,
-}
-
-/// `{"events": [...]}` parsed typed in one pass: the common case of a batch of good events.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct TypedEnvelope<'a> {
-    #[serde(borrow, deserialize_with = "objects")]
-    pub events: Vec<WireEvent<'a>>,
 }
 
 #[derive(Deserialize)]

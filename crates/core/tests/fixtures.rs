@@ -403,6 +403,21 @@ fn fast_and_slow_paths_agree_on_every_fixture() {
     bodies.push(std::fs::read(fixtures().join("foreign/logger-record.as-published.txt")).unwrap());
     bodies.push(br#"{"events": [], "x": 1}"#.to_vec());
     bodies.push(br#" {"events": [{"action": "a.b", "actor": {"id": "x"}}]} trailing"#.to_vec());
+    // serde reads a struct from an array too; a body that is an array is still refused.
+    bodies.push(br#"[[{"action": "a.b", "actor": {"id": "x"}}]]"#.to_vec());
+    bodies.push(
+        br#"{"events": [{"action": "a.b", "actor": {"id": "x"}}], "events": [{"action": "c.d", "actor": {"id": "y"}}]}"#
+            .to_vec(),
+    );
+    // A batch whose middle item does not read as an event: the ones around it are kept.
+    bodies.push(
+        br#"{"events": [{"action": "a.b", "actor": {"id": "x"}}, {"action": 7}, {"action": "Bad", "actor": {"id": "y"}}, {"action": "c.d", "actor": {"id": "z"}, "metadata": {"k": 1, "k": 2}}]}"#
+            .to_vec(),
+    );
+    let over: Vec<Value> = (0..=limits.max_events_per_request)
+        .map(|i| json!({"action": "a.b", "actor": {"id": format!("u{i}")}}))
+        .collect();
+    bodies.push(serde_json::to_vec(&json!({ "events": over })).unwrap());
     for body in bodies {
         let fast = auditlog_core::ingest::prepare_request(&body, &ctx, &mut || "GEN".into());
         let slow = parse_body(&body, &limits)

@@ -1,0 +1,176 @@
+//! A batch envelope read and prepared in one pass: each event is validated, masked and
+//! written as soon as serde has read it, while its text is still in cache, and no list of
+//! parsed events is built (moving a few hundred of them while the list grew cost more than
+//! their validation rules).
+//!
+//! Only `{"events": [...]}` with exactly that one member is read here, as an object (serde's
+//! derived structs also take an array, which the API refuses). Whatever stops the pass (an item
+//! that does not read as an event, a second member, too many items, trailing text) leaves the
+//! items prepared so far in [`Streamed::items`] and `complete` false; the caller reads the raw
+//! envelope and prepares the rest, so the walker names every problem.
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use super::{WireEvent, prepare_wire};
+use crate::ingest::PreparedItem;
+use crate::strict::ObjectOnly;
+use crate::validate::{FieldError, IngestContext};
+
+/// What one pass over a batch gave.
+pub(crate) struct Streamed {
+    /// The items read, in order: the events the typed path took, and a placeholder for each
+    /// it gave up on.
+    pub items: Vec<PreparedItem>,
+    /// The indexes of those placeholders: the walker must look at these items.
+    pub gave_up: Vec<usize>,
+    /// Whether the whole body was read: every item is in `items`.
+    pub complete: bool,
+}
+
+/// Reads `text` as a batch envelope, preparing each event as it is read.
+pub(crate) fn prepare_batch(
+    text: &str,
+    ctx: &IngestContext<'_>,
+    fresh_id: &mut dyn FnMut() -> String,
+) -> Streamed {
+    // The smallest event is over 32 bytes, so this bounds the count from above; without it
+    // the list of prepared items (a few hundred bytes each) would be copied as it grows.
+    let expected = (text.len() / 32 + 1).min(ctx.limits.max_events_per_request);
+    let mut items = Vec::with_capacity(expected);
+    let mut gave_up = Vec::new();
+    let mut de = serde_json::Deserializer::from_str(text);
+    let read = Envelope {
+        ctx,
+        fresh_id,
+        items: &mut items,
+        gave_up: &mut gave_up,
+    }
+    .deserialize(&mut de)
+    .and_then(|()| de.end());
+    Streamed {
+        complete: read.is_ok() && !items.is_empty(),
+        items,
+        gave_up,
+    }
+}
+
+struct Envelope<'a, 'c> {
+    ctx: &'a IngestContext<'c>,
+    fresh_id: &'a mut dyn FnMut() -> String,
+    items: &'a mut Vec<PreparedItem>,
+    gave_up: &'a mut Vec<usize>,
+}
+
+impl<'de> DeserializeSeed<'de> for Envelope<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Envelope<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(r#"{"events": [...]}"#)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Envelope {
+            ctx,
+            fresh_id,
+            items,
+            gave_up,
+        } = self;
+        let mut seen = false;
+        while let Some(is_events) = map.next_key_seed(IsEvents)? {
+            if !is_events || seen {
+                return Err(de::Error::custom("not a plain batch envelope"));
+            }
+            seen = true;
+            map.next_value_seed(Items {
+                ctx,
+                fresh_id: &mut *fresh_id,
+                items: &mut *items,
+                gave_up: &mut *gave_up,
+            })?;
+        }
+        if seen {
+            Ok(())
+        } else {
+            Err(de::Error::missing_field("events"))
+        }
+    }
+}
+
+/// A member name: whether it is `events`.
+struct IsEvents;
+
+impl<'de> DeserializeSeed<'de> for IsEvents {
+    type Value = bool;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for IsEvents {
+    type Value = bool;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        Ok(v == "events")
+    }
+}
+
+/// The `events` array: each item read as an event object and prepared at once.
+struct Items<'a, 'c> {
+    ctx: &'a IngestContext<'c>,
+    fresh_id: &'a mut dyn FnMut() -> String,
+    items: &'a mut Vec<PreparedItem>,
+    gave_up: &'a mut Vec<usize>,
+}
+
+impl<'de> DeserializeSeed<'de> for Items<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Items<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of event objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let max = self.ctx.limits.max_events_per_request;
+        while let Some(ObjectOnly(wire)) = seq.next_element::<ObjectOnly<WireEvent<'de>>>()? {
+            if self.items.len() == max {
+                return Err(de::Error::custom("too many events"));
+            }
+            match prepare_wire(wire, "", self.ctx, self.fresh_id) {
+                Some(prepared) => self.items.push(PreparedItem::Valid(prepared)),
+                None => {
+                    // Replaced by the caller; stays only if the item cannot be found again.
+                    self.gave_up.push(self.items.len());
+                    self.items.push(PreparedItem::Rejected {
+                        id: None,
+                        errors: vec![FieldError {
+                            pointer: format!("/events/{}", self.items.len()),
+                            message: "internal error: item lost between passes".into(),
+                        }],
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
