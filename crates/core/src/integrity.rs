@@ -17,6 +17,9 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 pub use crate::object_keys::stream_of;
+#[cfg(test)]
+pub(crate) use event_form::stored_is_canonical;
+pub(crate) use event_form::{KnownCanonical, stored_and_receipt_known};
 pub use event_form::{event_receipt, stored_and_receipt};
 
 mod event_form;
@@ -97,7 +100,7 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) -> Result<(), Integrity
 const SAFE_INTEGER: u64 = 1 << 53;
 
 /// Whether `n` is an integer JCS spells exactly as serde_json writes it.
-fn is_safe_integer(n: &serde_json::Number) -> bool {
+pub(crate) fn is_safe_integer(n: &serde_json::Number) -> bool {
     n.as_u64().is_some_and(|u| u <= SAFE_INTEGER)
         || n.as_i64().is_some_and(|i| i.unsigned_abs() <= SAFE_INTEGER)
 }

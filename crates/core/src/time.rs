@@ -37,6 +37,12 @@ impl Timestamp {
     /// The same text written into a stack buffer; `None` outside years 0000-9999. Every stored
     /// event formats two timestamps, so this avoids a general-purpose formatter on the hot path.
     fn format_into(self, buf: &mut [u8; 24]) -> Option<&str> {
+        self.format_ascii(buf)?;
+        std::str::from_utf8(buf).ok()
+    }
+
+    /// The ASCII bytes of the text; `None` outside years 0000-9999.
+    fn format_ascii(self, buf: &mut [u8; 24]) -> Option<()> {
         if !(0..=MAX_MILLIS).contains(&self.0) {
             return None;
         }
@@ -71,7 +77,7 @@ impl Timestamp {
         ] {
             buf[at] = sep;
         }
-        std::str::from_utf8(buf).ok()
+        Some(())
     }
 }
 
@@ -140,7 +146,15 @@ impl Timestamp {
 
     /// Appends the JSON string of this timestamp (what `Serialize` writes), quotes included.
     pub(crate) fn write_json(self, out: &mut Vec<u8>) {
-        self.with_text(|text| crate::json_write::string(out, text));
+        // Digits and separators: nothing to check or escape, so the bytes go in as they are.
+        let mut buf = [0u8; 24];
+        if self.format_ascii(&mut buf).is_some() {
+            out.push(b'"');
+            out.extend_from_slice(&buf);
+            out.push(b'"');
+        } else {
+            self.with_text(|text| crate::json_write::string(out, text));
+        }
     }
 }
 

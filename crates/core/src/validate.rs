@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::event::{
     Actor, ActorType, Context, Event, Outcome, Request, SCHEMA_VERSION, Source, Target,
 };
+use crate::integrity::KnownCanonical;
 use crate::redact::Redactor;
 use crate::time::{self, Timestamp};
 
@@ -186,9 +187,19 @@ pub fn prepare_event(
 
 /// The common end of both validation paths: mask, serialize, bound the stored size.
 pub(crate) fn finish(
+    event: Event,
+    base: &str,
+    ctx: &IngestContext<'_>,
+) -> Result<PreparedEvent, Vec<FieldError>> {
+    finish_known(event, base, ctx, KnownCanonical::default())
+}
+
+/// [`finish`], told what the reader found out about the free-form objects.
+pub(crate) fn finish_known(
     mut event: Event,
     base: &str,
     ctx: &IngestContext<'_>,
+    known: KnownCanonical,
 ) -> Result<PreparedEvent, Vec<FieldError>> {
     let mut redacted = 0;
     if let Some(params) = event.request.as_mut().and_then(|r| r.params.as_mut()) {
@@ -197,12 +208,13 @@ pub(crate) fn finish(
     if let Some(meta) = event.metadata.as_mut() {
         redacted += ctx.redactor.redact_map(meta);
     }
-    let (json, receipt) = crate::integrity::stored_and_receipt(&event).map_err(|e| {
-        vec![FieldError {
-            pointer: base.to_string(),
-            message: format!("internal error: no receipt: {e}"),
-        }]
-    })?;
+    let (json, receipt) =
+        crate::integrity::stored_and_receipt_known(&event, known).map_err(|e| {
+            vec![FieldError {
+                pointer: base.to_string(),
+                message: format!("internal error: no receipt: {e}"),
+            }]
+        })?;
     if json.len() > ctx.limits.max_event_bytes {
         return Err(vec![FieldError {
             pointer: base.to_string(),
@@ -757,7 +769,7 @@ fn measure_value(value: &Value) -> (usize, usize) {
     }
 }
 
-fn number_len(n: &serde_json::Number) -> usize {
+pub(crate) fn number_len(n: &serde_json::Number) -> usize {
     if let Some(u) = n.as_u64() {
         digits(u)
     } else if let Some(i) = n.as_i64() {
@@ -779,7 +791,7 @@ fn digits(mut n: u64) -> usize {
 
 /// Length of a string as serde_json writes it: quotes, two-byte escapes for `"`, `\\` and the
 /// common control characters, `\u00XX` for the other control characters, everything else as is.
-fn json_string_len(s: &str) -> usize {
+pub(crate) fn json_string_len(s: &str) -> usize {
     let mut len = 2 + s.len();
     // Nearly every string needs no escape; one vectorized pass tells.
     if !crate::json_write::needs_escape(s.as_bytes()) {

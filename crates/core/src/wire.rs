@@ -21,14 +21,17 @@ use serde_json::{Map, Value};
 use crate::event::{
     Actor, ActorType, Context, Event, Outcome, Request, SCHEMA_VERSION, Source, Target,
 };
+use crate::integrity::KnownCanonical;
 use crate::strict::{ObjectOnly, opt_object, opt_objects};
 use crate::time;
 use crate::validate::{
     IngestContext, MAX_ACTION_CHARS, MAX_EMAIL_CHARS, MAX_ID_CHARS, MAX_IP_CHARS, MAX_LABEL_CHARS,
-    MAX_REF_CHARS, MAX_USER_AGENT_CHARS, PreparedEvent, Rule, check_text, finish, measure_object,
+    MAX_REF_CHARS, MAX_USER_AGENT_CHARS, PreparedEvent, Rule, check_text, finish_known,
 };
+use free::FreeObject;
 
 pub(crate) mod batch;
+mod free;
 
 type Text<'a> = Option<Cow<'a, str>>;
 
@@ -61,8 +64,8 @@ pub(crate) struct WireEvent<'a> {
     source: Option<WireSource<'a>>,
     #[serde(borrow, default, deserialize_with = "opt_object")]
     request: Option<WireRequest<'a>>,
-    #[serde(default)]
-    metadata: Option<Map<String, Value>>,
+    #[serde(default, deserialize_with = "free::opt_free_object")]
+    metadata: Option<FreeObject>,
 }
 
 #[derive(Deserialize)]
@@ -120,8 +123,8 @@ struct WireSource<'a> {
 struct WireRequest<'a> {
     #[serde(borrow, default, deserialize_with = "opt_text")]
     operation: Text<'a>,
-    #[serde(default)]
-    params: Option<Map<String, Value>>,
+    #[serde(default, deserialize_with = "free::opt_free_object")]
+    params: Option<FreeObject>,
     #[serde(default)]
     response_code: Option<u64>,
     #[serde(default)]
@@ -200,18 +203,25 @@ fn required(value: Text<'_>, max_chars: usize, rule: Rule) -> Result<String, Giv
     text(value, max_chars, rule)?.ok_or(GiveUp)
 }
 
+/// A free-form object within bounds, and whether its stored bytes are canonical (`None`
+/// when absent). A repeated key gives up too: the walker reads the same map, and its measure
+/// is the one to go by.
 fn free_object(
-    value: Option<Map<String, Value>>,
+    value: Option<FreeObject>,
     ctx: &IngestContext<'_>,
+    canonical: &mut Option<bool>,
 ) -> Result<Option<Map<String, Value>>, GiveUp> {
     match value {
         None => Ok(None),
-        Some(map) => {
-            let (depth, size) = measure_object(&map);
-            if depth > ctx.limits.max_nesting_depth || size > ctx.limits.max_free_json_bytes {
+        Some(o) => {
+            if o.repeated_key
+                || o.depth > ctx.limits.max_nesting_depth
+                || o.len > ctx.limits.max_free_json_bytes
+            {
                 Err(GiveUp)
             } else {
-                Ok(Some(map))
+                *canonical = Some(o.canonical);
+                Ok(Some(o.map))
             }
         }
     }
@@ -235,15 +245,17 @@ pub(crate) fn prepare_wire(
     ctx: &IngestContext<'_>,
     fresh_id: &mut dyn FnMut() -> String,
 ) -> Option<PreparedEvent> {
-    let event = build(wire, ctx, fresh_id).ok()?;
+    let mut known = KnownCanonical::default();
+    let event = build(wire, ctx, fresh_id, &mut known).ok()?;
     // `finish` errors (stored size) are reported by the walker too, identically.
-    finish(event, base, ctx).ok()
+    finish_known(event, base, ctx, known).ok()
 }
 
 fn build(
     w: WireEvent<'_>,
     ctx: &IngestContext<'_>,
     fresh_id: &mut dyn FnMut() -> String,
+    known: &mut KnownCanonical,
 ) -> Result<Event, GiveUp> {
     let id = text(w.id, MAX_ID_CHARS, Rule::IdempotencyKey)?;
     let action = required(w.action, MAX_ACTION_CHARS, Rule::Action)?;
@@ -320,7 +332,7 @@ fn build(
         None => None,
         Some(r) => Some(Request {
             operation: text(r.operation, MAX_REF_CHARS, Rule::Text)?,
-            params: free_object(r.params, ctx)?,
+            params: free_object(r.params, ctx, &mut known.params)?,
             response_code: match r.response_code {
                 None => None,
                 Some(code @ 100..=599) => Some(code as u16),
@@ -329,7 +341,7 @@ fn build(
             latency_ms: r.latency_ms,
         }),
     };
-    let metadata = free_object(w.metadata, ctx)?;
+    let metadata = free_object(w.metadata, ctx, &mut known.metadata)?;
     Ok(Event {
         schema_version: SCHEMA_VERSION,
         id: id.unwrap_or_else(fresh_id),

@@ -36,6 +36,22 @@ pub fn event_receipt(event: &Event) -> Result<String, IntegrityError> {
 
 /// The stored JSON of `event` ([`Event::to_json`]) and its receipt, each written once.
 pub fn stored_and_receipt(event: &Event) -> Result<(String, String), IntegrityError> {
+    stored_and_receipt_known(event, KnownCanonical::default())
+}
+
+/// What a reader already found out about the free-form objects while reading them: whether
+/// their stored bytes are canonical (`None`: look).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct KnownCanonical {
+    pub metadata: Option<bool>,
+    pub params: Option<bool>,
+}
+
+/// [`stored_and_receipt`], told what is known of the free-form objects.
+pub(crate) fn stored_and_receipt_known(
+    event: &Event,
+    known: KnownCanonical,
+) -> Result<(String, String), IntegrityError> {
     // Both forms are written into buffers kept per thread: a batch writes hundreds of events,
     // and a fresh kilobyte for each (the stored one kept, oversized, until the batch is
     // stored) sent the allocator to its slow path. The stored JSON leaves in a string of its
@@ -49,7 +65,7 @@ pub fn stored_and_receipt(event: &Event) -> Result<(String, String), IntegrityEr
         stored.clear();
         canonical.clear();
         let spans = write_event(event, stored);
-        Copier { stored }.event(event, &spans, canonical)?;
+        Copier { stored, known }.event(event, &spans, canonical)?;
         let receipt = sha256_hex(canonical);
         // The writer only copies whole `str`s and writes ASCII around them.
         let stored = std::str::from_utf8(stored)
@@ -61,7 +77,7 @@ pub fn stored_and_receipt(event: &Event) -> Result<(String, String), IntegrityEr
 
 /// Whether the stored bytes of `map` are its canonical bytes too: members already in UTF-16
 /// order at every depth, and every number an integer JCS spells as serde_json does.
-fn stored_is_canonical(map: &Map<String, Value>) -> bool {
+pub(crate) fn stored_is_canonical(map: &Map<String, Value>) -> bool {
     fn value_is(value: &Value) -> bool {
         match value {
             Value::Number(n) => is_safe_integer(n),
@@ -77,6 +93,7 @@ fn stored_is_canonical(map: &Map<String, Value>) -> bool {
 /// destructured whole, so every value the stored JSON holds is copied.
 struct Copier<'a> {
     stored: &'a [u8],
+    known: KnownCanonical,
 }
 
 impl Copier<'_> {
@@ -113,9 +130,10 @@ impl Copier<'_> {
         out: &mut Vec<u8>,
         map: &Map<String, Value>,
         span: Option<Span>,
+        known: Option<bool>,
     ) -> Result<(), IntegrityError> {
         match span {
-            Some(span) if stored_is_canonical(map) => {
+            Some(span) if known.unwrap_or_else(|| stored_is_canonical(map)) => {
                 self.value(out, span);
                 Ok(())
             }
@@ -151,7 +169,7 @@ impl Copier<'_> {
         self.member(out, key!(, "id"), *id);
         if let Some(map) = &event.metadata {
             out.extend_from_slice(key!(, "metadata"));
-            self.free_object(out, map, *metadata)?;
+            self.free_object(out, map, *metadata, self.known.metadata)?;
         }
         self.member(out, key!(, "occurred_at"), *occurred_at);
         self.member(out, key!(, "outcome"), *outcome);
@@ -259,7 +277,7 @@ impl Copier<'_> {
         }
         self.in_members(&mut m, key!("operation"), *operation);
         if let Some(map) = &request.params {
-            self.free_object(m.key(key!("params")), map, *params)?;
+            self.free_object(m.key(key!("params")), map, *params, self.known.params)?;
         }
         self.in_members(&mut m, key!("response_code"), *response_code);
         m.close();
