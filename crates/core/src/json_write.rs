@@ -5,7 +5,7 @@
 //! Why not `serde_json::to_writer`: its string escaper looks every byte up in a table and was
 //! the largest single cost of ingest (15% of it, strings being written twice per event). Nearly
 //! every string in an audit event needs no escape at all, so [`string`] first checks the whole
-//! string in one pass the compiler vectorizes and then copies it; only strings with something
+//! string eight bytes at a time ([`crate::byte_scan`]) and then copies it; only strings with something
 //! to escape go byte by byte. The escapes are exactly serde_json's, which are also exactly
 //! RFC 8785's (`\"`, `\\`, the short forms of \b \t \n \f \r, `\u00xx` in lowercase for the
 //! other control characters, nothing else), so one writer serves both forms; tests hold every
@@ -13,24 +13,13 @@
 
 use serde_json::{Map, Number, Value};
 
-/// Whether any byte of `bytes` must be escaped in a JSON string. No early exit, so the loop
-/// becomes SIMD compares over the whole string.
-#[inline]
-pub(crate) fn needs_escape(bytes: &[u8]) -> bool {
-    let mut found = false;
-    for &b in bytes {
-        found |= (b < 0x20) | (b == b'"') | (b == b'\\');
-    }
-    found
-}
-
 /// Appends `text` as a JSON string, quotes included.
 #[inline]
 pub(crate) fn string(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
-    if needs_escape(bytes) {
+    if crate::byte_scan::needs_json_escape(bytes) {
         escaped(out, bytes);
     } else {
         out.extend_from_slice(bytes);

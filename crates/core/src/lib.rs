@@ -55,6 +55,7 @@ pub mod strict;
 pub mod time;
 pub mod validate;
 pub mod viewer;
+mod byte_scan;
 mod wire;
 
 pub use event::Event;

@@ -642,15 +642,11 @@ pub(crate) fn check_text(text: &str, max_chars: usize, rule: Rule) -> Result<(),
     check_rule(rule, text)
 }
 
-/// Whether every byte of `text` is ASCII from `low` up to `~` (DEL and above are out). No early
-/// exit, so the loop becomes SIMD compares: every string of every event passes through here.
+/// Whether every byte of `text` is ASCII from `low` up to `~` (DEL and above are out): every
+/// string of every event passes through here.
 #[inline]
 fn all_bytes_in(text: &str, low: u8) -> bool {
-    let mut ok = true;
-    for &b in text.as_bytes() {
-        ok &= (low..0x7f).contains(&b);
-    }
-    ok
+    crate::byte_scan::all_ascii_from(text.as_bytes(), low)
 }
 
 fn check_rule(rule: Rule, text: &str) -> Result<(), String> {
@@ -794,7 +790,7 @@ fn digits(mut n: u64) -> usize {
 pub(crate) fn json_string_len(s: &str) -> usize {
     let mut len = 2 + s.len();
     // Nearly every string needs no escape; one vectorized pass tells.
-    if !crate::json_write::needs_escape(s.as_bytes()) {
+    if !crate::byte_scan::needs_json_escape(s.as_bytes()) {
         return len;
     }
     for b in s.bytes() {
