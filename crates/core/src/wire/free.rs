@@ -143,6 +143,14 @@ impl<'de> Visitor<'de> for Measured<'_> {
         }
     }
 
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        // serde_json lends a string only when it held no escape; with no escape, it holds no
+        // `"`, `\` or control character either (JSON forbids them bare), so it is written back
+        // as it was read, in its length and two quotes.
+        self.0.len += v.len() + 2;
+        Ok((Value::String(v.to_owned()), 0))
+    }
+
     fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
         Ok(self.0.string(v.to_owned()))
     }
@@ -168,8 +176,8 @@ impl<'de> Visitor<'de> for Measured<'_> {
         let mut map = Map::new();
         let mut members = 0usize;
         let mut depth = 0;
-        while let Some(key) = access.next_key::<String>()? {
-            meter.len += json_string_len(&key) + 1;
+        while let Some((key, len)) = access.next_key_seed(Key)? {
+            meter.len += len + 1;
             // Byte order differs from UTF-16 order only from U+E000 up (lead byte 0xEE+).
             meter.canonical &= !key.bytes().any(|b| b >= 0xee);
             let (value, d) = access.next_value_seed(Measured(&mut *meter))?;
@@ -181,6 +189,38 @@ impl<'de> Visitor<'de> for Measured<'_> {
         }
         meter.len += 2 + members.saturating_sub(1);
         Ok((Value::Object(map), depth + 1))
+    }
+}
+
+/// A member name, and the length of its JSON string (see `visit_borrowed_str` above).
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = (String, usize);
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = (String, usize);
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok((v.to_owned(), v.len() + 2))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok((v.to_owned(), json_string_len(v)))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        let len = json_string_len(&v);
+        Ok((v, len))
     }
 }
 
