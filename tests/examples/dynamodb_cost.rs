@@ -342,20 +342,15 @@ async fn export(
     events: usize,
 ) -> Exported {
     let out = tempfile::tempdir().unwrap();
-    let destination = Destination {
-        id: format!("dst_cost_{size}"),
-        tenant: format!("cost{size}"),
-        target: Target::Directory {
+    let destination = Destination::new(
+        format!("dst_cost_{size}"),
+        format!("cost{size}"),
+        Target::Directory {
             path: out.path().display().to_string(),
             prefix: "audit/".into(),
         },
-        created_at: Timestamp(auditlog_tests::now_ms()),
-        compression: Default::default(),
-        filter: None,
-        format: Default::default(),
-        ocsf_classes: Default::default(),
-        replay: None,
-    };
+        Timestamp(auditlog_tests::now_ms()),
+    );
     auditlog_tests::add_destination(store, &destination).await;
     let sinks = auditlog_export::Sinks::without_aws();
     let sink = sinks.sink_for(&destination).await.unwrap();

@@ -157,15 +157,13 @@ async fn azure_rig(compression: Compression) -> ExportRig {
     let store = auditlog_local::SqliteStore::open(data.path()).expect("open");
     let container = Container::create();
     let destination = Destination {
-        id: unique("dst_azure"),
-        tenant: "acme".into(),
-        target: Target::Azure(container.target(container.shared_key())),
-        created_at: Timestamp(crate::now_ms()),
         compression,
-        filter: None,
-        format: Default::default(),
-        ocsf_classes: Default::default(),
-        replay: None,
+        ..Destination::new(
+            unique("dst_azure"),
+            "acme".into(),
+            Target::Azure(container.target(container.shared_key())),
+            Timestamp(crate::now_ms()),
+        )
     };
     crate::add_destination(&store, &destination).await;
     let key_file = container.secrets.path().join("account-key");

@@ -998,18 +998,16 @@ async fn directory_rig(compression: Compression) -> ExportRig {
     let store = auditlog_local::SqliteStore::open(data.path()).unwrap();
     let root: PathBuf = out.path().to_path_buf();
     let destination = Destination {
-        id: "dst_dir".into(),
-        tenant: "acme".into(),
-        target: Target::Directory {
-            path: root.display().to_string(),
-            prefix: "user-events-audit/".into(),
-        },
-        created_at: Timestamp(crate::now_ms()),
         compression,
-        filter: None,
-        format: Default::default(),
-        ocsf_classes: Default::default(),
-        replay: None,
+        ..Destination::new(
+            "dst_dir".into(),
+            "acme".into(),
+            Target::Directory {
+                path: root.display().to_string(),
+                prefix: "user-events-audit/".into(),
+            },
+            Timestamp(crate::now_ms()),
+        )
     };
     crate::add_destination(&store, &destination).await;
     let sinks = Sinks::without_aws();
@@ -1239,15 +1237,13 @@ async fn s3_rig(compression: Compression) -> ExportRig {
     let store = crate::DynamoBackend::fresh().await;
     let bucket = S3Bucket::create(true);
     let destination = Destination {
-        id: unique("dst_s3"),
-        tenant: "acme".into(),
-        target: Target::S3(bucket.target()),
-        created_at: Timestamp(crate::now_ms()),
         compression,
-        filter: None,
-        format: Default::default(),
-        ocsf_classes: Default::default(),
-        replay: None,
+        ..Destination::new(
+            unique("dst_s3"),
+            "acme".into(),
+            Target::S3(bucket.target()),
+            Timestamp(crate::now_ms()),
+        )
     };
     crate::add_destination(&store, &destination).await;
     let (sinks, requests) = recorded_sinks().await;
@@ -1303,17 +1299,12 @@ impl ExportTarget for S3CompatibleOnSqlite {
         let bucket = unique("minio-audit");
         aws_check(&["bucket", &bucket]);
         let target = compatible_target(&bucket, data.path());
-        let destination = Destination {
-            id: unique("dst_compat"),
-            tenant: "acme".into(),
-            target: Target::S3(target),
-            created_at: Timestamp(crate::now_ms()),
-            compression: Default::default(),
-            filter: None,
-            format: Default::default(),
-            ocsf_classes: Default::default(),
-            replay: None,
-        };
+        let destination = Destination::new(
+            unique("dst_compat"),
+            "acme".into(),
+            Target::S3(target),
+            Timestamp(crate::now_ms()),
+        );
         crate::add_destination(&store, &destination).await;
         let (sinks, requests) = recorded_sinks().await;
         let location = vec![format!("s3://{bucket}/user-events-audit/")];

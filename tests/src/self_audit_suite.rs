@@ -337,20 +337,15 @@ pub async fn a_change_is_never_stored_without_its_record(s: &TestService) {
     assert!(failed.is_err(), "{failed:?}");
     assert_eq!(s.store.find_key(&key.key_id).await.unwrap(), None);
 
-    let destination = Destination {
-        id: "dst_atomic".into(),
-        tenant: "acme".into(),
-        target: Target::Directory {
+    let destination = Destination::new(
+        "dst_atomic".into(),
+        "acme".into(),
+        Target::Directory {
             path: "/tmp/nowhere".into(),
             prefix: "p/".into(),
         },
-        created_at: Timestamp(s.now().0),
-        compression: Default::default(),
-        filter: None,
-        format: Default::default(),
-        ocsf_classes: Default::default(),
-        replay: None,
-    };
+        Timestamp(s.now().0),
+    );
     let record =
         SelfEvent::new(SelfAction::DestinationAdded, harness_operator()).destination(&destination);
     let failed = s

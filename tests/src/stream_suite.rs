@@ -64,17 +64,12 @@ impl StreamRig {
     pub async fn add(&self, tenant: &str, body: Value) -> Destination {
         let settings = stream_settings(&body, Author::Operator, OPEN)
             .unwrap_or_else(|p| panic!("stream {body}: {p:?}"));
-        let destination = Destination {
-            id: format!("dst_{}", ulid::Ulid::new().to_string().to_lowercase()),
-            tenant: tenant.into(),
-            target: Target::Stream(Box::new(settings)),
-            created_at: Timestamp(now_ms()),
-            compression: Default::default(),
-            filter: None,
-            format: Default::default(),
-            ocsf_classes: Default::default(),
-            replay: None,
-        };
+        let destination = Destination::new(
+            format!("dst_{}", ulid::Ulid::new().to_string().to_lowercase()),
+            tenant.into(),
+            Target::Stream(Box::new(settings)),
+            Timestamp(now_ms()),
+        );
         add_destination(self.store.as_ref(), &destination).await;
         destination
     }

@@ -37,17 +37,12 @@ async fn export_to(
         Arc::new(auditlog_local::SqliteStore::open(data.path()).unwrap());
     let mut destinations = Vec::new();
     for target in targets {
-        let destination = Destination {
-            id: unique("dst"),
-            tenant: "acme".into(),
+        let destination = Destination::new(
+            unique("dst"),
+            "acme".into(),
             target,
-            created_at: Timestamp(auditlog_tests::now_ms()),
-            compression: Default::default(),
-            filter: None,
-            format: Default::default(),
-            ocsf_classes: Default::default(),
-            replay: None,
-        };
+            Timestamp(auditlog_tests::now_ms()),
+        );
         auditlog_tests::add_destination(store.as_ref(), &destination).await;
         destinations.push(destination);
     }

@@ -19,20 +19,15 @@ use auditlog_tests::export_suite::{
 /// A directory destination of tenant `acme` under `out`, prefix `audit/`, every option at its
 /// default.
 fn directory_destination(id: &str, out: &std::path::Path) -> Destination {
-    Destination {
-        id: id.into(),
-        tenant: "acme".into(),
-        target: Target::Directory {
+    Destination::new(
+        id.into(),
+        "acme".into(),
+        Target::Directory {
             path: out.display().to_string(),
             prefix: "audit/".into(),
         },
-        created_at: Timestamp(auditlog_tests::now_ms()),
-        compression: Default::default(),
-        filter: None,
-        format: Default::default(),
-        ocsf_classes: Default::default(),
-        replay: None,
-    }
+        Timestamp(auditlog_tests::now_ms()),
+    )
 }
 
 /// Receipts are computed once, at ingest, and the exporter copies the stored one into each line:

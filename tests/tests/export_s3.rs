@@ -25,17 +25,12 @@ mod zstd {
 }
 
 async fn destination_for(store: &dyn DestinationStore, bucket: &S3Bucket) -> Destination {
-    let destination = Destination {
-        id: unique("dst_s3"),
-        tenant: "acme".into(),
-        target: Target::S3(bucket.target()),
-        created_at: Timestamp(auditlog_tests::now_ms()),
-        compression: Default::default(),
-        filter: None,
-        format: Default::default(),
-        ocsf_classes: Default::default(),
-        replay: None,
-    };
+    let destination = Destination::new(
+        unique("dst_s3"),
+        "acme".into(),
+        Target::S3(bucket.target()),
+        Timestamp(auditlog_tests::now_ms()),
+    );
     auditlog_tests::add_destination(store, &destination).await;
     destination
 }
@@ -96,17 +91,12 @@ async fn verify_writes_through_the_assumed_role_and_names_each_failure() {
     let (sinks, requests) = recorded_sinks().await;
     let now = Timestamp(auditlog_tests::now_ms());
     let bucket = S3Bucket::create(true);
-    let mut destination = Destination {
-        id: "dst_verify".into(),
-        tenant: "acme".into(),
-        target: Target::S3(bucket.target()),
-        created_at: now,
-        compression: Default::default(),
-        filter: None,
-        format: Default::default(),
-        ocsf_classes: Default::default(),
-        replay: None,
-    };
+    let mut destination = Destination::new(
+        "dst_verify".into(),
+        "acme".into(),
+        Target::S3(bucket.target()),
+        now,
+    );
 
     // Through the real path: the object is there, readable by an independent client.
     let key = verify_destination(&sinks, &destination, now).await.unwrap();
@@ -192,17 +182,12 @@ async fn writes_carry_the_kms_key_owner_checksum_and_condition_and_never_an_acl(
     // moto's account: the owner check passes, and the header must be on every request.
     target.expected_bucket_owner = Some("123456789012".into());
     let store = auditlog_tests::DynamoBackend::fresh().await;
-    let destination = Destination {
-        id: unique("dst_kms"),
-        tenant: "acme".into(),
-        target: Target::S3(target),
-        created_at: Timestamp(auditlog_tests::now_ms()),
-        compression: Default::default(),
-        filter: None,
-        format: Default::default(),
-        ocsf_classes: Default::default(),
-        replay: None,
-    };
+    let destination = Destination::new(
+        unique("dst_kms"),
+        "acme".into(),
+        Target::S3(target),
+        Timestamp(auditlog_tests::now_ms()),
+    );
     auditlog_tests::add_destination(&store, &destination).await;
     let t0 = auditlog_tests::now_ms() - 3_600_000;
     let t0 = t0 - t0.rem_euclid(PERIOD);

@@ -71,17 +71,12 @@ async fn a_wrong_secret_is_named_and_not_shown() {
     if let Some(compatible) = target.compatible.as_mut() {
         compatible.secret_access_key = SecretRef::File(wrong.display().to_string());
     }
-    let destination = Destination {
-        id: unique("dst_compat"),
-        tenant: "acme".into(),
-        target: Target::S3(target),
-        created_at: Timestamp(auditlog_tests::now_ms()),
-        compression: Default::default(),
-        filter: None,
-        format: Default::default(),
-        ocsf_classes: Default::default(),
-        replay: None,
-    };
+    let destination = Destination::new(
+        unique("dst_compat"),
+        "acme".into(),
+        Target::S3(target),
+        Timestamp(auditlog_tests::now_ms()),
+    );
     auditlog_tests::add_destination(&store, &destination).await;
     let t0 = auditlog_tests::export_suite::first_window_boundary();
     ingest(&store, "acme", &ids("w", 3), t0 + 1_000, None).await;

@@ -162,17 +162,12 @@ async fn scheduled_events_through_the_export_function() {
     let tenant = unique("lambda-export");
     auditlog_tests::add_destination(
         &store,
-        &Destination {
-            id: unique("dst_e2e"),
-            tenant: tenant.clone(),
-            target: Target::S3(bucket.target()),
-            created_at: Timestamp(auditlog_tests::now_ms()),
-            compression: Default::default(),
-            filter: None,
-            format: Default::default(),
-            ocsf_classes: Default::default(),
-            replay: None,
-        },
+        &Destination::new(
+            unique("dst_e2e"),
+            tenant.clone(),
+            Target::S3(bucket.target()),
+            Timestamp(auditlog_tests::now_ms()),
+        ),
     )
     .await;
     let events = ids("e2e", 25);
@@ -248,17 +243,12 @@ async fn a_stream_is_delivered_by_the_export_function() {
     let settings = stream_settings(&body, Author::Operator, OPEN).unwrap();
     auditlog_tests::add_destination(
         &store,
-        &Destination {
-            id: unique("dst_e2e_stream"),
-            tenant: tenant.clone(),
-            target: Target::Stream(Box::new(settings)),
-            created_at: Timestamp(auditlog_tests::now_ms()),
-            compression: Default::default(),
-            filter: None,
-            format: Default::default(),
-            ocsf_classes: Default::default(),
-            replay: None,
-        },
+        &Destination::new(
+            unique("dst_e2e_stream"),
+            tenant.clone(),
+            Target::Stream(Box::new(settings)),
+            Timestamp(auditlog_tests::now_ms()),
+        ),
     )
     .await;
     let events = ids("st", 40);

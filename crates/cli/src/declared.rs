@@ -222,17 +222,18 @@ fn destination(
     let (filter, format, ocsf_classes) = object_options(options, base, &mut problems);
     match target {
         Some(target) if problems.is_empty() => Ok(Destination {
-            id: declared
-                .id
-                .unwrap_or_else(|| format!("dst_{}_{default_id}", declared.tenant)),
-            tenant: declared.tenant,
-            target,
-            created_at: now(),
             compression: declared.compression.unwrap_or_default(),
             filter,
             format,
             ocsf_classes,
-            replay: None,
+            ..Destination::new(
+                declared
+                    .id
+                    .unwrap_or_else(|| format!("dst_{}_{default_id}", declared.tenant)),
+                declared.tenant,
+                target,
+                now(),
+            )
         }),
         _ => Err(problems),
     }

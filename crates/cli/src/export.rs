@@ -340,15 +340,11 @@ pub async fn destinations(
                 None => OcsfMapping::default(),
             };
             let destination = Destination {
-                id: new_destination_id(),
-                tenant,
-                target: target_of(*args)?,
-                created_at: now(),
                 compression,
                 filter,
                 format,
                 ocsf_classes,
-                replay: None,
+                ..Destination::new(new_destination_id(), tenant, target_of(*args)?, now())
             };
             let record = recorder.event(
                 &destination.tenant,

@@ -188,17 +188,12 @@ async fn add(
             bail!("the stream is not valid:\n{}", lines.join("\n"));
         }
     };
-    let destination = Destination {
-        id: auditlog_http::destinations::new_destination_id(),
-        tenant: tenant.to_string(),
-        target: Target::Stream(Box::new(settings)),
-        created_at: now(),
-        compression: Default::default(),
-        filter: None,
-        format: Default::default(),
-        ocsf_classes: Default::default(),
-        replay: None,
-    };
+    let destination = Destination::new(
+        auditlog_http::destinations::new_destination_id(),
+        tenant.to_string(),
+        Target::Stream(Box::new(settings)),
+        now(),
+    );
     let record = recorder.event(
         tenant,
         SelfEvent::new(SelfAction::DestinationAdded, recorder.caller()).destination(&destination),

@@ -109,7 +109,10 @@ mod tests {
                 for b in 0..=255u8 {
                     let mut bytes = vec![b'a'; len];
                     bytes[at] = b;
-                    assert_eq!(needs_json_escape(&bytes), b < 0x20 || b == b'"' || b == b'\\');
+                    assert_eq!(
+                        needs_json_escape(&bytes),
+                        b < 0x20 || b == b'"' || b == b'\\'
+                    );
                     assert_eq!(all_ascii_from(&bytes, 0x21), (0x21..0x7f).contains(&b));
                 }
             }

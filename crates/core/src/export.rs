@@ -59,6 +59,24 @@ pub struct Destination {
     pub replay: Option<replay::Replay>,
 }
 
+impl Destination {
+    /// A destination with every option at its default: gzip, no filter, v1 lines, not a
+    /// replay set. Options are set with struct update syntax (`..Destination::new(..)`).
+    pub fn new(id: String, tenant: String, target: Target, created_at: Timestamp) -> Destination {
+        Destination {
+            id,
+            tenant,
+            target,
+            created_at,
+            compression: Compression::default(),
+            filter: None,
+            format: crate::stream::format::Format::default(),
+            ocsf_classes: crate::stream::ocsf::OcsfMapping::default(),
+            replay: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Target {

@@ -32,6 +32,7 @@
 //! - [`time`]: timestamps as the API speaks them.
 
 pub mod api_error;
+mod byte_scan;
 pub mod cursor;
 pub mod digest;
 pub mod edge;
@@ -55,7 +56,6 @@ pub mod strict;
 pub mod time;
 pub mod validate;
 pub mod viewer;
-mod byte_scan;
 mod wire;
 
 pub use event::Event;

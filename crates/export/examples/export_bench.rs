@@ -155,20 +155,15 @@ async fn prepare(dir: &Path, count: usize) {
             .await
             .unwrap();
     }
-    let destination = Destination {
-        id: "dst_bench".into(),
-        tenant: "bench".into(),
-        target: Target::Directory {
+    let destination = Destination::new(
+        "dst_bench".into(),
+        "bench".into(),
+        Target::Directory {
             path: dir.join("out").display().to_string(),
             prefix: "user-events-audit/".into(),
         },
-        created_at: Timestamp(end),
-        compression: Default::default(),
-        filter: None,
-        format: Default::default(),
-        ocsf_classes: Default::default(),
-        replay: None,
-    };
+        Timestamp(end),
+    );
     add_destination(&store, &destination, "01BENCHDESTINATIONADDED000", end).await;
     let zstd = Destination {
         id: "dst_bench_zstd".into(),
@@ -218,10 +213,10 @@ fn kind(target: &Target) -> &'static str {
 
 async fn add_azure(dir: &Path, endpoint: &str, container: &str, key_file: &str) {
     let store = SqliteStore::open(&dir.join("data")).unwrap();
-    let destination = Destination {
-        id: "dst_bench_azure".into(),
-        tenant: "bench".into(),
-        target: Target::Azure(auditlog_core::export::AzureTarget {
+    let destination = Destination::new(
+        "dst_bench_azure".into(),
+        "bench".into(),
+        Target::Azure(auditlog_core::export::AzureTarget {
             account: "devstoreaccount1".into(),
             container: container.into(),
             prefix: "user-events-audit/".into(),
@@ -230,13 +225,8 @@ async fn add_azure(dir: &Path, endpoint: &str, container: &str, key_file: &str) 
                 key: auditlog_core::export::SecretRef::File(key_file.into()),
             },
         }),
-        created_at: Timestamp(now_ms()),
-        compression: Default::default(),
-        filter: None,
-        format: Default::default(),
-        ocsf_classes: Default::default(),
-        replay: None,
-    };
+        Timestamp(now_ms()),
+    );
     add_destination(&store, &destination, "01BENCHAZUREDESTINATIONADD", now_ms()).await;
 }
 

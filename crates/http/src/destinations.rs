@@ -393,15 +393,16 @@ pub(crate) async fn store_new(
     options: ObjectOptions,
 ) -> Result<DestinationView, ApiError> {
     let destination = Destination {
-        id: new_destination_id(),
-        tenant: key.tenant().to_string(),
-        target,
-        created_at: (state.clock)(),
         compression: options.compression,
         filter: options.filter,
         format: options.format,
         ocsf_classes: options.ocsf_classes,
-        replay: None,
+        ..Destination::new(
+            new_destination_id(),
+            key.tenant().to_string(),
+            target,
+            (state.clock)(),
+        )
     };
     let record = state.self_event(
         key.tenant(),

@@ -102,20 +102,15 @@ fn a_destination_record_names_its_filter_format_and_compression_when_not_the_def
     use crate::export::{Compression, Destination, Target};
     use crate::stream::filter::{Filter, Side};
     use crate::stream::format::Format;
-    let mut destination = Destination {
-        id: "dst_1".into(),
-        tenant: "acme".into(),
-        target: Target::Directory {
+    let mut destination = Destination::new(
+        "dst_1".into(),
+        "acme".into(),
+        Target::Directory {
             path: "/srv/audit".into(),
             prefix: "p/".into(),
         },
-        created_at: Timestamp(0),
-        compression: Compression::Gzip,
-        filter: None,
-        format: Format::V1,
-        ocsf_classes: Default::default(),
-        replay: None,
-    };
+        Timestamp(0),
+    );
     let metadata = |d: &Destination| {
         SelfEvent::new(SelfAction::DestinationAdded, key())
             .destination(d)

@@ -30,20 +30,15 @@ fn config(owner: &str) -> ExportConfig {
 }
 
 fn destination() -> Destination {
-    Destination {
-        id: "dst".into(),
-        tenant: "acme".into(),
-        target: Target::Directory {
+    Destination::new(
+        "dst".into(),
+        "acme".into(),
+        Target::Directory {
             path: "/model".into(),
             prefix: "p/".into(),
         },
-        created_at: Timestamp(0),
-        compression: Default::default(),
-        filter: None,
-        format: Default::default(),
-        ocsf_classes: Default::default(),
-        replay: None,
-    }
+        Timestamp(0),
+    )
 }
 
 /// What a step wrote before its compare-and-set.

@@ -19,18 +19,16 @@ fn config() -> ExportConfig {
 
 fn original() -> Destination {
     Destination {
-        id: "dst_orig".into(),
-        tenant: "acme".into(),
-        target: Target::Directory {
-            path: "/srv/audit".into(),
-            prefix: "user-events-audit/".into(),
-        },
-        created_at: Timestamp(0),
         compression: Compression::Zstd,
-        filter: None,
-        format: Default::default(),
-        ocsf_classes: Default::default(),
-        replay: None,
+        ..Destination::new(
+            "dst_orig".into(),
+            "acme".into(),
+            Target::Directory {
+                path: "/srv/audit".into(),
+                prefix: "user-events-audit/".into(),
+            },
+            Timestamp(0),
+        )
     }
 }
 
