@@ -25,15 +25,13 @@
 
 use anyhow::bail;
 use auditlog_core::export::{
-    Compression, Destination, Target, check_azure_target, check_s3_target, normalize_prefix,
+    Destination, GivenOptions, ObjectOptions, Target, check_azure_target, check_s3_target,
+    normalize_prefix,
 };
 use auditlog_core::keys::validate_tenant;
 use auditlog_core::self_audit::{SelfAction, SelfEvent};
 use auditlog_core::store::ServiceStore;
 use auditlog_core::stream::address::AddressPolicy;
-use auditlog_core::stream::filter::Filter;
-use auditlog_core::stream::format::Format;
-use auditlog_core::stream::ocsf::OcsfMapping;
 use auditlog_core::stream::target::{Author, stream_settings};
 use clap::Args;
 use serde::Deserialize;
@@ -68,7 +66,7 @@ struct Declaration {
     tenant: String,
     target: Option<Target>,
     /// An object store's: `gzip` (default) or `zstd`.
-    compression: Option<Compression>,
+    compression: Option<Value>,
     /// An object store's filter (a stream's is inside `stream`).
     filter: Option<Value>,
     /// An object store's line format: `v1` (default), `ocsf`, `ecs`.
@@ -218,77 +216,29 @@ fn destination(
             (None, "")
         }
     };
-    let options = [&declared.filter, &declared.format, &declared.ocsf_classes];
-    let (filter, format, ocsf_classes) = object_options(options, base, &mut problems);
-    match target {
-        Some(target) if problems.is_empty() => Ok(Destination {
-            compression: declared.compression.unwrap_or_default(),
-            filter,
-            format,
-            ocsf_classes,
-            ..Destination::new(
-                declared
-                    .id
-                    .unwrap_or_else(|| format!("dst_{}_{default_id}", declared.tenant)),
-                declared.tenant,
-                target,
-                now(),
-            )
-        }),
-        _ => Err(problems),
-    }
-}
-
-/// An object store's filter, format and OCSF class rules, each problem named by its pointer.
-fn object_options(
-    [filter, format, ocsf_classes]: [&Option<Value>; 3],
-    base: &str,
-    problems: &mut Vec<String>,
-) -> (Option<Filter>, Format, OcsfMapping) {
-    let given = |value: &Option<Value>| value.clone().filter(|v| !v.is_null());
-    let mut named = |errors: Vec<auditlog_core::validate::FieldError>| {
+    let given = GivenOptions {
+        compression: declared.compression.as_ref(),
+        filter: declared.filter.as_ref(),
+        format: declared.format.as_ref(),
+        ocsf_classes: declared.ocsf_classes.as_ref(),
+    };
+    let options = ObjectOptions::read(given, base).unwrap_or_else(|errors| {
         problems.extend(
             errors
                 .into_iter()
                 .map(|e| format!("  {}: {}", e.pointer, e.message)),
         );
-    };
-    let filter = match given(filter) {
-        None => None,
-        Some(value) => match Filter::from_json(&value, &format!("{base}/filter")) {
-            Ok(filter) => (filter != Filter::default()).then_some(filter),
-            Err(errors) => {
-                named(errors);
-                None
-            }
-        },
-    };
-    let format = match given(format) {
-        None => Format::V1,
-        Some(value) => value.as_str().and_then(Format::parse).unwrap_or_else(|| {
-            named(vec![auditlog_core::validate::FieldError {
-                pointer: format!("{base}/format"),
-                message: "`v1` (the default), `ocsf` or `ecs`".into(),
-            }]);
-            Format::V1
-        }),
-    };
-    let ocsf_classes = match given(ocsf_classes) {
-        None => OcsfMapping::default(),
-        Some(_) if format != Format::Ocsf => {
-            named(vec![auditlog_core::validate::FieldError {
-                pointer: format!("{base}/ocsf_classes"),
-                message: "OCSF class rules need `format: ocsf`".into(),
-            }]);
-            OcsfMapping::default()
+        ObjectOptions::default()
+    });
+    match target {
+        Some(target) if problems.is_empty() => {
+            let id = declared
+                .id
+                .unwrap_or_else(|| format!("dst_{}_{default_id}", declared.tenant));
+            Ok(Destination::new(id, declared.tenant, target, now()).with_options(options))
         }
-        Some(value) => OcsfMapping::from_json(&value, &format!("{base}/ocsf_classes"))
-            .unwrap_or_else(|errors| {
-                named(errors);
-                OcsfMapping::default()
-            }),
-    };
-    (filter, format, ocsf_classes)
+        _ => Err(problems),
+    }
 }
 
 /// An object store's problems, by pointer under `/target`.

@@ -8,16 +8,12 @@ use anyhow::{Context as _, bail};
 use auditlog_core::Timestamp;
 use auditlog_core::event::Outcome;
 use auditlog_core::export::{
-    AzureCredential, AzureTarget, Compression, DEFAULT_PREFIX, Destination, ExportConfig,
-    S3Compatible, S3Target, SecretRef, Target, check_azure_target, check_s3_target,
-    normalize_prefix,
+    AzureCredential, AzureTarget, DEFAULT_PREFIX, Destination, ExportConfig, S3Compatible,
+    S3Target, SecretRef, Target, check_azure_target, check_s3_target, normalize_prefix,
 };
 use auditlog_core::keys::validate_tenant;
 use auditlog_core::self_audit::{SelfAction, SelfEvent};
 use auditlog_core::store::{AppendStatus, ExportStore, ServiceStore};
-use auditlog_core::stream::filter::Filter;
-use auditlog_core::stream::format::Format;
-use auditlog_core::stream::ocsf::OcsfMapping;
 use auditlog_export::engine::{PassReport, SinkFactory};
 use auditlog_export::{Sinks, destination_status, export_pass, verify_destination};
 use auditlog_http::destinations::{DestinationList, DestinationView, new_destination_id};
@@ -25,6 +21,7 @@ use auditlog_settings::{ApiArgs, ExportArgs};
 use clap::{Args, Subcommand};
 use serde_json::json;
 
+use crate::object_flags::{OptionFlags, object_options};
 use crate::operator::Recorder;
 
 #[derive(Debug, Subcommand)]
@@ -131,67 +128,24 @@ pub struct AddArgs {
     /// a client secret, or a managed identity).
     #[arg(long, requires = "azure_account")]
     azure_entra_id: bool,
-    /// How the objects are compressed: gzip (`.ndjson.gz`, what every tool reads) or zstd
+    /// How the objects are compressed: gzip (`.ndjson.gz`, what every tool reads; the default) or zstd
     /// (`.ndjson.zst`: the same size, several times faster to write; Athena reads it). Fixed for
     /// the destination's life.
-    #[arg(long, default_value = "gzip", value_parser = parse_compression)]
-    compression: Compression,
+    #[arg(long, value_name = "gzip|zstd")]
+    compression: Option<String>,
     /// Write only the events this filter admits, as JSON: `{"include": {"actions": ["user.*"],
     /// "outcomes": ["failure"]}, "exclude": {"actions": ["user.viewed"]}}`. Fixed for the
     /// destination's life; every object declares it (docs/export.md, Filters).
     #[arg(long)]
     filter: Option<String>,
-    /// Each line as v1 (the stored event), ocsf or ecs (with the event's id and receipt beside
-    /// the record). Fixed for the destination's life.
-    #[arg(long, default_value = "v1", value_parser = parse_format)]
-    format: Format,
+    /// Each line as v1 (the stored event, the default), ocsf or ecs (with the event's id and
+    /// receipt beside the record). Fixed for the destination's life.
+    #[arg(long, value_name = "v1|ocsf|ecs")]
+    format: Option<String>,
     /// OCSF class rules as JSON (`[{"prefix": "billing.", "class": "api_activity"}]`), with
     /// --format ocsf.
     #[arg(long)]
     ocsf_classes: Option<String>,
-}
-
-fn parse_format(text: &str) -> Result<Format, String> {
-    Format::parse(text).ok_or_else(|| format!("`{text}` is not v1, ocsf or ecs"))
-}
-
-/// `--ocsf-classes`, every problem named under the flag.
-fn parse_ocsf_classes(text: &str, format: Format) -> anyhow::Result<OcsfMapping> {
-    if format != Format::Ocsf {
-        bail!("--ocsf-classes: OCSF class rules need --format ocsf");
-    }
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| anyhow::anyhow!("--ocsf-classes: not JSON: {e}"))?;
-    OcsfMapping::from_json(&value, "").map_err(|errors| {
-        let lines: Vec<String> = errors
-            .iter()
-            .map(|e| format!("  --ocsf-classes {}: {}", e.pointer, e.message))
-            .collect();
-        anyhow::anyhow!("the OCSF class rules are not valid:\n{}", lines.join("\n"))
-    })
-}
-
-/// `--filter`, every problem named under the flag.
-fn parse_filter(text: &str) -> anyhow::Result<Option<Filter>> {
-    let value: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| anyhow::anyhow!("--filter: not JSON: {e}"))?;
-    match Filter::from_json(&value, "") {
-        Ok(filter) => Ok((filter != Filter::default()).then_some(filter)),
-        Err(errors) => {
-            let lines: Vec<String> = errors
-                .iter()
-                .map(|e| format!("  --filter {}: {}", e.pointer, e.message))
-                .collect();
-            bail!("the filter is not valid:\n{}", lines.join("\n"))
-        }
-    }
-}
-
-fn parse_compression(text: &str) -> Result<Compression, String> {
-    Compression::ALL
-        .into_iter()
-        .find(|c| c.as_str() == text)
-        .ok_or_else(|| format!("`{text}` is not gzip or zstd"))
 }
 
 /// The Azure destination the flags describe; every bad field named by its flag.
@@ -327,25 +281,15 @@ pub async fn destinations(
         DestinationsCommand::Add(args) => {
             validate_tenant(&args.tenant).map_err(anyhow::Error::msg)?;
             let tenant = args.tenant.clone();
-            let compression = args.compression;
-            let filter = args
-                .filter
-                .as_deref()
-                .map(parse_filter)
-                .transpose()?
-                .flatten();
-            let format = args.format;
-            let ocsf_classes = match args.ocsf_classes.as_deref() {
-                Some(text) => parse_ocsf_classes(text, format)?,
-                None => OcsfMapping::default(),
-            };
-            let destination = Destination {
-                compression,
-                filter,
-                format,
-                ocsf_classes,
-                ..Destination::new(new_destination_id(), tenant, target_of(*args)?, now())
-            };
+            let options = object_options(&OptionFlags {
+                compression: args.compression.as_deref(),
+                filter: args.filter.as_deref(),
+                format: args.format.as_deref(),
+                ocsf_classes: args.ocsf_classes.as_deref(),
+            })?;
+            let destination =
+                Destination::new(new_destination_id(), tenant, target_of(*args)?, now())
+                    .with_options(options);
             let record = recorder.event(
                 &destination.tenant,
                 SelfEvent::new(SelfAction::DestinationAdded, recorder.caller())

@@ -5,6 +5,7 @@ mod console;
 mod declared;
 mod export;
 mod keys;
+mod object_flags;
 mod operator;
 mod policy;
 mod policy_azure;

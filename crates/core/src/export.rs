@@ -17,7 +17,10 @@ pub use crate::object_keys::{
 
 mod azure;
 pub mod machine;
+mod options;
 pub mod replay;
+
+pub use options::{GivenOptions, ObjectOptions};
 
 pub use azure::{
     AzureCredential, AzureTarget, SecretRef, check_azure_target, tenant_secret_prefix,

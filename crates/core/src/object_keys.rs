@@ -34,6 +34,11 @@ impl Compression {
         }
     }
 
+    /// `gzip` or `zstd`.
+    pub fn parse(text: &str) -> Option<Compression> {
+        Compression::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Compression::Gzip => "gzip",

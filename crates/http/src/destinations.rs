@@ -7,12 +7,12 @@
 use auditlog_core::Timestamp;
 use auditlog_core::export::replay::Replay;
 use auditlog_core::export::{
-    AzureTarget, Compression, DEFAULT_PREFIX, Destination, S3Target, Target, check_s3_target,
-    normalize_prefix,
+    AzureTarget, Compression, DEFAULT_PREFIX, Destination, GivenOptions, ObjectOptions, S3Target,
+    Target, check_s3_target, normalize_prefix,
 };
 use auditlog_core::stream::filter::Filter;
 use auditlog_core::stream::format::Format;
-use auditlog_core::stream::ocsf::{ClassRule, OcsfMapping};
+use auditlog_core::stream::ocsf::ClassRule;
 use auditlog_core::stream::target::StreamSettings;
 use auditlog_export::DestinationStatus;
 use axum::Json;
@@ -213,64 +213,16 @@ fn from_object<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// What a `POST /v1/destinations` body asks for besides its target.
-#[derive(Default)]
-pub(crate) struct ObjectOptions {
-    pub compression: Compression,
-    pub filter: Option<Filter>,
-    pub format: Format,
-    pub ocsf_classes: OcsfMapping,
-}
-
 /// `compression`, `filter`, `format` and `ocsf_classes`, checked before the body is read as a
 /// target, so that each problem is named by its pointer rather than as a malformed body.
 fn object_options(body: &serde_json::Map<String, Value>) -> Result<ObjectOptions, ApiError> {
-    let mut options = ObjectOptions::default();
-    let mut problems: Vec<Value> = Vec::new();
-    let mut problem = |pointer: &str, message: &str| {
-        problems.push(json!({"pointer": pointer, "message": message}));
-    };
-    let given = |name: &str| body.get(name).filter(|v| !v.is_null());
-    if let Some(value) = given("compression") {
-        match serde_json::from_value(value.clone()) {
-            Ok(compression) => options.compression = compression,
-            Err(_) => problem("/compression", "`gzip` (the default) or `zstd`"),
-        }
-    }
-    if let Some(value) = given("format") {
-        match value.as_str().and_then(Format::parse) {
-            Some(format) => options.format = format,
-            None => problem("/format", "`v1` (the default), `ocsf` or `ecs`"),
-        }
-    }
-    let mut field_errors = Vec::new();
-    if let Some(value) = given("filter") {
-        match Filter::from_json(value, "/filter") {
-            // `{}` admits everything: no filter.
-            Ok(filter) => options.filter = (filter != Filter::default()).then_some(filter),
-            Err(errors) => field_errors.extend(errors),
-        }
-    }
-    if let Some(value) = given("ocsf_classes") {
-        if options.format != Format::Ocsf {
-            problem("/ocsf_classes", "OCSF class rules need `format: ocsf`");
-        } else {
-            match OcsfMapping::from_json(value, "/ocsf_classes") {
-                Ok(mapping) => options.ocsf_classes = mapping,
-                Err(errors) => field_errors.extend(errors),
-            }
-        }
-    }
-    problems.extend(
-        field_errors
+    ObjectOptions::read(GivenOptions::of(body), "").map_err(|errors| {
+        let problems: Vec<Value> = errors
             .iter()
-            .map(|e| json!({"pointer": e.pointer, "message": e.message})),
-    );
-    if problems.is_empty() {
-        Ok(options)
-    } else {
-        Err(invalid(json!(problems)))
-    }
+            .map(|e| json!({"pointer": e.pointer, "message": e.message}))
+            .collect();
+        invalid(json!(problems))
+    })
 }
 
 /// The target a `POST /v1/destinations` body names for `tenant`, and its options; every
@@ -392,18 +344,13 @@ pub(crate) async fn store_new(
     target: Target,
     options: ObjectOptions,
 ) -> Result<DestinationView, ApiError> {
-    let destination = Destination {
-        compression: options.compression,
-        filter: options.filter,
-        format: options.format,
-        ocsf_classes: options.ocsf_classes,
-        ..Destination::new(
-            new_destination_id(),
-            key.tenant().to_string(),
-            target,
-            (state.clock)(),
-        )
-    };
+    let destination = Destination::new(
+        new_destination_id(),
+        key.tenant().to_string(),
+        target,
+        (state.clock)(),
+    )
+    .with_options(options);
     let record = state.self_event(
         key.tenant(),
         SelfEvent::new(SelfAction::DestinationAdded, key.caller())

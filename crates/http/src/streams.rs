@@ -109,7 +109,7 @@ pub async fn add_stream(
     .map_err(|problems| invalid(json!(problems)))?;
     let stream = Target::Stream(Box::new(settings));
     // A stream's compression and filter live in its settings.
-    let options = crate::destinations::ObjectOptions::default();
+    let options = auditlog_core::export::ObjectOptions::default();
     let view = store_new(&state, &key, origin, stream, options).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
