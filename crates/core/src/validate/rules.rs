@@ -1,0 +1,114 @@
+//! The rules of the typed string fields, shared by the walker and the typed fast path
+//! (`crate::wire`).
+
+use std::net::IpAddr;
+
+use super::Rule;
+
+/// The rules every typed string field follows: not empty, at most `max_chars` characters, and
+/// its own `rule`. Shared by the `Value` walker and the typed fast path (`crate::wire`).
+pub(crate) fn check_text(text: &str, max_chars: usize, rule: Rule) -> Result<(), String> {
+    if text.is_empty() {
+        return Err("must not be empty (omit the field instead)".into());
+    }
+    // Byte length bounds the character count from above, so most strings skip the count.
+    if text.len() > max_chars {
+        let chars = text.chars().count();
+        if chars > max_chars {
+            return Err(format!(
+                "is {chars} characters long; at most {max_chars} are allowed"
+            ));
+        }
+    }
+    check_rule(rule, text)
+}
+
+/// Whether every byte of `text` is ASCII from `low` up to `~` (DEL and above are out): every
+/// string of every event passes through here.
+#[inline]
+fn all_bytes_in(text: &str, low: u8) -> bool {
+    crate::byte_scan::all_ascii_from(text.as_bytes(), low)
+}
+
+pub(super) fn check_rule(rule: Rule, text: &str) -> Result<(), String> {
+    match rule {
+        Rule::Text => {
+            // ASCII fast path: only bytes below 0x20, DEL, or any non-ASCII need the char check.
+            if !all_bytes_in(text, 0x20) && text.chars().any(char::is_control) {
+                return Err("must not contain control characters".into());
+            }
+        }
+        Rule::IdempotencyKey => {
+            if !all_bytes_in(text, 0x21) {
+                return Err("may hold only printable ASCII characters without spaces".into());
+            }
+        }
+        Rule::Action => check_action(text)?,
+        Rule::Email => {
+            // One `@`, with something on both sides, and no space or control character.
+            let ats = text.bytes().filter(|&b| b == b'@').count();
+            let ok = ats == 1
+                && !text.starts_with('@')
+                && !text.ends_with('@')
+                && (all_bytes_in(text, 0x21)
+                    || !text.chars().any(|c| c.is_whitespace() || c.is_control()));
+            if !ok {
+                return Err(format!("`{}` is not an email address", clip(text)));
+            }
+        }
+        Rule::IpAddress => {
+            if text.parse::<IpAddr>().is_err() {
+                return Err(format!("`{}` is not an IPv4 or IPv6 address", clip(text)));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The namespace of the events the service records about itself (who read the log, who changed
+/// its keys and destinations): no client may write into it, so those events cannot be forged.
+pub const RESERVED_ACTION_PREFIX: &str = "auditlog.";
+
+/// `user.login`, `project.release`, `git.commit`: two or more dot-separated segments of lowercase
+/// ASCII letters, digits, `_` and `-`, the first starting with a letter, outside the reserved
+/// `auditlog.` namespace.
+pub fn check_action(text: &str) -> Result<(), String> {
+    let explain = "must be a dotted lowercase name such as `user.login`: two or more segments of a-z, 0-9, `_` or `-`, joined by dots, starting with a letter";
+    // One pass over the bytes: allowed bytes, no empty segment (no leading, doubled or
+    // trailing dot: the first byte must be a letter), at least one dot.
+    let bytes = text.as_bytes();
+    let mut ok = bytes.first().is_some_and(u8::is_ascii_lowercase) && !text.ends_with('.');
+    let (mut dots, mut after_dot) = (0usize, false);
+    for &b in bytes {
+        let dot = b == b'.';
+        ok &= (dot && !after_dot)
+            || b.is_ascii_lowercase()
+            || b.is_ascii_digit()
+            || b == b'_'
+            || b == b'-';
+        dots += usize::from(dot);
+        after_dot = dot;
+    }
+    if !ok || dots == 0 {
+        return Err(format!("`{}` {explain}", clip(text)));
+    }
+    if text.starts_with(RESERVED_ACTION_PREFIX) {
+        return Err(format!(
+            "`{}` is in the reserved `auditlog.` namespace: the service records those events itself",
+            clip(text)
+        ));
+    }
+    Ok(())
+}
+
+/// Quotes of user input in messages are cut, so an error never echoes a huge value.
+pub(super) fn clip(text: &str) -> String {
+    const MAX: usize = 64;
+    if text.chars().count() <= MAX {
+        text.to_string()
+    } else {
+        let mut cut: String = text.chars().take(MAX).collect();
+        cut.push('…');
+        cut
+    }
+}
