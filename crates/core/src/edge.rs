@@ -234,7 +234,7 @@ pub fn decide(
                 if valid > 0 {
                     forward.push(',');
                 }
-                forward.push_str(&p.event.to_client_json());
+                forward.push_str(&p.client_json());
                 valid += 1;
                 summary.push(ItemResult::accepted(index, p.event.id, None, p.redacted));
             }

@@ -42,7 +42,8 @@ impl Event {
     /// The compact JSON form that is stored, returned and exported.
     pub fn to_json(&self) -> String {
         let mut out = Vec::with_capacity(STORED_CAPACITY);
-        let _spans = crate::event_json::write_event(self, &mut out);
+        let free = crate::event_json::FreeParts::of(self);
+        let _spans = crate::event_json::write_event(self, free, &mut out);
         // The writer only ever copies whole `str`s and writes ASCII around them.
         String::from_utf8(out).unwrap_or_default()
     }

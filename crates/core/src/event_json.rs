@@ -10,8 +10,50 @@
 //! compiling until it is written here too; the tests hold the bytes to serde_json's over
 //! generated events.
 
+use serde_json::{Map, Value};
+
 use crate::event::{Actor, Context, Event, Request, Source, Target};
 use crate::json_write::{self, Members, key};
+use crate::wire::free::FreeObject;
+
+/// A free-form object to write: an event's own map, or the tree the fast path of ingest read
+/// (which builds no map, `crate::wire::free`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Free<'a> {
+    Map(&'a Map<String, Value>),
+    Tree(&'a FreeObject<'a>),
+}
+
+impl Free<'_> {
+    fn write(self, out: &mut Vec<u8>) {
+        match self {
+            Free::Map(map) => json_write::object(out, map),
+            Free::Tree(tree) => tree.write(out),
+        }
+    }
+}
+
+/// An event's free-form objects (`metadata`, `request.params`), given beside it: the writers
+/// take them from here, never from the event.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct FreeParts<'a> {
+    pub metadata: Option<Free<'a>>,
+    pub params: Option<Free<'a>>,
+}
+
+impl<'a> FreeParts<'a> {
+    /// The event's own.
+    pub(crate) fn of(event: &'a Event) -> FreeParts<'a> {
+        FreeParts {
+            metadata: event.metadata.as_ref().map(Free::Map),
+            params: event
+                .request
+                .as_ref()
+                .and_then(|r| r.params.as_ref())
+                .map(Free::Map),
+        }
+    }
+}
 
 /// Where one value lies in the written JSON (strings with their quotes).
 #[derive(Debug, Clone, Copy, Default)]
@@ -102,9 +144,9 @@ fn member_text(m: &mut Members<'_>, key: &[u8], value: Option<&String>) -> Optio
     value.map(|v| spanned(m.key(key), |out| json_write::string(out, v)))
 }
 
-/// Appends the stored JSON of `event`; gives where each value went. Its first member is always
-/// there, so every later one starts with a comma.
-pub(crate) fn write_event(event: &Event, out: &mut Vec<u8>) -> Spans {
+/// Appends the stored JSON of `event` with the free-form objects `free`; gives where each value
+/// went. Its first member is always there, so every later one starts with a comma.
+pub(crate) fn write_event(event: &Event, free: FreeParts<'_>, out: &mut Vec<u8>) -> Spans {
     let Event {
         schema_version,
         id,
@@ -118,7 +160,8 @@ pub(crate) fn write_event(event: &Event, out: &mut Vec<u8>) -> Spans {
         context,
         source,
         request,
-        metadata,
+        // Written from `free`.
+        metadata: _,
     } = event;
     out.extend_from_slice(key!(open "schema_version"));
     let mut spans = Spans {
@@ -163,11 +206,11 @@ pub(crate) fn write_event(event: &Event, out: &mut Vec<u8>) -> Spans {
     }
     if let Some(request) = request {
         out.extend_from_slice(key!(, "request"));
-        spans.request = Some(write_request(request, out));
+        spans.request = Some(write_request(request, free.params, out));
     }
-    if let Some(metadata) = metadata {
+    if let Some(metadata) = free.metadata {
         out.extend_from_slice(key!(, "metadata"));
-        spans.metadata = Some(spanned(out, |o| json_write::object(o, metadata)));
+        spans.metadata = Some(spanned(out, |o| metadata.write(o)));
     }
     out.push(b'}');
     spans
@@ -237,19 +280,18 @@ fn write_source(source: &Source, out: &mut Vec<u8>) -> SourceSpans {
     spans
 }
 
-fn write_request(request: &Request, out: &mut Vec<u8>) -> RequestSpans {
+fn write_request(request: &Request, params: Option<Free<'_>>, out: &mut Vec<u8>) -> RequestSpans {
     let Request {
         operation,
-        params,
+        // Written from `params`.
+        params: _,
         response_code,
         latency_ms,
     } = request;
     let mut m = Members::open(out);
     let spans = RequestSpans {
         operation: member_text(&mut m, key!("operation"), operation.as_ref()),
-        params: params
-            .as_ref()
-            .map(|p| spanned(m.key(key!("params")), |o| json_write::object(o, p))),
+        params: params.map(|p| spanned(m.key(key!("params")), |o| p.write(o))),
         response_code: response_code.map(|c| {
             spanned(m.key(key!("response_code")), |o| {
                 json_write::unsigned(o, u64::from(c))

@@ -17,9 +17,9 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 pub use crate::object_keys::stream_of;
+pub(crate) use event_form::stored_and_receipt_parts;
 #[cfg(test)]
 pub(crate) use event_form::stored_is_canonical;
-pub(crate) use event_form::{KnownCanonical, stored_and_receipt_known};
 pub use event_form::{event_receipt, stored_and_receipt};
 
 mod event_form;

@@ -26,7 +26,7 @@ pub use rules::{RESERVED_ACTION_PREFIX, check_action};
 pub use walker::prepare_event;
 
 use crate::event::Event;
-use crate::integrity::KnownCanonical;
+use crate::event_json::{Free, FreeParts};
 use crate::redact::Redactor;
 use crate::time::Timestamp;
 
@@ -83,6 +83,9 @@ pub struct IngestContext<'a> {
 /// A valid, masked event with its stored JSON and its receipt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PreparedEvent {
+    /// The event's typed fields (what the stores index and the answer names). Its free-form
+    /// objects, `metadata` and `request.params`, are left out (`None`): they are in `json`,
+    /// masked. Ingest never builds a map of them on its fast path.
     pub event: Event,
     pub json: String,
     /// SHA-256 (hex) of the canonical form of `json` (`crate::integrity`): computed here, once,
@@ -90,6 +93,30 @@ pub struct PreparedEvent {
     pub receipt: String,
     /// How many values were masked.
     pub redacted: usize,
+}
+
+impl PreparedEvent {
+    /// The event as a client sends it (what the edge forwards; the API stores the same event
+    /// from it): the stored JSON without the members only the server sets. `crate::event_json`
+    /// writes `schema_version`, `id`, `tenant` and `received_at` first, in that order, then the
+    /// client's members in [`Event::to_client_json`]'s order; a `"` inside a string is always
+    /// escaped, so the first `,"tenant":` and `,"occurred_at":` are those members.
+    pub fn client_json(&self) -> String {
+        let json = &self.json;
+        match (
+            json.find(",\"id\":"),
+            json.find(",\"tenant\":"),
+            json.find(",\"occurred_at\":"),
+        ) {
+            (Some(id), Some(tenant), Some(rest)) if id < tenant && tenant < rest => {
+                format!("{{{}{}", &json[id + 1..tenant], &json[rest..])
+            }
+            // Not a stored form this crate wrote: read it whole.
+            _ => serde_json::from_str::<Event>(json)
+                .map(|event| event.to_client_json())
+                .unwrap_or_default(),
+        }
+    }
 }
 
 pub const TOP_LEVEL_FIELDS: [&str; 10] = [
@@ -119,31 +146,37 @@ pub fn escape_pointer_token(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
 }
 
-/// The common end of both validation paths: mask, serialize, bound the stored size.
+/// The walker's end: mask the event's free-form objects, then [`finish_with`] them taken out of
+/// the event.
 pub(crate) fn finish(
-    event: Event,
-    base: &str,
-    ctx: &IngestContext<'_>,
-) -> Result<PreparedEvent, Vec<FieldError>> {
-    finish_known(event, base, ctx, KnownCanonical::default())
-}
-
-/// [`finish`], told what the reader found out about the free-form objects.
-pub(crate) fn finish_known(
     mut event: Event,
     base: &str,
     ctx: &IngestContext<'_>,
-    known: KnownCanonical,
 ) -> Result<PreparedEvent, Vec<FieldError>> {
+    let mut params = event.request.as_mut().and_then(|r| r.params.take());
+    let mut metadata = event.metadata.take();
     let mut redacted = 0;
-    if let Some(params) = event.request.as_mut().and_then(|r| r.params.as_mut()) {
-        redacted += ctx.redactor.redact_map(params);
+    for map in [&mut params, &mut metadata].into_iter().flatten() {
+        redacted += ctx.redactor.redact_map(map);
     }
-    if let Some(meta) = event.metadata.as_mut() {
-        redacted += ctx.redactor.redact_map(meta);
-    }
+    let free = FreeParts {
+        metadata: metadata.as_ref().map(Free::Map),
+        params: params.as_ref().map(Free::Map),
+    };
+    finish_with(event, free, redacted, base, ctx)
+}
+
+/// The common end of both paths: write the stored JSON and the receipt of `event` with its
+/// (masked) free-form objects `free`, and bound the stored size.
+pub(crate) fn finish_with(
+    event: Event,
+    free: FreeParts<'_>,
+    redacted: usize,
+    base: &str,
+    ctx: &IngestContext<'_>,
+) -> Result<PreparedEvent, Vec<FieldError>> {
     let (json, receipt) =
-        crate::integrity::stored_and_receipt_known(&event, known).map_err(|e| {
+        crate::integrity::stored_and_receipt_parts(&event, free).map_err(|e| {
             vec![FieldError {
                 pointer: base.to_string(),
                 message: format!("internal error: no receipt: {e}"),

@@ -16,22 +16,21 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
 
 use crate::event::{
     Actor, ActorType, Context, Event, Outcome, Request, SCHEMA_VERSION, Source, Target,
 };
-use crate::integrity::KnownCanonical;
+use crate::event_json::{Free, FreeParts};
 use crate::strict::{ObjectOnly, opt_object, opt_objects};
 use crate::time;
 use crate::validate::{
     IngestContext, MAX_ACTION_CHARS, MAX_EMAIL_CHARS, MAX_ID_CHARS, MAX_IP_CHARS, MAX_LABEL_CHARS,
-    MAX_REF_CHARS, MAX_USER_AGENT_CHARS, PreparedEvent, Rule, check_text, finish_known,
+    MAX_REF_CHARS, MAX_USER_AGENT_CHARS, PreparedEvent, Rule, check_text, finish_with,
 };
 use free::FreeObject;
 
 pub(crate) mod batch;
-mod free;
+pub(crate) mod free;
 
 type Text<'a> = Option<Cow<'a, str>>;
 
@@ -64,8 +63,8 @@ pub(crate) struct WireEvent<'a> {
     source: Option<WireSource<'a>>,
     #[serde(borrow, default, deserialize_with = "opt_object")]
     request: Option<WireRequest<'a>>,
-    #[serde(default, deserialize_with = "free::opt_free_object")]
-    metadata: Option<FreeObject>,
+    #[serde(borrow, default, deserialize_with = "free::opt_free_object")]
+    metadata: Option<FreeObject<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -123,8 +122,8 @@ struct WireSource<'a> {
 struct WireRequest<'a> {
     #[serde(borrow, default, deserialize_with = "opt_text")]
     operation: Text<'a>,
-    #[serde(default, deserialize_with = "free::opt_free_object")]
-    params: Option<FreeObject>,
+    #[serde(borrow, default, deserialize_with = "free::opt_free_object")]
+    params: Option<FreeObject<'a>>,
     #[serde(default)]
     response_code: Option<u64>,
     #[serde(default)]
@@ -203,28 +202,31 @@ fn required(value: Text<'_>, max_chars: usize, rule: Rule) -> Result<String, Giv
     text(value, max_chars, rule)?.ok_or(GiveUp)
 }
 
-/// A free-form object within bounds, and whether its stored bytes are canonical (`None`
-/// when absent). A repeated key gives up too: the walker reads the same map, and its measure
-/// is the one to go by.
-fn free_object(
-    value: Option<FreeObject>,
+/// A free-form object the fast path can take: within bounds, no repeated key (the walker's map
+/// keeps the last, and its measure is the one to go by), and stored bytes that are canonical too
+/// (else the walker's map writes the canonical form anew).
+fn free_object<'a>(
+    value: Option<FreeObject<'a>>,
     ctx: &IngestContext<'_>,
-    canonical: &mut Option<bool>,
-) -> Result<Option<Map<String, Value>>, GiveUp> {
+) -> Result<Option<FreeObject<'a>>, GiveUp> {
     match value {
-        None => Ok(None),
-        Some(o) => {
+        Some(o)
             if o.repeated_key
+                || !o.canonical
                 || o.depth > ctx.limits.max_nesting_depth
-                || o.len > ctx.limits.max_free_json_bytes
-            {
-                Err(GiveUp)
-            } else {
-                *canonical = Some(o.canonical);
-                Ok(Some(o.map))
-            }
+                || o.len > ctx.limits.max_free_json_bytes =>
+        {
+            Err(GiveUp)
         }
+        value => Ok(value),
     }
+}
+
+/// The free-form objects of an event the fast path read, kept apart from it.
+#[derive(Default)]
+struct Trees<'a> {
+    metadata: Option<FreeObject<'a>>,
+    params: Option<FreeObject<'a>>,
 }
 
 /// Tries the fast path on one event's JSON text. `None` means "run the walker".
@@ -245,17 +247,29 @@ pub(crate) fn prepare_wire(
     ctx: &IngestContext<'_>,
     fresh_id: &mut dyn FnMut() -> String,
 ) -> Option<PreparedEvent> {
-    let mut known = KnownCanonical::default();
-    let event = build(wire, ctx, fresh_id, &mut known).ok()?;
-    // `finish` errors (stored size) are reported by the walker too, identically.
-    finish_known(event, base, ctx, known).ok()
+    let mut trees = Trees::default();
+    let event = build(wire, ctx, fresh_id, &mut trees).ok()?;
+    let mut redacted = 0;
+    for tree in [&mut trees.params, &mut trees.metadata]
+        .into_iter()
+        .flatten()
+    {
+        redacted += tree.mask(ctx.redactor);
+    }
+    let free = FreeParts {
+        metadata: trees.metadata.as_ref().map(Free::Tree),
+        params: trees.params.as_ref().map(Free::Tree),
+    };
+    // `finish_with` errors (stored size) are reported by the walker too, identically.
+    finish_with(event, free, redacted, base, ctx).ok()
 }
 
-fn build(
-    w: WireEvent<'_>,
+/// The event's typed fields; its free-form objects go to `trees`.
+fn build<'a>(
+    w: WireEvent<'a>,
     ctx: &IngestContext<'_>,
     fresh_id: &mut dyn FnMut() -> String,
-    known: &mut KnownCanonical,
+    trees: &mut Trees<'a>,
 ) -> Result<Event, GiveUp> {
     let id = text(w.id, MAX_ID_CHARS, Rule::IdempotencyKey)?;
     let action = required(w.action, MAX_ACTION_CHARS, Rule::Action)?;
@@ -332,7 +346,10 @@ fn build(
         None => None,
         Some(r) => Some(Request {
             operation: text(r.operation, MAX_REF_CHARS, Rule::Text)?,
-            params: free_object(r.params, ctx, &mut known.params)?,
+            params: {
+                trees.params = free_object(r.params, ctx)?;
+                None
+            },
             response_code: match r.response_code {
                 None => None,
                 Some(code @ 100..=599) => Some(code as u16),
@@ -341,7 +358,7 @@ fn build(
             latency_ms: r.latency_ms,
         }),
     };
-    let metadata = free_object(w.metadata, ctx, &mut known.metadata)?;
+    trees.metadata = free_object(w.metadata, ctx)?;
     Ok(Event {
         schema_version: SCHEMA_VERSION,
         id: id.unwrap_or_else(fresh_id),
@@ -355,7 +372,8 @@ fn build(
         context,
         source,
         request,
-        metadata,
+        // In `trees`.
+        metadata: None,
     })
 }
 

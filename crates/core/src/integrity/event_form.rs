@@ -24,7 +24,8 @@ use super::{
 };
 use crate::event::{Event, Request};
 use crate::event_json::{
-    ActorSpans, ContextSpans, RequestSpans, SourceSpans, Span, Spans, TargetSpans, write_event,
+    ActorSpans, ContextSpans, Free, FreeParts, RequestSpans, SourceSpans, Span, Spans, TargetSpans,
+    write_event,
 };
 use crate::json_write::{Members, key};
 
@@ -36,21 +37,13 @@ pub fn event_receipt(event: &Event) -> Result<String, IntegrityError> {
 
 /// The stored JSON of `event` ([`Event::to_json`]) and its receipt, each written once.
 pub fn stored_and_receipt(event: &Event) -> Result<(String, String), IntegrityError> {
-    stored_and_receipt_known(event, KnownCanonical::default())
+    stored_and_receipt_parts(event, FreeParts::of(event))
 }
 
-/// What a reader already found out about the free-form objects while reading them: whether
-/// their stored bytes are canonical (`None`: look).
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct KnownCanonical {
-    pub metadata: Option<bool>,
-    pub params: Option<bool>,
-}
-
-/// [`stored_and_receipt`], told what is known of the free-form objects.
-pub(crate) fn stored_and_receipt_known(
+/// [`stored_and_receipt`] of `event` with the free-form objects `free` in place of its own.
+pub(crate) fn stored_and_receipt_parts(
     event: &Event,
-    known: KnownCanonical,
+    free: FreeParts<'_>,
 ) -> Result<(String, String), IntegrityError> {
     // Both forms are written into buffers kept per thread: a batch writes hundreds of events,
     // and a fresh kilobyte for each (the stored one kept, oversized, until the batch is
@@ -64,8 +57,8 @@ pub(crate) fn stored_and_receipt_known(
         let (stored, canonical) = &mut *scratch;
         stored.clear();
         canonical.clear();
-        let spans = write_event(event, stored);
-        Copier { stored, known }.event(event, &spans, canonical)?;
+        let spans = write_event(event, free, stored);
+        Copier { stored, free }.event(event, &spans, canonical)?;
         let receipt = sha256_hex(canonical);
         // The writer only copies whole `str`s and writes ASCII around them.
         let stored = std::str::from_utf8(stored)
@@ -93,7 +86,7 @@ pub(crate) fn stored_is_canonical(map: &Map<String, Value>) -> bool {
 /// destructured whole, so every value the stored JSON holds is copied.
 struct Copier<'a> {
     stored: &'a [u8],
-    known: KnownCanonical,
+    free: FreeParts<'a>,
 }
 
 impl Copier<'_> {
@@ -124,20 +117,26 @@ impl Copier<'_> {
     }
 
     /// A free-form object's value: copied when its stored bytes are canonical, else written
-    /// anew.
+    /// anew. The fast path reads a tree only when it is canonical (`crate::wire::free`).
     fn free_object(
         &self,
         out: &mut Vec<u8>,
-        map: &Map<String, Value>,
+        free: Free<'_>,
         span: Option<Span>,
-        known: Option<bool>,
     ) -> Result<(), IntegrityError> {
-        match span {
-            Some(span) if known.unwrap_or_else(|| stored_is_canonical(map)) => {
+        let canonical = match free {
+            Free::Map(map) => stored_is_canonical(map),
+            Free::Tree(tree) => tree.canonical,
+        };
+        match (span, free) {
+            (Some(span), _) if canonical => {
                 self.value(out, span);
                 Ok(())
             }
-            _ => write_canonical_object(map, out),
+            (_, Free::Map(map)) => write_canonical_object(map, out),
+            (_, Free::Tree(_)) => Err(IntegrityError::Canonical(
+                "a free-form object read without a map is not in canonical form".into(),
+            )),
         }
     }
 
@@ -167,9 +166,9 @@ impl Copier<'_> {
             self.context(context, out);
         }
         self.member(out, key!(, "id"), *id);
-        if let Some(map) = &event.metadata {
+        if let Some(free) = self.free.metadata {
             out.extend_from_slice(key!(, "metadata"));
-            self.free_object(out, map, *metadata, self.known.metadata)?;
+            self.free_object(out, free, *metadata)?;
         }
         self.member(out, key!(, "occurred_at"), *occurred_at);
         self.member(out, key!(, "outcome"), *outcome);
@@ -276,8 +275,8 @@ impl Copier<'_> {
             _ => self.in_members(&mut m, key!("latency_ms"), *latency_ms),
         }
         self.in_members(&mut m, key!("operation"), *operation);
-        if let Some(map) = &request.params {
-            self.free_object(m.key(key!("params")), map, *params, self.known.params)?;
+        if let Some(free) = self.free.params {
+            self.free_object(m.key(key!("params")), free, *params)?;
         }
         self.in_members(&mut m, key!("response_code"), *response_code);
         m.close();

@@ -1,48 +1,154 @@
-//! A free-form object (`metadata`, `request.params`) read into the `Map` the event keeps,
-//! measured while it is read.
+//! A free-form object (`metadata`, `request.params`) read by the fast path without a
+//! `serde_json::Map`: its strings borrowed from the request where they hold no escape, each
+//! object a list of members sorted once read. Building a map (a node and a `String` per key and
+//! per string) and walking it three times after (to measure it, to mask it, to write it) was a
+//! quarter of ingest.
 //!
-//! The fast path must give up on an object too deep or too large, as the walker rejects it,
-//! and the receipt needs to know whether the object's stored bytes are canonical already.
-//! Each took a walk over the finished map; here the depth, the compact length (exactly what
-//! `serde_json::to_string(&map).len()` gives, as [`crate::validate::measure_object`] counts
-//! it) and the canonical test are added up as the values go by. A key given twice is noted
-//! (the map keeps the last one, but the lengths counted both), and the caller gives up on it.
+//! While it is read, the object is measured: its depth, its compact length (exactly what
+//! `serde_json::to_string` gives for the map the walker would build, as
+//! [`crate::validate::measure_object`] counts it), and whether its stored bytes are its canonical
+//! form too. The caller gives up (the walker takes the event) on a repeated key (the walker's map
+//! keeps the last one), on an object too deep or too large, and on an object whose canonical form
+//! differs from its stored one (a number other than a safe integer, a key from U+E000 up), which
+//! the walker's map writes anew.
 //!
-//! Values are built as serde_json builds them: non-negative integers as `u64`, negative ones
-//! as `i64`, other numbers as `f64`, the last member of a repeated key kept.
+//! Written, a tree gives the bytes serde_json gives for that map: members in byte order of their
+//! keys, numbers as serde_json spells them, strings with its escapes.
+
+use std::borrow::Cow;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde_json::{Map, Number, Value};
+use serde_json::Number;
 
 use crate::integrity::is_safe_integer;
+use crate::json_write;
+use crate::redact::{MASK, Redactor};
 use crate::validate::{json_string_len, number_len};
 
-/// An object with its measures.
-pub(crate) struct FreeObject {
-    pub map: Map<String, Value>,
+/// A JSON value of a free-form object.
+#[derive(Debug)]
+pub(crate) enum Node<'a> {
+    Null,
+    Bool(bool),
+    Number(Number),
+    /// Borrowed: held no escape in the request, so needs none written.
+    Str(Cow<'a, str>),
+    Array(Vec<Node<'a>>),
+    Object(Members<'a>),
+}
+
+/// An object's members, sorted by key (byte order, as serde_json's map iterates).
+pub(crate) type Members<'a> = Vec<(Cow<'a, str>, Node<'a>)>;
+
+/// A free-form object with its measures.
+#[derive(Debug)]
+pub(crate) struct FreeObject<'a> {
+    pub members: Members<'a>,
     /// Nesting depth: an object holding only scalars is 1.
     pub depth: usize,
     /// Length of its compact JSON.
     pub len: usize,
-    /// Whether its compact JSON (as serde_json writes it) is its canonical form too: no key
-    /// whose UTF-16 order differs from its byte order, and no number but a safe integer.
+    /// Whether its compact JSON is its canonical form too.
     pub canonical: bool,
-    /// A key appeared twice in some object: `len` counted both.
+    /// A key appeared twice in some object.
     pub repeated_key: bool,
 }
 
-/// For `#[serde(deserialize_with)]`: absent or `null` is `None`, an object is measured,
-/// anything else is an error (the fast path gives up).
+impl FreeObject<'_> {
+    /// Masks every secret-looking value, as [`Redactor::redact_map`] does the walker's map:
+    /// the whole value under such a key, not looked into; gives how many.
+    pub(crate) fn mask(&mut self, redactor: &Redactor) -> usize {
+        mask_members(&mut self.members, redactor)
+    }
+
+    /// Appends the compact JSON.
+    pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        write_members(&self.members, out);
+    }
+}
+
+fn mask_members(members: &mut Members<'_>, redactor: &Redactor) -> usize {
+    let mut masked = 0;
+    for (key, value) in members.iter_mut() {
+        if redactor.is_secret_key(key) {
+            *value = Node::Str(Cow::Borrowed(MASK));
+            masked += 1;
+        } else {
+            masked += mask_node(value, redactor);
+        }
+    }
+    masked
+}
+
+fn mask_node(node: &mut Node<'_>, redactor: &Redactor) -> usize {
+    match node {
+        Node::Object(members) => mask_members(members, redactor),
+        Node::Array(items) => items.iter_mut().map(|i| mask_node(i, redactor)).sum(),
+        _ => 0,
+    }
+}
+
+/// A string as serde_json writes it: a borrowed one as it is (see [`Node::Str`]).
+// The `Cow` itself is the point: which variant it is tells whether the text can need escapes.
+#[allow(clippy::ptr_arg)]
+fn write_str(text: &Cow<'_, str>, out: &mut Vec<u8>) {
+    match text {
+        Cow::Borrowed(t) => {
+            out.reserve(t.len() + 2);
+            out.push(b'"');
+            out.extend_from_slice(t.as_bytes());
+            out.push(b'"');
+        }
+        Cow::Owned(t) => json_write::string(out, t),
+    }
+}
+
+fn write_members(members: &Members<'_>, out: &mut Vec<u8>) {
+    out.push(b'{');
+    for (i, (key, value)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(key, out);
+        out.push(b':');
+        write_node(value, out);
+    }
+    out.push(b'}');
+}
+
+fn write_node(node: &Node<'_>, out: &mut Vec<u8>) {
+    match node {
+        Node::Null => out.extend_from_slice(b"null"),
+        Node::Bool(true) => out.extend_from_slice(b"true"),
+        Node::Bool(false) => out.extend_from_slice(b"false"),
+        Node::Number(n) => json_write::number(out, n),
+        Node::Str(text) => write_str(text, out),
+        Node::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_node(item, out);
+            }
+            out.push(b']');
+        }
+        Node::Object(members) => write_members(members, out),
+    }
+}
+
+/// For `#[serde(deserialize_with)]`: absent or `null` is `None`, an object is read and
+/// measured, anything else is an error (the fast path gives up).
 pub(crate) fn opt_free_object<'de, D: Deserializer<'de>>(
     d: D,
-) -> Result<Option<FreeObject>, D::Error> {
+) -> Result<Option<FreeObject<'de>>, D::Error> {
     d.deserialize_option(OptionVisitor)
 }
 
 struct OptionVisitor;
 
 impl<'de> Visitor<'de> for OptionVisitor {
-    type Value = Option<FreeObject>;
+    type Value = Option<FreeObject<'de>>;
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("an object or null")
@@ -62,10 +168,10 @@ impl<'de> Visitor<'de> for OptionVisitor {
             canonical: true,
             repeated_key: false,
         };
-        let (value, depth) = d.deserialize_map(Measured(&mut meter))?;
-        match value {
-            Value::Object(map) => Ok(Some(FreeObject {
-                map,
+        let (node, depth) = d.deserialize_map(Measured(&mut meter))?;
+        match node {
+            Node::Object(members) => Ok(Some(FreeObject {
+                members,
                 depth,
                 len: meter.len,
                 canonical: meter.canonical,
@@ -84,15 +190,10 @@ struct Meter {
 }
 
 impl Meter {
-    fn number(&mut self, n: Number) -> (Value, usize) {
+    fn number<'a>(&mut self, n: Number) -> (Node<'a>, usize) {
         self.len += number_len(&n);
         self.canonical &= is_safe_integer(&n);
-        (Value::Number(n), 0)
-    }
-
-    fn string(&mut self, s: String) -> (Value, usize) {
-        self.len += json_string_len(&s);
-        (Value::String(s), 0)
+        (Node::Number(n), 0)
     }
 }
 
@@ -100,7 +201,7 @@ impl Meter {
 struct Measured<'m>(&'m mut Meter);
 
 impl<'de> DeserializeSeed<'de> for Measured<'_> {
-    type Value = (Value, usize);
+    type Value = (Node<'de>, usize);
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
@@ -108,7 +209,7 @@ impl<'de> DeserializeSeed<'de> for Measured<'_> {
 }
 
 impl<'de> Visitor<'de> for Measured<'_> {
-    type Value = (Value, usize);
+    type Value = (Node<'de>, usize);
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("any JSON value")
@@ -116,12 +217,12 @@ impl<'de> Visitor<'de> for Measured<'_> {
 
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         self.0.len += 4;
-        Ok((Value::Null, 0))
+        Ok((Node::Null, 0))
     }
 
     fn visit_bool<E>(self, v: bool) -> Result<Self::Value, E> {
         self.0.len += if v { 4 } else { 5 };
-        Ok((Value::Bool(v), 0))
+        Ok((Node::Bool(v), 0))
     }
 
     fn visit_u64<E>(self, v: u64) -> Result<Self::Value, E> {
@@ -133,12 +234,12 @@ impl<'de> Visitor<'de> for Measured<'_> {
     }
 
     fn visit_f64<E>(self, v: f64) -> Result<Self::Value, E> {
-        // As serde_json: a number JSON can spell is always finite.
+        // As serde_json's `Value`: a number JSON can spell is always finite.
         match Number::from_f64(v) {
             Some(n) => Ok(self.0.number(n)),
             None => {
                 self.0.len += 4;
-                Ok((Value::Null, 0))
+                Ok((Node::Null, 0))
             }
         }
     }
@@ -146,17 +247,14 @@ impl<'de> Visitor<'de> for Measured<'_> {
     fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
         // serde_json lends a string only when it held no escape; with no escape, it holds no
         // `"`, `\` or control character either (JSON forbids them bare), so it is written back
-        // as it was read, in its length and two quotes.
+        // as it was read: its length and two quotes.
         self.0.len += v.len() + 2;
-        Ok((Value::String(v.to_owned()), 0))
+        Ok((Node::Str(Cow::Borrowed(v)), 0))
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok(self.0.string(v.to_owned()))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-        Ok(self.0.string(v))
+        self.0.len += json_string_len(v);
+        Ok((Node::Str(Cow::Owned(v.to_owned())), 0))
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
@@ -168,13 +266,12 @@ impl<'de> Visitor<'de> for Measured<'_> {
             depth = depth.max(d);
         }
         meter.len += 2 + items.len().saturating_sub(1);
-        Ok((Value::Array(items), depth + 1))
+        Ok((Node::Array(items), depth + 1))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
         let meter = self.0;
-        let mut map = Map::new();
-        let mut members = 0usize;
+        let mut members: Members<'de> = Vec::new();
         let mut depth = 0;
         while let Some((key, len)) = access.next_key_seed(Key)? {
             meter.len += len + 1;
@@ -182,13 +279,13 @@ impl<'de> Visitor<'de> for Measured<'_> {
             meter.canonical &= !key.bytes().any(|b| b >= 0xee);
             let (value, d) = access.next_value_seed(Measured(&mut *meter))?;
             depth = depth.max(d);
-            members += 1;
-            if map.insert(key, value).is_some() {
-                meter.repeated_key = true;
-            }
+            members.push((key, value));
         }
-        meter.len += 2 + members.saturating_sub(1);
-        Ok((Value::Object(map), depth + 1))
+        meter.len += 2 + members.len().saturating_sub(1);
+        // Stable, so of a repeated key the last stays last, as in serde_json's map.
+        members.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        meter.repeated_key |= members.windows(2).any(|w| w[0].0 == w[1].0);
+        Ok((Node::Object(members), depth + 1))
     }
 }
 
@@ -196,7 +293,7 @@ impl<'de> Visitor<'de> for Measured<'_> {
 struct Key;
 
 impl<'de> DeserializeSeed<'de> for Key {
-    type Value = (String, usize);
+    type Value = (Cow<'de, str>, usize);
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_str(self)
@@ -204,23 +301,18 @@ impl<'de> DeserializeSeed<'de> for Key {
 }
 
 impl<'de> Visitor<'de> for Key {
-    type Value = (String, usize);
+    type Value = (Cow<'de, str>, usize);
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("a member name")
     }
 
     fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
-        Ok((v.to_owned(), v.len() + 2))
+        Ok((Cow::Borrowed(v), v.len() + 2))
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
-        Ok((v.to_owned(), json_string_len(v)))
-    }
-
-    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
-        let len = json_string_len(&v);
-        Ok((v, len))
+        Ok((Cow::Owned(v.to_owned()), json_string_len(v)))
     }
 }
 
@@ -230,17 +322,25 @@ mod tests {
     use crate::validate::measure_object;
     use crate::validate::tests::arbitrary_json;
     use proptest::prelude::*;
+    use serde_json::{Map, Value};
 
-    fn read(text: &str) -> Option<FreeObject> {
+    fn read(text: &str) -> Option<FreeObject<'_>> {
         let mut de = serde_json::Deserializer::from_str(text);
         opt_free_object(&mut de).ok().flatten()
     }
 
+    fn written(object: &FreeObject<'_>) -> String {
+        let mut out = Vec::new();
+        object.write(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
     proptest! {
-        /// The map is serde_json's; the measures are those of the walks they replace.
+        /// Written, the tree is serde_json's map written; the measures are those of the walks
+        /// of that map; masked, it is the walker's map masked.
         #[test]
-        fn measures_what_the_walks_measure(
-            entries in prop::collection::btree_map("[a-z\"\\\\\u{e000}]{0,4}", arbitrary_json(), 0..5),
+        fn agrees_with_the_map_the_walker_builds(
+            entries in prop::collection::btree_map("[a-z\"\\\\\u{e000}]{0,4}|[pt]oken", arbitrary_json(), 0..5),
             pretty in any::<bool>(),
         ) {
             let map: Map<String, Value> = entries.into_iter().collect();
@@ -249,11 +349,16 @@ mod tests {
             } else {
                 serde_json::to_string(&map).unwrap()
             };
-            let read = read(&text).unwrap();
-            prop_assert_eq!(&read.map, &map);
+            let mut read = read(&text).unwrap();
+            prop_assert_eq!(written(&read), serde_json::to_string(&map).unwrap());
             prop_assert_eq!((read.depth, read.len), measure_object(&map));
             prop_assert_eq!(read.canonical, crate::integrity::stored_is_canonical(&map));
             prop_assert!(!read.repeated_key);
+            let redactor = Redactor::default();
+            let mut masked = map.clone();
+            let count = redactor.redact_map(&mut masked);
+            prop_assert_eq!(read.mask(&redactor), count);
+            prop_assert_eq!(written(&read), serde_json::to_string(&masked).unwrap());
         }
     }
 
@@ -261,7 +366,7 @@ mod tests {
     fn a_repeated_key_is_noted_and_null_is_absent() {
         let o = read(r#"{"a": 1, "b": {"c": 2, "c": 3}}"#).unwrap();
         assert!(o.repeated_key);
-        assert_eq!(o.map["b"]["c"], 3);
+        assert!(!read(r#"{"b": 1, "a": {"c": 2}}"#).unwrap().repeated_key);
         assert!(read("null").is_none());
         let mut de = serde_json::Deserializer::from_str("[1]");
         assert!(opt_free_object(&mut de).is_err());
