@@ -170,7 +170,7 @@ pub(crate) fn write_event(event: &Event, free: FreeParts<'_>, out: &mut Vec<u8>)
         tenant: text(out, key!(, "tenant"), tenant),
         received_at: {
             out.extend_from_slice(key!(, "received_at"));
-            spanned(out, |o| received_at.write_json(o))
+            spanned(out, |o| received_at.write_json_repeated(o))
         },
         occurred_at: {
             out.extend_from_slice(key!(, "occurred_at"));

@@ -145,6 +145,28 @@ impl Timestamp {
     }
 
     /// Appends the JSON string of this timestamp (what `Serialize` writes), quotes included.
+    /// [`Timestamp::write_json`] through a one-entry cache per thread: every event of a request
+    /// has the same `received_at`, so a batch formats it once.
+    pub(crate) fn write_json_repeated(self, out: &mut Vec<u8>) {
+        thread_local! {
+            static LAST: std::cell::Cell<Option<(i64, [u8; 24])>> = const { std::cell::Cell::new(None) };
+        }
+        match LAST.get() {
+            Some((ms, text)) if ms == self.0 => {
+                out.push(b'"');
+                out.extend_from_slice(&text);
+                out.push(b'"');
+            }
+            _ => {
+                let mut buf = [0u8; 24];
+                if self.format_ascii(&mut buf).is_some() {
+                    LAST.set(Some((self.0, buf)));
+                }
+                self.write_json(out);
+            }
+        }
+    }
+
     pub(crate) fn write_json(self, out: &mut Vec<u8>) {
         // Digits and separators: nothing to check or escape, so the bytes go in as they are.
         let mut buf = [0u8; 24];
@@ -174,6 +196,29 @@ impl<'de> Deserialize<'de> for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_repeated_writer_writes_what_the_writer_writes() {
+        for ms in [
+            0,
+            1_795_305_600_000,
+            1_795_305_600_000,
+            7,
+            MAX_MILLIS,
+            MAX_MILLIS + 1,
+            -5,
+            7,
+        ] {
+            let (mut once, mut repeated) = (Vec::new(), Vec::new());
+            Timestamp(ms).write_json(&mut once);
+            Timestamp(ms).write_json_repeated(&mut repeated);
+            assert_eq!(once, repeated, "{ms}");
+            assert_eq!(
+                String::from_utf8(once).unwrap(),
+                serde_json::to_string(&Timestamp(ms)).unwrap()
+            );
+        }
+    }
 
     #[test]
     fn rfc3339_round_trips_with_millis_in_utc() {

@@ -76,18 +76,29 @@ pub fn check_action(text: &str) -> Result<(), String> {
     let explain = "must be a dotted lowercase name such as `user.login`: two or more segments of a-z, 0-9, `_` or `-`, joined by dots, starting with a letter";
     // One pass over the bytes: allowed bytes, no empty segment (no leading, doubled or
     // trailing dot: the first byte must be a letter), at least one dot.
+    const fn classes() -> [u8; 256] {
+        // 1: a-z, 0-9, `_`, `-`; 2: `.`; 0: anything else.
+        let mut table = [0u8; 256];
+        let mut b = 0;
+        while b < 256 {
+            table[b] = match b as u8 {
+                b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' => 1,
+                b'.' => 2,
+                _ => 0,
+            };
+            b += 1;
+        }
+        table
+    }
+    const CLASS: [u8; 256] = classes();
     let bytes = text.as_bytes();
     let mut ok = bytes.first().is_some_and(u8::is_ascii_lowercase) && !text.ends_with('.');
-    let (mut dots, mut after_dot) = (0usize, false);
+    let (mut dots, mut previous) = (0usize, 0u8);
     for &b in bytes {
-        let dot = b == b'.';
-        ok &= (dot && !after_dot)
-            || b.is_ascii_lowercase()
-            || b.is_ascii_digit()
-            || b == b'_'
-            || b == b'-';
-        dots += usize::from(dot);
-        after_dot = dot;
+        let class = CLASS[usize::from(b)];
+        ok &= class != 0 && !(class == 2 && previous == 2);
+        dots += usize::from(class == 2);
+        previous = class;
     }
     if !ok || dots == 0 {
         return Err(format!("`{}` {explain}", clip(text)));
