@@ -85,32 +85,36 @@ pub(crate) fn value(out: &mut Vec<u8>, value: &Value) {
         Value::Bool(false) => out.extend_from_slice(b"false"),
         Value::Number(n) => number(out, n),
         Value::String(text) => string(out, text),
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                self::value(out, item);
-            }
-            out.push(b']');
-        }
+        Value::Array(items) => list(out, *b"[]", items, self::value),
         Value::Object(map) => object(out, map),
     }
 }
 
 /// Appends `map` as a JSON object, as [`value`] does.
 pub(crate) fn object(out: &mut Vec<u8>, map: &Map<String, Value>) {
-    out.push(b'{');
-    for (i, (key, item)) in map.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
+    list(out, *b"{}", map, |out, (key, item)| {
         string(out, key);
         out.push(b':');
         value(out, item);
+    });
+}
+
+/// Appends `open`, then each item by `write` with commas between, then `close`.
+#[inline]
+pub(crate) fn list<T>(
+    out: &mut Vec<u8>,
+    [open, close]: [u8; 2],
+    items: impl IntoIterator<Item = T>,
+    mut write: impl FnMut(&mut Vec<u8>, T),
+) {
+    out.push(open);
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write(out, item);
     }
-    out.push(b'}');
+    out.push(close);
 }
 
 /// `"name":`, the start of a member, spelled at compile time so that writing it is one copy.

@@ -104,16 +104,11 @@ fn write_str(text: &Cow<'_, str>, out: &mut Vec<u8>) {
 }
 
 fn write_members(members: &Members<'_>, out: &mut Vec<u8>) {
-    out.push(b'{');
-    for (i, (key, value)) in members.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
+    json_write::list(out, *b"{}", members, |out, (key, value)| {
         write_str(key, out);
         out.push(b':');
         write_node(value, out);
-    }
-    out.push(b'}');
+    });
 }
 
 fn write_node(node: &Node<'_>, out: &mut Vec<u8>) {
@@ -124,14 +119,7 @@ fn write_node(node: &Node<'_>, out: &mut Vec<u8>) {
         Node::Number(n) => json_write::number(out, n),
         Node::Str(text) => write_str(text, out),
         Node::Array(items) => {
-            out.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_node(item, out);
-            }
-            out.push(b']');
+            json_write::list(out, *b"[]", items, |out, item| write_node(item, out))
         }
         Node::Object(members) => write_members(members, out),
     }
