@@ -32,9 +32,11 @@ const SYMBOL: [u8; 256] = {
     table
 };
 
-/// The automaton as a complete transition table: state `s` on symbol `c` goes to
-/// `next[s * SYMBOLS + c]`; a state is accepting when a pattern ends there, or at the end of
-/// any of its suffixes.
+/// The automaton as a complete transition table over bytes: state `s` on byte `b` goes to
+/// `next[s * 256 + b]` (a byte normalization drops leaves the state as it is). A state is
+/// accepting when a pattern ends there, or at the end of any of its suffixes; accepting states
+/// keep to themselves, so a key is read to its end with one load per byte and no branch, and
+/// its last state tells.
 #[derive(Debug, Clone)]
 pub(super) struct KeyMatcher {
     next: Vec<u32>,
@@ -95,7 +97,19 @@ impl KeyMatcher {
                 }
             }
         }
-        KeyMatcher { next, accepting }
+        // Over bytes, with accepting states absorbing.
+        let mut by_byte = Vec::with_capacity(accepting.len() * 256);
+        for (state, &accepts) in accepting.iter().enumerate() {
+            by_byte.extend((0..256).map(|b| match SYMBOL[b] {
+                _ if accepts => state as u32,
+                SKIP => state as u32,
+                c => next[state * SYMBOLS + usize::from(c)],
+            }));
+        }
+        KeyMatcher {
+            next: by_byte,
+            accepting,
+        }
     }
 
     /// Whether the normalized form of `key` contains a pattern.
@@ -103,15 +117,9 @@ impl KeyMatcher {
     pub(super) fn matches(&self, key: &str) -> bool {
         let mut state = 0usize;
         for &b in key.as_bytes() {
-            let c = SYMBOL[usize::from(b)];
-            if c != SKIP {
-                state = self.next[state * SYMBOLS + usize::from(c)] as usize;
-                if self.accepting[state] {
-                    return true;
-                }
-            }
+            state = self.next[state * 256 + usize::from(b)] as usize;
         }
-        false
+        self.accepting[state]
     }
 }
 
