@@ -18,14 +18,19 @@
 //! - [`encode`]: NDJSON batch encoding (the body of export objects).
 //! - [`object_keys`]: windows, and every object and digest key, built and parsed in one place.
 //! - [`export`]: destinations and the exactly-once export state; [`export::machine`]: its pure
-//!   transitions (take a lease, next step, after a window, after a digest, release).
+//!   transitions (take a lease, next step, after a window, after a digest, release);
+//!   [`export::ObjectOptions`]: an object store's compression, filter and format, read alike
+//!   from the API, a declaration and the command line.
 //! - [`integrity`]: tamper evidence: the canonical form and receipt of an event, the integrity
 //!   member of export lines, and the verifier's checks of a stream of objects.
 //! - [`digest`]: the signed digest of each period of a stream, and the verifier's checks of a
 //!   stream's digests; [`signing`]: the Ed25519 keys that sign them, and their public form.
 //! - `event_json`, `json_write`: the stored JSON of an event, written without serde's escaper
-//!   (the canonical form of [`integrity`] uses the same writer).
-//! - `wire`: the typed fast path of ingest, falling back to [`validate`] on anything unusual.
+//!   (the canonical form of [`integrity`] uses the same writer); `byte_scan`: the escape and
+//!   printable-ASCII tests, eight bytes at a time.
+//! - `wire`: the typed fast path of ingest, falling back to [`validate`] on anything unusual:
+//!   a batch read and prepared in one pass (`wire/batch.rs`), free-form objects read into a
+//!   borrowed tree (`wire/free.rs`).
 //! - [`self_audit`]: the `auditlog.` events the service records about its own use.
 //! - [`store`]: the storage traits, one per operation.
 //! - [`stream`]: delivery to SIEMs and webhooks: filters, and the OCSF and ECS formats.
