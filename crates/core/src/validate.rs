@@ -10,7 +10,7 @@
 //! # Layout
 //!
 //! - this file: the limits, the context of a request, what a prepared event holds, and
-//!   [`finish`], the end both paths share (mask, write, receipt, stored size);
+//!   `finish`, the end both paths share (mask, write, receipt, stored size);
 //! - `walker.rs`: [`prepare_event`], the `Value` walker that names every problem;
 //! - `rules.rs`: the rules of the typed string fields (text, ids, actions, emails, addresses);
 //! - `measure.rs`: the depth and stored length of free-form JSON, counted without writing it.
