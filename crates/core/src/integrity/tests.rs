@@ -1,4 +1,6 @@
 #![allow(clippy::unwrap_used)]
+use std::collections::BTreeMap;
+
 use super::*;
 
 fn event(n: u64) -> String {
