@@ -28,6 +28,8 @@ pub enum StoreError {
 /// An event ready to store: the typed form (for index fields), its stored JSON and its receipt.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewEvent {
+    /// The typed fields the stores index. An ingested event's free-form objects (`metadata`,
+    /// `request.params`) are not here (see `PreparedEvent::event`): `json` holds the event whole.
     pub event: Event,
     pub json: String,
     /// The receipt of `json` (`crate::integrity::receipt`), stored beside it so that the exporter
