@@ -57,6 +57,22 @@ fn problem(pointer: String, message: &str) -> FieldError {
     }
 }
 
+/// A string naming one of a few values, read by `parse`; a problem at `pointer` otherwise.
+fn one_of<T>(
+    value: Option<&Value>,
+    parse: fn(&str) -> Option<T>,
+    pointer: &str,
+    allowed: &str,
+    problems: &mut Vec<FieldError>,
+) -> Option<T> {
+    let value = given(value)?;
+    let parsed = value.as_str().and_then(parse);
+    if parsed.is_none() {
+        problems.push(problem(pointer.to_string(), allowed));
+    }
+    parsed
+}
+
 impl ObjectOptions {
     /// Reads the options at `base` (`""` for a body, `/destinations/0` in a list), naming every
     /// problem: `{}` is no filter, OCSF class rules only with `format: ocsf`.
@@ -66,23 +82,23 @@ impl ObjectOptions {
     ) -> Result<ObjectOptions, Vec<FieldError>> {
         let mut options = ObjectOptions::default();
         let mut problems = Vec::new();
-        if let Some(value) = given(given_options.compression) {
-            match value.as_str().and_then(Compression::parse) {
-                Some(compression) => options.compression = compression,
-                None => problems.push(problem(
-                    format!("{base}/compression"),
-                    "`gzip` (the default) or `zstd`",
-                )),
-            }
+        if let Some(compression) = one_of(
+            given_options.compression,
+            Compression::parse,
+            &format!("{base}/compression"),
+            "`gzip` (the default) or `zstd`",
+            &mut problems,
+        ) {
+            options.compression = compression;
         }
-        if let Some(value) = given(given_options.format) {
-            match value.as_str().and_then(Format::parse) {
-                Some(format) => options.format = format,
-                None => problems.push(problem(
-                    format!("{base}/format"),
-                    "`v1` (the default), `ocsf` or `ecs`",
-                )),
-            }
+        if let Some(format) = one_of(
+            given_options.format,
+            Format::parse,
+            &format!("{base}/format"),
+            "`v1` (the default), `ocsf` or `ecs`",
+            &mut problems,
+        ) {
+            options.format = format;
         }
         if let Some(value) = given(given_options.filter) {
             match Filter::from_json(value, &format!("{base}/filter")) {
