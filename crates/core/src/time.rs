@@ -144,7 +144,6 @@ impl Timestamp {
         }
     }
 
-    /// Appends the JSON string of this timestamp (what `Serialize` writes), quotes included.
     /// [`Timestamp::write_json`] through a one-entry cache per thread: every event of a request
     /// has the same `received_at`, so a batch formats it once.
     pub(crate) fn write_json_repeated(self, out: &mut Vec<u8>) {
@@ -152,32 +151,36 @@ impl Timestamp {
             static LAST: std::cell::Cell<Option<(i64, [u8; 24])>> = const { std::cell::Cell::new(None) };
         }
         match LAST.get() {
-            Some((ms, text)) if ms == self.0 => {
-                out.push(b'"');
-                out.extend_from_slice(&text);
-                out.push(b'"');
-            }
+            Some((ms, text)) if ms == self.0 => push_quoted(out, &text),
             _ => {
                 let mut buf = [0u8; 24];
                 if self.format_ascii(&mut buf).is_some() {
                     LAST.set(Some((self.0, buf)));
+                    push_quoted(out, &buf);
+                } else {
+                    self.write_json(out);
                 }
-                self.write_json(out);
             }
         }
     }
 
+    /// Appends the JSON string of this timestamp (what `Serialize` writes), quotes included.
     pub(crate) fn write_json(self, out: &mut Vec<u8>) {
-        // Digits and separators: nothing to check or escape, so the bytes go in as they are.
         let mut buf = [0u8; 24];
         if self.format_ascii(&mut buf).is_some() {
-            out.push(b'"');
-            out.extend_from_slice(&buf);
-            out.push(b'"');
+            push_quoted(out, &buf);
         } else {
             self.with_text(|text| crate::json_write::string(out, text));
         }
     }
+}
+
+/// Digits and separators between quotes: nothing to check or escape, so the bytes go in as they
+/// are.
+fn push_quoted(out: &mut Vec<u8>, text: &[u8; 24]) {
+    out.push(b'"');
+    out.extend_from_slice(text);
+    out.push(b'"');
 }
 
 impl Serialize for Timestamp {
