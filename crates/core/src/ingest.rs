@@ -200,7 +200,8 @@ pub fn prepare_items(
         .collect()
 }
 
-fn item_base(shape: Shape, index: usize) -> String {
+/// The pointer of item `index` in the body.
+pub(crate) fn item_base(shape: Shape, index: usize) -> String {
     match shape {
         Shape::Single => String::new(),
         Shape::Batch => format!("/events/{index}"),

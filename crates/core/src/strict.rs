@@ -42,14 +42,6 @@ where
     Option::<ObjectOnly<T>>::deserialize(d).map(|o| o.map(|ObjectOnly(t)| t))
 }
 
-pub fn objects<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Vec::<ObjectOnly<T>>::deserialize(d).map(|v| v.into_iter().map(|ObjectOnly(t)| t).collect())
-}
-
 pub fn opt_objects<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
 where
     D: serde::Deserializer<'de>,
@@ -95,7 +87,8 @@ mod tests {
         assert_eq!(outer(r#"{"inner": null}"#).unwrap(), Outer { inner: None });
         assert_eq!(outer("{}").unwrap(), Outer { inner: None });
         assert!(outer(r#"{"inner": [null, null]}"#).is_err());
-        let list: Result<Vec<Pair>, _> = objects(&mut serde_json::Deserializer::from_str("[[1]]"));
+        let list: Result<Option<Vec<Pair>>, _> =
+            opt_objects(&mut serde_json::Deserializer::from_str("[[1]]"));
         assert!(list.is_err());
         let list: Result<Option<Vec<Pair>>, _> =
             opt_objects(&mut serde_json::Deserializer::from_str(r#"[{"b": 2}]"#));

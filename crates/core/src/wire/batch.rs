@@ -12,7 +12,7 @@
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::{WireEvent, prepare_wire};
-use crate::ingest::PreparedItem;
+use crate::ingest::{PreparedItem, Shape, item_base};
 use crate::strict::ObjectOnly;
 use crate::validate::{FieldError, IngestContext};
 
@@ -160,11 +160,12 @@ impl<'de> Visitor<'de> for Items<'_, '_> {
                 Some(prepared) => self.items.push(PreparedItem::Valid(prepared)),
                 None => {
                     // Replaced by the caller; stays only if the item cannot be found again.
-                    self.gave_up.push(self.items.len());
+                    let index = self.items.len();
+                    self.gave_up.push(index);
                     self.items.push(PreparedItem::Rejected {
                         id: None,
                         errors: vec![FieldError {
-                            pointer: format!("/events/{}", self.items.len()),
+                            pointer: item_base(Shape::Batch, index),
                             message: "internal error: item lost between passes".into(),
                         }],
                     });
