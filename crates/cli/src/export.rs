@@ -128,9 +128,9 @@ pub struct AddArgs {
     /// a client secret, or a managed identity).
     #[arg(long, requires = "azure_account")]
     azure_entra_id: bool,
-    /// How the objects are compressed: gzip (`.ndjson.gz`, what every tool reads; the default) or zstd
-    /// (`.ndjson.zst`: the same size, several times faster to write; Athena reads it). Fixed for
-    /// the destination's life.
+    /// How the objects are compressed: gzip (`.ndjson.gz`, what every tool reads; the default)
+    /// or zstd (`.ndjson.zst`: the same size, several times faster to write; Athena reads it).
+    /// Fixed for the destination's life.
     #[arg(long, value_name = "gzip|zstd")]
     compression: Option<String>,
     /// Write only the events this filter admits, as JSON: `{"include": {"actions": ["user.*"],
