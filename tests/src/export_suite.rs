@@ -152,7 +152,7 @@ pub async fn ingest(
         .map(|e| {
             let computed = e.receipt.clone().unwrap();
             assert_eq!(computed, receipt(&e.json).unwrap());
-            (e.event.id.clone(), computed)
+            (e.event.id.to_string(), computed)
         })
         .collect()
 }

@@ -145,7 +145,7 @@ async fn a_filtered_object_store_writes_only_what_its_filter_admits_and_says_so(
         .unwrap();
     let receipts: std::collections::BTreeMap<String, String> = events
         .iter()
-        .map(|e| (e.event.id.clone(), e.receipt.clone().unwrap()))
+        .map(|e| (e.event.id.to_string(), e.receipt.clone().unwrap()))
         .collect();
 
     let sinks = auditlog_export::Sinks::without_aws();
@@ -278,7 +278,7 @@ async fn ocsf_and_ecs_objects_carry_each_events_receipt_and_verify() {
             rows.into_iter()
                 .map(|r| {
                     let event: Event = serde_json::from_str(&r.json).unwrap();
-                    (event.id.clone(), r.json)
+                    (event.id.to_string(), r.json)
                 })
                 .collect()
         };

@@ -311,7 +311,7 @@ impl DynamoStore {
             item.insert("source_service".into(), s(service));
         }
         if !ev.targets.is_empty() {
-            let mut ids: Vec<String> = ev.targets.iter().map(|t| t.id.clone()).collect();
+            let mut ids: Vec<String> = ev.targets.iter().map(|t| t.id.to_string()).collect();
             ids.sort();
             ids.dedup();
             item.insert("target_ids".into(), AttributeValue::Ss(ids));

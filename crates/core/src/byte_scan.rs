@@ -63,6 +63,29 @@ pub(crate) fn needs_json_escape(bytes: &[u8]) -> bool {
     )
 }
 
+/// The index of the first byte that must be escaped in a JSON string, if any. Each test above
+/// flags its first matching byte exactly (a false flag only ever follows a true one, in a higher
+/// byte, which is later in memory), so the lowest flag of a word is the answer.
+#[inline]
+pub(crate) fn first_json_escape(bytes: &[u8]) -> Option<usize> {
+    let mut chunks = bytes.chunks_exact(8);
+    let mut at = 0;
+    for chunk in &mut chunks {
+        let mut eight = [0u8; 8];
+        eight.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(eight);
+        let flags = below(x, 0x20) | equal(x, b'"') | equal(x, b'\\');
+        if flags != 0 {
+            return Some(at + (flags.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let tail = chunks.remainder();
+    tail.iter()
+        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+        .map(|i| at + i)
+}
+
 /// Whether every byte is ASCII from `low` (at most 0x7e) up to `~`: DEL and all non-ASCII out.
 #[inline]
 pub(crate) fn all_ascii_from(bytes: &[u8], low: u8) -> bool {
@@ -92,6 +115,10 @@ mod tests {
                     needs_json_escape(bytes),
                     bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\')
                 );
+                prop_assert_eq!(
+                    first_json_escape(bytes),
+                    bytes.iter().position(|&b| b < 0x20 || b == b'"' || b == b'\\')
+                );
                 for low in [0x20, 0x21] {
                     prop_assert_eq!(
                         all_ascii_from(bytes, low),
@@ -109,10 +136,9 @@ mod tests {
                 for b in 0..=255u8 {
                     let mut bytes = vec![b'a'; len];
                     bytes[at] = b;
-                    assert_eq!(
-                        needs_json_escape(&bytes),
-                        b < 0x20 || b == b'"' || b == b'\\'
-                    );
+                    let escape = b < 0x20 || b == b'"' || b == b'\\';
+                    assert_eq!(needs_json_escape(&bytes), escape);
+                    assert_eq!(first_json_escape(&bytes), escape.then_some(at));
                     assert_eq!(all_ascii_from(&bytes, 0x21), (0x21..0x7f).contains(&b));
                 }
             }

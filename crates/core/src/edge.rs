@@ -236,7 +236,12 @@ pub fn decide(
                 }
                 forward.push_str(&p.client_json());
                 valid += 1;
-                summary.push(ItemResult::accepted(index, p.event.id, None, p.redacted));
+                summary.push(ItemResult::accepted(
+                    index,
+                    p.event.id.into(),
+                    None,
+                    p.redacted,
+                ));
             }
             PreparedItem::Rejected { id, errors } => {
                 summary.push(ItemResult::rejected(index, id, errors));

@@ -12,7 +12,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::event::{Actor, Context, Event, Request, Source, Target};
+use crate::event::{Actor, CompactString, Context, Event, Request, Source, Target};
 use crate::json_write::{self, Members, key};
 use crate::wire::free::FreeObject;
 
@@ -34,11 +34,17 @@ impl Free<'_> {
 }
 
 /// An event's free-form objects (`metadata`, `request.params`), given beside it: the writers
-/// take them from here, never from the event.
+/// take them from here, never from the event. And what the fast path of ingest knows about the
+/// event's other strings.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct FreeParts<'a> {
     pub metadata: Option<Free<'a>>,
     pub params: Option<Free<'a>>,
+    /// Every string of the event's typed fields but `tenant` needs no JSON escape, so the writer
+    /// copies them without looking (a tenth of writing an event): the fast path read each one as
+    /// serde_json lent it, which it does only for a string that held no escape in the request,
+    /// hence no `"`, `\` or control character (JSON allows none of them bare).
+    pub plain_text: bool,
 }
 
 impl<'a> FreeParts<'a> {
@@ -51,6 +57,7 @@ impl<'a> FreeParts<'a> {
                 .as_ref()
                 .and_then(|r| r.params.as_ref())
                 .map(Free::Map),
+            plain_text: false,
         }
     }
 }
@@ -129,19 +136,41 @@ fn spanned(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) -> Span {
     }
 }
 
+/// Writes a string value; `plain`: known to need no escape ([`FreeParts::plain_text`]).
+#[inline]
+fn string(out: &mut Vec<u8>, value: &str, plain: bool) -> Span {
+    spanned(out, |out| {
+        if plain {
+            json_write::plain_string(out, value)
+        } else {
+            json_write::string(out, value)
+        }
+    })
+}
+
 /// Writes `key` (from [`key!`], with any comma before it) and a string value.
 #[inline]
-fn text(out: &mut Vec<u8>, key: &[u8], value: &str) -> Span {
+fn text(out: &mut Vec<u8>, key: &[u8], value: &str, plain: bool) -> Span {
     out.extend_from_slice(key);
-    spanned(out, |out| json_write::string(out, value))
+    string(out, value, plain)
 }
 
-fn opt_text(out: &mut Vec<u8>, key: &[u8], value: Option<&String>) -> Option<Span> {
-    value.map(|v| text(out, key, v))
+fn opt_text(
+    out: &mut Vec<u8>,
+    key: &[u8],
+    value: Option<&CompactString>,
+    plain: bool,
+) -> Option<Span> {
+    value.map(|v| text(out, key, v, plain))
 }
 
-fn member_text(m: &mut Members<'_>, key: &[u8], value: Option<&String>) -> Option<Span> {
-    value.map(|v| spanned(m.key(key), |out| json_write::string(out, v)))
+fn member_text(
+    m: &mut Members<'_>,
+    key: &[u8],
+    value: Option<&CompactString>,
+    plain: bool,
+) -> Option<Span> {
+    value.map(|v| string(m.key(key), v, plain))
 }
 
 /// Appends the stored JSON of `event` with the free-form objects `free`; gives where each value
@@ -163,11 +192,13 @@ pub(crate) fn write_event(event: &Event, free: FreeParts<'_>, out: &mut Vec<u8>)
         // Written from `free`.
         metadata: _,
     } = event;
+    let plain = free.plain_text;
     out.extend_from_slice(key!(open "schema_version"));
     let mut spans = Spans {
         schema_version: spanned(out, |o| json_write::unsigned(o, u64::from(*schema_version))),
-        id: text(out, key!(, "id"), id),
-        tenant: text(out, key!(, "tenant"), tenant),
+        id: text(out, key!(, "id"), id, plain),
+        // From the key that authenticated the request, not from the event.
+        tenant: text(out, key!(, "tenant"), tenant, false),
         received_at: {
             out.extend_from_slice(key!(, "received_at"));
             spanned(out, |o| received_at.write_json_repeated(o))
@@ -176,12 +207,12 @@ pub(crate) fn write_event(event: &Event, free: FreeParts<'_>, out: &mut Vec<u8>)
             out.extend_from_slice(key!(, "occurred_at"));
             spanned(out, |o| occurred_at.write_json(o))
         },
-        action: text(out, key!(, "action"), action),
+        action: text(out, key!(, "action"), action, plain),
         actor: {
             out.extend_from_slice(key!(, "actor"));
-            write_actor(actor, out)
+            write_actor(actor, plain, out)
         },
-        outcome: text(out, key!(, "outcome"), outcome.as_str()),
+        outcome: text(out, key!(, "outcome"), outcome.as_str(), true),
         ..Spans::default()
     };
     if !targets.is_empty() {
@@ -192,21 +223,21 @@ pub(crate) fn write_event(event: &Event, free: FreeParts<'_>, out: &mut Vec<u8>)
             if i > 0 {
                 out.push(b',');
             }
-            spans.targets.push(write_target(target, out));
+            spans.targets.push(write_target(target, plain, out));
         }
         out.push(b']');
     }
     if let Some(context) = context {
         out.extend_from_slice(key!(, "context"));
-        spans.context = Some(write_context(context, out));
+        spans.context = Some(write_context(context, plain, out));
     }
     if let Some(source) = source {
         out.extend_from_slice(key!(, "source"));
-        spans.source = Some(write_source(source, out));
+        spans.source = Some(write_source(source, plain, out));
     }
     if let Some(request) = request {
         out.extend_from_slice(key!(, "request"));
-        spans.request = Some(write_request(request, free.params, out));
+        spans.request = Some(write_request(request, free.params, plain, out));
     }
     if let Some(metadata) = free.metadata {
         out.extend_from_slice(key!(, "metadata"));
@@ -216,7 +247,7 @@ pub(crate) fn write_event(event: &Event, free: FreeParts<'_>, out: &mut Vec<u8>)
     spans
 }
 
-fn write_actor(actor: &Actor, out: &mut Vec<u8>) -> ActorSpans {
+fn write_actor(actor: &Actor, plain: bool, out: &mut Vec<u8>) -> ActorSpans {
     let Actor {
         id,
         kind,
@@ -224,27 +255,27 @@ fn write_actor(actor: &Actor, out: &mut Vec<u8>) -> ActorSpans {
         name,
     } = actor;
     let spans = ActorSpans {
-        id: text(out, key!(open "id"), id),
-        kind: text(out, key!(, "type"), kind.as_str()),
-        email: opt_text(out, key!(, "email"), email.as_ref()),
-        name: opt_text(out, key!(, "name"), name.as_ref()),
+        id: text(out, key!(open "id"), id, plain),
+        kind: text(out, key!(, "type"), kind.as_str(), true),
+        email: opt_text(out, key!(, "email"), email.as_ref(), plain),
+        name: opt_text(out, key!(, "name"), name.as_ref(), plain),
     };
     out.push(b'}');
     spans
 }
 
-fn write_target(target: &Target, out: &mut Vec<u8>) -> TargetSpans {
+fn write_target(target: &Target, plain: bool, out: &mut Vec<u8>) -> TargetSpans {
     let Target { id, kind, name } = target;
     let spans = TargetSpans {
-        id: text(out, key!(open "id"), id),
-        kind: opt_text(out, key!(, "type"), kind.as_ref()),
-        name: opt_text(out, key!(, "name"), name.as_ref()),
+        id: text(out, key!(open "id"), id, plain),
+        kind: opt_text(out, key!(, "type"), kind.as_ref(), plain),
+        name: opt_text(out, key!(, "name"), name.as_ref(), plain),
     };
     out.push(b'}');
     spans
 }
 
-fn write_context(context: &Context, out: &mut Vec<u8>) -> ContextSpans {
+fn write_context(context: &Context, plain: bool, out: &mut Vec<u8>) -> ContextSpans {
     let Context {
         ip_address,
         user_agent,
@@ -254,17 +285,17 @@ fn write_context(context: &Context, out: &mut Vec<u8>) -> ContextSpans {
     } = context;
     let mut m = Members::open(out);
     let spans = ContextSpans {
-        ip_address: member_text(&mut m, key!("ip_address"), ip_address.as_ref()),
-        user_agent: member_text(&mut m, key!("user_agent"), user_agent.as_ref()),
-        request_id: member_text(&mut m, key!("request_id"), request_id.as_ref()),
-        session_id: member_text(&mut m, key!("session_id"), session_id.as_ref()),
-        location: member_text(&mut m, key!("location"), location.as_ref()),
+        ip_address: member_text(&mut m, key!("ip_address"), ip_address.as_ref(), plain),
+        user_agent: member_text(&mut m, key!("user_agent"), user_agent.as_ref(), plain),
+        request_id: member_text(&mut m, key!("request_id"), request_id.as_ref(), plain),
+        session_id: member_text(&mut m, key!("session_id"), session_id.as_ref(), plain),
+        location: member_text(&mut m, key!("location"), location.as_ref(), plain),
     };
     m.close();
     spans
 }
 
-fn write_source(source: &Source, out: &mut Vec<u8>) -> SourceSpans {
+fn write_source(source: &Source, plain: bool, out: &mut Vec<u8>) -> SourceSpans {
     let Source {
         service,
         environment,
@@ -272,15 +303,20 @@ fn write_source(source: &Source, out: &mut Vec<u8>) -> SourceSpans {
     } = source;
     let mut m = Members::open(out);
     let spans = SourceSpans {
-        service: member_text(&mut m, key!("service"), service.as_ref()),
-        environment: member_text(&mut m, key!("environment"), environment.as_ref()),
-        version: member_text(&mut m, key!("version"), version.as_ref()),
+        service: member_text(&mut m, key!("service"), service.as_ref(), plain),
+        environment: member_text(&mut m, key!("environment"), environment.as_ref(), plain),
+        version: member_text(&mut m, key!("version"), version.as_ref(), plain),
     };
     m.close();
     spans
 }
 
-fn write_request(request: &Request, params: Option<Free<'_>>, out: &mut Vec<u8>) -> RequestSpans {
+fn write_request(
+    request: &Request,
+    params: Option<Free<'_>>,
+    plain: bool,
+    out: &mut Vec<u8>,
+) -> RequestSpans {
     let Request {
         operation,
         // Written from `params`.
@@ -290,7 +326,7 @@ fn write_request(request: &Request, params: Option<Free<'_>>, out: &mut Vec<u8>)
     } = request;
     let mut m = Members::open(out);
     let spans = RequestSpans {
-        operation: member_text(&mut m, key!("operation"), operation.as_ref()),
+        operation: member_text(&mut m, key!("operation"), operation.as_ref(), plain),
         params: params.map(|p| spanned(m.key(key!("params")), |o| p.write(o))),
         response_code: response_code.map(|c| {
             spanned(m.key(key!("response_code")), |o| {

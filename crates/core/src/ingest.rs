@@ -265,7 +265,8 @@ pub fn prepare_request(
             max: limits.max_request_bytes,
         });
     }
-    if let Ok(text) = std::str::from_utf8(body) {
+    // `simdutf8`: the same check as `std::str::from_utf8`, several times faster on a whole body.
+    if let Ok(text) = simdutf8::basic::from_utf8(body) {
         // One typed pass over a batch, preparing each event as it is read: the common case.
         let mut streamed = crate::wire::batch::prepare_batch(text, ctx, fresh_id);
         if streamed.complete && streamed.gave_up.is_empty() {

@@ -253,16 +253,15 @@ impl EventQuery {
             && self
                 .actor_email
                 .as_ref()
-                .is_none_or(|e| event.actor.email.as_ref() == Some(e))
+                .is_none_or(|e| event.actor.email.as_deref() == Some(e.as_str()))
             && self
                 .target_id
                 .as_ref()
                 .is_none_or(|t| event.targets.iter().any(|x| x.id == *t))
             && self.outcome.is_none_or(|o| o == event.outcome)
-            && self
-                .source_service
-                .as_ref()
-                .is_none_or(|s| event.source.as_ref().and_then(|x| x.service.as_ref()) == Some(s))
+            && self.source_service.as_ref().is_none_or(|s| {
+                event.source.as_ref().and_then(|x| x.service.as_deref()) == Some(s.as_str())
+            })
     }
 
     /// A digest of everything that decides *which* events a query returns and in what order

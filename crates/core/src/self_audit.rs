@@ -10,7 +10,9 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::event::{Actor, ActorType, Context, Event, Outcome, SCHEMA_VERSION, Source, Target};
+use crate::event::{
+    Actor, ActorType, CompactString, Context, Event, Outcome, SCHEMA_VERSION, Source, Target,
+};
 use crate::export::{Destination, Target as ExportTarget};
 use crate::keys::KeyRecord;
 use crate::store::NewEvent;
@@ -283,11 +285,11 @@ impl SelfEvent {
         });
         let event = Event {
             schema_version: SCHEMA_VERSION,
-            id,
-            tenant: tenant.to_string(),
+            id: id.into(),
+            tenant: tenant.into(),
             received_at: now,
             occurred_at: now,
-            action: self.action.name().to_string(),
+            action: self.action.name().into(),
             actor: self.caller.actor(),
             outcome: self.outcome,
             targets: self.targets,
@@ -370,7 +372,7 @@ pub fn session_refused(session: &ViewerSession, presented: &str, reason: &str) -
         )
         .outcome(Outcome::Failure)
         .detail("presented", presented)
-        .detail("reason", clip(reason, 256))
+        .detail("reason", clip(reason, 256).as_str())
 }
 
 /// Whether `action` is one the service records itself.
@@ -381,17 +383,13 @@ pub fn is_self_audit(action: &str) -> bool {
 /// `text` as a typed field of a stored event may hold it: control characters (which a path or a
 /// header can carry) replaced by U+FFFD, cut to `max` characters, never empty. A record is an
 /// event like any other and must meet the schema every reader relies on.
-fn clip(text: &str, max: usize) -> String {
-    let clean: String = text
+fn clip(text: &str, max: usize) -> CompactString {
+    let clean: CompactString = text
         .chars()
         .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
         .take(max)
         .collect();
-    if clean.is_empty() {
-        "-".to_string()
-    } else {
-        clean
-    }
+    if clean.is_empty() { "-".into() } else { clean }
 }
 
 #[cfg(test)]

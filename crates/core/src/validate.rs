@@ -162,6 +162,8 @@ pub(crate) fn finish(
     let free = FreeParts {
         metadata: metadata.as_ref().map(Free::Map),
         params: params.as_ref().map(Free::Map),
+        // The walker's strings come out of a `Value`, which does not say how they were read.
+        plain_text: false,
     };
     finish_with(event, free, redacted, base, ctx)
 }

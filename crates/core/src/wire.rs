@@ -18,7 +18,8 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::event::{
-    Actor, ActorType, Context, Event, Outcome, Request, SCHEMA_VERSION, Source, Target,
+    Actor, ActorType, CompactString, Context, Event, Outcome, Request, SCHEMA_VERSION, Source,
+    Target,
 };
 use crate::event_json::{Free, FreeParts};
 use crate::strict::{ObjectOnly, opt_object, opt_objects};
@@ -188,18 +189,50 @@ fn opt_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Cow<'de, st
 /// A missing or rule-breaking field: the caller falls back to the walker.
 struct GiveUp;
 
-fn text(value: Text<'_>, max_chars: usize, rule: Rule) -> Result<Option<String>, GiveUp> {
-    match value {
-        None => Ok(None),
-        Some(t) => match check_text(&t, max_chars, rule) {
-            Ok(()) => Ok(Some(t.into_owned())),
-            Err(_) => Err(GiveUp),
-        },
-    }
+/// Checks the strings of an event and makes its typed fields of them, noting whether serde_json
+/// lent every one ([`FreeParts::plain_text`]).
+struct Strings {
+    all_lent: bool,
 }
 
-fn required(value: Text<'_>, max_chars: usize, rule: Rule) -> Result<String, GiveUp> {
-    text(value, max_chars, rule)?.ok_or(GiveUp)
+impl Strings {
+    fn text(
+        &mut self,
+        value: Text<'_>,
+        max_chars: usize,
+        rule: Rule,
+    ) -> Result<Option<CompactString>, GiveUp> {
+        let Some(t) = value else { return Ok(None) };
+        check_text(&t, max_chars, rule).map_err(|_| GiveUp)?;
+        self.all_lent &= matches!(t, Cow::Borrowed(_));
+        // Most values fit inside a `CompactString` (24 bytes): no allocation.
+        Ok(Some(CompactString::from(t)))
+    }
+
+    fn required(
+        &mut self,
+        value: Text<'_>,
+        max_chars: usize,
+        rule: Rule,
+    ) -> Result<CompactString, GiveUp> {
+        self.text(value, max_chars, rule)?.ok_or(GiveUp)
+    }
+
+    /// The event's id: the client's, or a fresh one (which the writer cannot know is plain).
+    fn id(
+        &mut self,
+        value: Text<'_>,
+        fresh_id: &mut dyn FnMut() -> String,
+    ) -> Result<CompactString, GiveUp> {
+        match self.text(value, MAX_ID_CHARS, Rule::IdempotencyKey)? {
+            Some(id) => Ok(id),
+            None => {
+                let fresh = fresh_id();
+                self.all_lent &= !crate::byte_scan::needs_json_escape(fresh.as_bytes());
+                Ok(fresh.into())
+            }
+        }
+    }
 }
 
 /// A free-form object the fast path can take: within bounds, no repeated key (the walker's map
@@ -222,11 +255,13 @@ fn free_object<'a>(
     }
 }
 
-/// The free-form objects of an event the fast path read, kept apart from it.
+/// What the fast path read of an event beside its typed fields: its free-form objects, and
+/// whether every string of the typed fields was lent by serde_json.
 #[derive(Default)]
-struct Trees<'a> {
+struct Beside<'a> {
     metadata: Option<FreeObject<'a>>,
     params: Option<FreeObject<'a>>,
+    plain_text: bool,
 }
 
 /// Tries the fast path on one event's JSON text. `None` means "run the walker".
@@ -247,35 +282,37 @@ pub(crate) fn prepare_wire(
     ctx: &IngestContext<'_>,
     fresh_id: &mut dyn FnMut() -> String,
 ) -> Option<PreparedEvent> {
-    let mut trees = Trees::default();
-    let event = build(wire, ctx, fresh_id, &mut trees).ok()?;
+    let mut beside = Beside::default();
+    let event = build(wire, ctx, fresh_id, &mut beside).ok()?;
     let mut redacted = 0;
-    for tree in [&mut trees.params, &mut trees.metadata]
+    for tree in [&mut beside.params, &mut beside.metadata]
         .into_iter()
         .flatten()
     {
         redacted += tree.mask(ctx.redactor);
     }
     let free = FreeParts {
-        metadata: trees.metadata.as_ref().map(Free::Tree),
-        params: trees.params.as_ref().map(Free::Tree),
+        metadata: beside.metadata.as_ref().map(Free::Tree),
+        params: beside.params.as_ref().map(Free::Tree),
+        plain_text: beside.plain_text,
     };
     // `finish_with` errors (stored size) are reported by the walker too, identically.
     finish_with(event, free, redacted, base, ctx).ok()
 }
 
-/// The event's typed fields; its free-form objects go to `trees`.
+/// The event's typed fields; the rest goes to `beside`.
 fn build<'a>(
     w: WireEvent<'a>,
     ctx: &IngestContext<'_>,
     fresh_id: &mut dyn FnMut() -> String,
-    trees: &mut Trees<'a>,
+    beside: &mut Beside<'a>,
 ) -> Result<Event, GiveUp> {
-    let id = text(w.id, MAX_ID_CHARS, Rule::IdempotencyKey)?;
-    let action = required(w.action, MAX_ACTION_CHARS, Rule::Action)?;
+    let mut st = Strings { all_lent: true };
+    let id = st.id(w.id, fresh_id)?;
+    let action = st.required(w.action, MAX_ACTION_CHARS, Rule::Action)?;
     let a = w.actor.ok_or(GiveUp)?;
     let actor = Actor {
-        id: required(a.id, MAX_REF_CHARS, Rule::Text)?,
+        id: st.required(a.id, MAX_REF_CHARS, Rule::Text)?,
         kind: match a.kind.as_deref() {
             None => ActorType::User,
             Some(k) => ActorType::ALL
@@ -284,8 +321,8 @@ fn build<'a>(
                 .map(|(_, t)| *t)
                 .ok_or(GiveUp)?,
         },
-        email: text(a.email, MAX_EMAIL_CHARS, Rule::Email)?,
-        name: text(a.name, MAX_REF_CHARS, Rule::Text)?,
+        email: st.text(a.email, MAX_EMAIL_CHARS, Rule::Email)?,
+        name: st.text(a.name, MAX_REF_CHARS, Rule::Text)?,
     };
     let occurred_at = match w.occurred_at {
         None => ctx.received_at,
@@ -318,36 +355,36 @@ fn build<'a>(
         targets.reserve(list.len());
         for t in list {
             targets.push(Target {
-                id: required(t.id, MAX_REF_CHARS, Rule::Text)?,
-                kind: text(t.kind, MAX_LABEL_CHARS, Rule::Text)?,
-                name: text(t.name, MAX_REF_CHARS, Rule::Text)?,
+                id: st.required(t.id, MAX_REF_CHARS, Rule::Text)?,
+                kind: st.text(t.kind, MAX_LABEL_CHARS, Rule::Text)?,
+                name: st.text(t.name, MAX_REF_CHARS, Rule::Text)?,
             });
         }
     }
     let context = match w.context {
         None => None,
         Some(c) => Some(Context {
-            ip_address: text(c.ip_address, MAX_IP_CHARS, Rule::IpAddress)?,
-            user_agent: text(c.user_agent, MAX_USER_AGENT_CHARS, Rule::Text)?,
-            request_id: text(c.request_id, MAX_REF_CHARS, Rule::Text)?,
-            session_id: text(c.session_id, MAX_REF_CHARS, Rule::Text)?,
-            location: text(c.location, MAX_REF_CHARS, Rule::Text)?,
+            ip_address: st.text(c.ip_address, MAX_IP_CHARS, Rule::IpAddress)?,
+            user_agent: st.text(c.user_agent, MAX_USER_AGENT_CHARS, Rule::Text)?,
+            request_id: st.text(c.request_id, MAX_REF_CHARS, Rule::Text)?,
+            session_id: st.text(c.session_id, MAX_REF_CHARS, Rule::Text)?,
+            location: st.text(c.location, MAX_REF_CHARS, Rule::Text)?,
         }),
     };
     let source = match w.source {
         None => None,
-        Some(s) => Some(Source {
-            service: text(s.service, MAX_LABEL_CHARS, Rule::Text)?,
-            environment: text(s.environment, MAX_LABEL_CHARS, Rule::Text)?,
-            version: text(s.version, MAX_LABEL_CHARS, Rule::Text)?,
+        Some(src) => Some(Source {
+            service: st.text(src.service, MAX_LABEL_CHARS, Rule::Text)?,
+            environment: st.text(src.environment, MAX_LABEL_CHARS, Rule::Text)?,
+            version: st.text(src.version, MAX_LABEL_CHARS, Rule::Text)?,
         }),
     };
     let request = match w.request {
         None => None,
         Some(r) => Some(Request {
-            operation: text(r.operation, MAX_REF_CHARS, Rule::Text)?,
+            operation: st.text(r.operation, MAX_REF_CHARS, Rule::Text)?,
             params: {
-                trees.params = free_object(r.params, ctx)?;
+                beside.params = free_object(r.params, ctx)?;
                 None
             },
             response_code: match r.response_code {
@@ -358,11 +395,12 @@ fn build<'a>(
             latency_ms: r.latency_ms,
         }),
     };
-    trees.metadata = free_object(w.metadata, ctx)?;
+    beside.metadata = free_object(w.metadata, ctx)?;
+    beside.plain_text = st.all_lent;
     Ok(Event {
         schema_version: SCHEMA_VERSION,
-        id: id.unwrap_or_else(fresh_id),
-        tenant: ctx.tenant.to_string(),
+        id,
+        tenant: ctx.tenant.into(),
         received_at: ctx.received_at,
         occurred_at,
         action,
@@ -372,7 +410,7 @@ fn build<'a>(
         context,
         source,
         request,
-        // In `trees`.
+        // In `beside`.
         metadata: None,
     })
 }

@@ -48,7 +48,7 @@ pub fn encode_row(
         &destination.ocsf_classes,
     );
     let source = SourceEvent {
-        id: event.id,
+        id: event.id.into(),
         receipt: receipt_of(&row.json, row.receipt.as_deref())?,
     };
     encoder.push_record(record, source).map(Row::Written)

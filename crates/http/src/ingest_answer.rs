@@ -38,7 +38,7 @@ pub async fn store_items(
             PreparedItem::Valid(p) => {
                 summary.push(ItemResult::accepted(
                     index,
-                    p.event.id.clone(),
+                    p.event.id.to_string(),
                     Some(p.receipt.clone()),
                     p.redacted,
                 ));

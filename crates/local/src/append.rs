@@ -26,15 +26,18 @@ impl From<&NewEvent> for EventRow {
     fn from(e: &NewEvent) -> Self {
         let ev = &e.event;
         EventRow {
-            id: ev.id.clone(),
+            id: ev.id.to_string(),
             received_at: ev.received_at.0,
             expires_at: e.expires_at.0,
-            action: ev.action.clone(),
-            actor_id: ev.actor.id.clone(),
-            actor_email: ev.actor.email.clone(),
+            action: ev.action.to_string(),
+            actor_id: ev.actor.id.to_string(),
+            actor_email: ev.actor.email.as_deref().map(str::to_string),
             outcome: ev.outcome.as_str(),
-            source_service: ev.source.as_ref().and_then(|s| s.service.clone()),
-            target_ids: ev.targets.iter().map(|t| t.id.clone()).collect(),
+            source_service: ev
+                .source
+                .as_ref()
+                .and_then(|s| s.service.as_deref().map(str::to_string)),
+            target_ids: ev.targets.iter().map(|t| t.id.to_string()).collect(),
             body: e.json.clone(),
             receipt: e.receipt.clone(),
         }

@@ -60,9 +60,10 @@ pub(crate) fn stored_and_receipt_parts(
         let spans = write_event(event, free, stored);
         Copier { stored, free }.event(event, &spans, canonical)?;
         let receipt = sha256_hex(canonical);
-        // The writer only copies whole `str`s and writes ASCII around them.
-        let stored = std::str::from_utf8(stored)
-            .map_err(|e| IntegrityError::Canonical(e.to_string()))?
+        // The writer only copies whole `str`s and writes ASCII around them, so this check never
+        // fails; `simdutf8` makes it a few times cheaper than `std`'s (2% of ingest).
+        let stored = simdutf8::basic::from_utf8(stored)
+            .map_err(|_| IntegrityError::Canonical("the stored JSON is not UTF-8".into()))?
             .to_owned();
         Ok((stored, receipt))
     })

@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 use super::rules::clip;
 use super::*;
 use crate::event::{
-    Actor, ActorType, Context, Event, Outcome, Request, SCHEMA_VERSION, Source, Target,
+    Actor, ActorType, CompactString, Context, Event, Outcome, Request, SCHEMA_VERSION, Source,
+    Target,
 };
 use crate::time::{self, Timestamp};
 
@@ -61,8 +62,8 @@ pub fn prepare_event(
 
     let event = Event {
         schema_version: SCHEMA_VERSION,
-        id: id.unwrap_or_else(fresh_id),
-        tenant: ctx.tenant.to_string(),
+        id: id.unwrap_or_else(|| fresh_id().into()),
+        tenant: ctx.tenant.into(),
         received_at: ctx.received_at,
         occurred_at: occurred_at.unwrap_or(ctx.received_at),
         action,
@@ -121,7 +122,7 @@ impl Validator<'_> {
         key: &str,
         max_chars: usize,
         rule: Rule,
-    ) -> Option<String> {
+    ) -> Option<CompactString> {
         // The pointer is only built on the error path: this runs for every field of every event.
         let value = take(map, key)?;
         let Value::String(text) = value else {
@@ -135,7 +136,7 @@ impl Validator<'_> {
             self.error(&format!("{parent}/{key}"), message);
             return None;
         }
-        Some(text)
+        Some(text.into())
     }
 
     fn object(

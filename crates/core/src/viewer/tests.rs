@@ -104,7 +104,7 @@ fn a_fixed_filter_fills_in_and_refuses_widening() {
 fn event(action: &str, actor: &str, target: &str, service: &str, outcome: Outcome) -> Event {
     let mut event = crate::event::sample(action, outcome);
     event.actor.id = actor.into();
-    event.actor.email = Some(format!("{actor}@example.com"));
+    event.actor.email = Some(format!("{actor}@example.com").into());
     event.targets = vec![Target {
         id: target.into(),
         kind: None,

@@ -93,12 +93,7 @@ fn mask_node(node: &mut Node<'_>, redactor: &Redactor) -> usize {
 #[allow(clippy::ptr_arg)]
 fn write_str(text: &Cow<'_, str>, out: &mut Vec<u8>) {
     match text {
-        Cow::Borrowed(t) => {
-            out.reserve(t.len() + 2);
-            out.push(b'"');
-            out.extend_from_slice(t.as_bytes());
-            out.push(b'"');
-        }
+        Cow::Borrowed(t) => json_write::plain_string(out, t),
         Cow::Owned(t) => json_write::string(out, t),
     }
 }

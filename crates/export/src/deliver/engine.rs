@@ -240,9 +240,12 @@ impl Run<'_> {
             };
             if self.settings.filter.admits(&event) {
                 records.push(Record {
-                    id: event.id.clone(),
+                    id: event.id.to_string(),
                     occurred_at: event.occurred_at,
-                    service: event.source.as_ref().and_then(|s| s.service.clone()),
+                    service: event
+                        .source
+                        .as_ref()
+                        .and_then(|s| s.service.as_deref().map(str::to_string)),
                     json: render(&event, &row.json, self.settings.format, &self.settings.ocsf),
                 });
                 at.push(i);

@@ -9,7 +9,7 @@
 //! past the count. Counting reads the view once more; it is the price of a record that says how
 //! many events left, written before any did.
 
-use auditlog_core::event::Event;
+use auditlog_core::event::{CompactString, Event};
 use auditlog_core::query::EventQuery;
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
@@ -79,7 +79,7 @@ pub fn csv_cells(event: &Event) -> Vec<String> {
     let context = event.context.as_ref();
     let source = event.source.as_ref();
     let request = event.request.as_ref();
-    let text = |v: Option<&String>| cell(v.map_or("", String::as_str));
+    let text = |v: Option<&CompactString>| cell(v.map_or("", CompactString::as_str));
     let json = |v: Option<&serde_json::Map<String, serde_json::Value>>| {
         v.map(|m| cell(&serde_json::Value::Object(m.clone()).to_string()))
             .unwrap_or_default()

@@ -2,7 +2,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::event::{Actor, ActorType, Context, Outcome, Source, Target};
+use crate::event::{Actor, ActorType, CompactString, Context, Outcome, Source, Target};
 use crate::integrity::receipt;
 use crate::time::Timestamp;
 
@@ -21,11 +21,12 @@ fn object(values: impl Strategy<Value = Value>) -> impl Strategy<Value = Map<Str
     prop::collection::vec((key, values), 0..4).prop_map(|m| m.into_iter().collect())
 }
 
-fn text() -> impl Strategy<Value = String> {
+fn text() -> impl Strategy<Value = CompactString> {
     prop_oneof![
         any::<String>(),
         "[a-z\"\\\\\u{0}-\u{1f}\u{7f}é\u{2028}]{0,6}"
     ]
+    .prop_map(CompactString::from)
 }
 
 prop_compose! {
