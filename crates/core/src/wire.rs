@@ -26,7 +26,7 @@ use crate::strict::{ObjectOnly, opt_object, opt_objects};
 use crate::time;
 use crate::validate::{
     IngestContext, MAX_ACTION_CHARS, MAX_EMAIL_CHARS, MAX_ID_CHARS, MAX_IP_CHARS, MAX_LABEL_CHARS,
-    MAX_REF_CHARS, MAX_USER_AGENT_CHARS, PreparedEvent, Rule, check_text, finish_with,
+    MAX_REF_CHARS, MAX_USER_AGENT_CHARS, PreparedEvent, Rule, check_text, stored_parts,
 };
 use free::FreeObject;
 
@@ -296,8 +296,14 @@ pub(crate) fn prepare_wire(
         params: beside.params.as_ref().map(Free::Tree),
         plain_text: beside.plain_text,
     };
-    // `finish_with` errors (stored size) are reported by the walker too, identically.
-    finish_with(event, free, redacted, base, ctx).ok()
+    // Its errors (stored size) are reported by the walker too, identically.
+    let (json, receipt) = stored_parts(&event, free, base, ctx).ok()?;
+    Some(PreparedEvent {
+        event,
+        json,
+        receipt,
+        redacted,
+    })
 }
 
 /// The event's typed fields; the rest goes to `beside`.

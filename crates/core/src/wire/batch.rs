@@ -9,11 +9,11 @@
 //! items prepared so far in [`Streamed::items`] and `complete` false; the caller reads the raw
 //! envelope and prepares the rest, so the walker names every problem.
 
+use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::{WireEvent, prepare_wire};
 use crate::ingest::{PreparedItem, Shape, item_base};
-use crate::strict::ObjectOnly;
 use crate::validate::{FieldError, IngestContext};
 
 /// What one pass over a batch gave.
@@ -151,25 +151,66 @@ impl<'de> Visitor<'de> for Items<'_, '_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let max = self.ctx.limits.max_events_per_request;
-        while let Some(ObjectOnly(wire)) = seq.next_element::<ObjectOnly<WireEvent<'de>>>()? {
-            if self.items.len() == max {
-                return Err(de::Error::custom("too many events"));
-            }
-            match prepare_wire(wire, "", self.ctx, self.fresh_id) {
-                Some(prepared) => self.items.push(PreparedItem::Valid(prepared)),
-                None => {
-                    // Replaced by the caller; stays only if the item cannot be found again.
-                    let index = self.items.len();
-                    self.gave_up.push(index);
-                    self.items.push(PreparedItem::Rejected {
-                        id: None,
-                        errors: vec![FieldError {
-                            pointer: item_base(Shape::Batch, index),
-                            message: "internal error: item lost between passes".into(),
-                        }],
-                    });
-                }
+        let Items {
+            ctx,
+            fresh_id,
+            items,
+            gave_up,
+        } = self;
+        while let Some(()) = seq.next_element_seed(Item {
+            ctx,
+            fresh_id: &mut *fresh_id,
+            items: &mut *items,
+            gave_up: &mut *gave_up,
+        })? {}
+        Ok(())
+    }
+}
+
+/// One item of `events`: read as an event object, prepared, and put in the list, all in this
+/// frame. Returning the event read (600 bytes) or the one prepared (500) through serde's
+/// `Option`s would copy it each time.
+struct Item<'a, 'c> {
+    ctx: &'a IngestContext<'c>,
+    fresh_id: &'a mut dyn FnMut() -> String,
+    items: &'a mut Vec<PreparedItem>,
+    gave_up: &'a mut Vec<usize>,
+}
+
+impl<'de> DeserializeSeed<'de> for Item<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        // An object only, as `ObjectOnly` reads one: serde's derive would take an array too.
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Item<'_, '_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an event object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        let wire = WireEvent::deserialize(de::value::MapAccessDeserializer::new(map))?;
+        if self.items.len() == self.ctx.limits.max_events_per_request {
+            return Err(de::Error::custom("too many events"));
+        }
+        match prepare_wire(wire, "", self.ctx, self.fresh_id) {
+            Some(prepared) => self.items.push(PreparedItem::Valid(prepared)),
+            None => {
+                // Replaced by the caller; stays only if the item cannot be found again.
+                let index = self.items.len();
+                self.gave_up.push(index);
+                self.items.push(PreparedItem::Rejected {
+                    id: None,
+                    errors: vec![FieldError {
+                        pointer: item_base(Shape::Batch, index),
+                        message: "internal error: item lost between passes".into(),
+                    }],
+                });
             }
         }
         Ok(())
