@@ -64,7 +64,7 @@ fn canonical_bytes(object: &Map<String, Value>) -> Result<Vec<u8>, IntegrityErro
 
 /// Appends the RFC 8785 (JCS) form of `value`. The walk is ours, for speed (every exported
 /// line is hashed; `serde_jcs` alone cost several times the rest of the export): members are
-/// sorted by their UTF-16 code units, strings are escaped by [`crate::json_write`] (whose escapes,
+/// sorted by their UTF-16 code units, strings are escaped by `crate::json_write` (whose escapes,
 /// serde_json's, are exactly JCS's: `\"`, `\\`, the short forms of \b \t \n \f \r, `\u00xx` in
 /// lowercase for the other control characters, nothing else), and integers of magnitude at most
 /// 2^53 are written as they are. Every other number (fractions, exponents, larger integers) is

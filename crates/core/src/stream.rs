@@ -16,7 +16,7 @@
 //!   last segment; shared by the formats.
 //! - [`filter`]: which events a destination takes (include and exclude by action, exact or
 //!   prefix, and by outcome).
-//! - [`format`]: how an event is written for a destination: our own v1, OCSF or ECS.
+//! - [`format`](mod@format): how an event is written for a destination: our own v1, OCSF or ECS.
 //! - [`ocsf`]: the OCSF mapping (API Activity, Authentication, Account Change), with per-prefix
 //!   class overrides; [`ecs`]: the Elastic Common Schema mapping.
 //! - [`webhook`]: Standard Webhooks signatures, with two secrets signing during a rotation.

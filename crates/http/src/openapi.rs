@@ -2,7 +2,7 @@
 //! through `utoipa_axum`'s `routes!`, which takes its description from the handler's
 //! `#[utoipa::path]`, so a route cannot exist without one. The event's schemas are not
 //! restated here: they are `schemas/event.v1.json`'s own `$defs`, moved into
-//! `components.schemas` (see [`event_schemas`]), so the two can never drift.
+//! `components.schemas` (see `event_schemas`), so the two can never drift.
 //!
 //! `GET /v1/openapi.json` serves the document; `auditlog openapi` prints it, and
 //! `docs/openapi.json` is that output, checked by a test.

@@ -4,7 +4,7 @@
 //!
 //! # Layout
 //!
-//! - `session`: the one-time link exchange and the [`session::Viewer`] extractor (the cookie
+//! - `session`: the one-time link exchange and the `session::Viewer` extractor (the cookie
 //!   check every page shares), with the refusal page.
 //! - `form`: the events page's URL, in and out (filters, presets, paging links).
 //! - `events`: the events list and one event's detail.
