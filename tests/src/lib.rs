@@ -6,17 +6,22 @@
 //!   store, with a clock the tests can move forward (for retention).
 //! - [`Backend`]: how to make a fresh store. `tests/http_local.rs` runs the suite on SQLite;
 //!   other stores add one `Backend` and one `suite_tests!` line.
-//! - [`suite`]: the behaviours, each an async function taking a `&TestService`;
+//! - [`suite`]: the behaviours, each an async function taking a `&TestService` (its read side
+//!   in [`query_suite`], its destination routes in [`destination_api_suite`]);
 //!   [`console_suite`] and [`self_audit_suite`] likewise, for the console and the service's own
 //!   `auditlog.` records.
+//! - [`export_suite`]: the exactly-once export behaviours, run on every rig of [`export_rigs`].
 
 // Test harness code: a failed unwrap is a failed test, which is what it should be.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod azure_rig;
 pub mod console_suite;
+pub mod destination_api_suite;
+pub mod export_rigs;
 pub mod export_suite;
 pub mod processes;
+pub mod query_suite;
 pub mod receivers;
 pub mod self_audit_suite;
 pub mod stream_api_suite;
