@@ -26,6 +26,25 @@ fn above(x: u64, n: u8) -> u64 {
     (x.wrapping_add(LOW * u64::from(127 - n)) | x) & HIGH
 }
 
+/// Eight bytes as one little-endian word: the first byte in memory is the lowest.
+#[inline(always)]
+fn word(chunk: &[u8]) -> u64 {
+    let mut eight = [0u8; 8];
+    eight.copy_from_slice(chunk);
+    u64::from_le_bytes(eight)
+}
+
+/// The JSON escape test, on a word and on one byte: `"`, `\` or a control character.
+#[inline(always)]
+fn escape_flags(x: u64) -> u64 {
+    below(x, 0x20) | equal(x, b'"') | equal(x, b'\\')
+}
+
+#[inline(always)]
+fn is_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
 /// Whether `test` flags any 8-byte window of `bytes`; `byte` answers for strings shorter
 /// than eight bytes.
 #[inline(always)]
@@ -37,11 +56,6 @@ fn any_flagged(bytes: &[u8], test: impl Fn(u64) -> u64, byte: impl Fn(u8) -> boo
         }
         return found;
     }
-    let word = |chunk: &[u8]| {
-        let mut eight = [0u8; 8];
-        eight.copy_from_slice(chunk);
-        u64::from_le_bytes(eight)
-    };
     let mut found = 0;
     let mut chunks = bytes.chunks_exact(8);
     for chunk in &mut chunks {
@@ -56,11 +70,7 @@ fn any_flagged(bytes: &[u8], test: impl Fn(u64) -> u64, byte: impl Fn(u8) -> boo
 /// Whether any byte must be escaped in a JSON string: `"`, `\` or a control character.
 #[inline]
 pub(crate) fn needs_json_escape(bytes: &[u8]) -> bool {
-    any_flagged(
-        bytes,
-        |x| below(x, 0x20) | equal(x, b'"') | equal(x, b'\\'),
-        |b| b < 0x20 || b == b'"' || b == b'\\',
-    )
+    any_flagged(bytes, escape_flags, is_escape)
 }
 
 /// The index of the first byte that must be escaped in a JSON string, if any. Each test above
@@ -71,19 +81,14 @@ pub(crate) fn first_json_escape(bytes: &[u8]) -> Option<usize> {
     let mut chunks = bytes.chunks_exact(8);
     let mut at = 0;
     for chunk in &mut chunks {
-        let mut eight = [0u8; 8];
-        eight.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(eight);
-        let flags = below(x, 0x20) | equal(x, b'"') | equal(x, b'\\');
+        let flags = escape_flags(word(chunk));
         if flags != 0 {
             return Some(at + (flags.trailing_zeros() / 8) as usize);
         }
         at += 8;
     }
     let tail = chunks.remainder();
-    tail.iter()
-        .position(|&b| b < 0x20 || b == b'"' || b == b'\\')
-        .map(|i| at + i)
+    tail.iter().position(|&b| is_escape(b)).map(|i| at + i)
 }
 
 /// Whether every byte is ASCII from `low` (at most 0x7e) up to `~`: DEL and all non-ASCII out.

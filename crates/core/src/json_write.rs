@@ -17,14 +17,14 @@ use serde_json::{Map, Number, Value};
 #[inline]
 pub(crate) fn string(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
     if crate::byte_scan::needs_json_escape(bytes) {
+        out.reserve(bytes.len() + 2);
+        out.push(b'"');
         escaped(out, bytes);
+        out.push(b'"');
     } else {
-        out.extend_from_slice(bytes);
+        plain_string(out, text);
     }
-    out.push(b'"');
 }
 
 /// Appends `text`, known to need no escape (no `"`, `\\` or control character), as a JSON

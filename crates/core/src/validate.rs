@@ -146,8 +146,8 @@ pub fn escape_pointer_token(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
 }
 
-/// The walker's end: mask the event's free-form objects, then [`finish_with`] them taken out of
-/// the event.
+/// The walker's end: mask the event's free-form objects, taken out of the event, then write
+/// its stored JSON and receipt with them ([`stored_parts`]).
 pub(crate) fn finish(
     mut event: Event,
     base: &str,
@@ -165,18 +165,6 @@ pub(crate) fn finish(
         // The walker's strings come out of a `Value`, which does not say how they were read.
         plain_text: false,
     };
-    finish_with(event, free, redacted, base, ctx)
-}
-
-/// The common end of both paths: write the stored JSON and the receipt of `event` with its
-/// (masked) free-form objects `free`, and bound the stored size.
-pub(crate) fn finish_with(
-    event: Event,
-    free: FreeParts<'_>,
-    redacted: usize,
-    base: &str,
-    ctx: &IngestContext<'_>,
-) -> Result<PreparedEvent, Vec<FieldError>> {
     let (json, receipt) = stored_parts(&event, free, base, ctx)?;
     Ok(PreparedEvent {
         event,
@@ -186,9 +174,10 @@ pub(crate) fn finish_with(
     })
 }
 
-/// The stored JSON and the receipt of `event` with `free`, within the stored size. Apart from
-/// [`finish_with`] so that the fast path builds its [`PreparedEvent`] where it returns it: an
-/// event is half a kilobyte, and each move of it a copy.
+/// The common end of both paths: the stored JSON and the receipt of `event` with its (masked)
+/// free-form objects `free`, within the stored size. The event is not taken: each path builds
+/// its [`PreparedEvent`] where it returns it, as an event is half a kilobyte and each move of
+/// it a copy.
 pub(crate) fn stored_parts(
     event: &Event,
     free: FreeParts<'_>,

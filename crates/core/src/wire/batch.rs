@@ -39,12 +39,12 @@ pub(crate) fn prepare_batch(
     let mut items = Vec::with_capacity(expected);
     let mut gave_up = Vec::new();
     let mut de = serde_json::Deserializer::from_str(text);
-    let read = Envelope {
+    let read = Envelope(Out {
         ctx,
         fresh_id,
         items: &mut items,
         gave_up: &mut gave_up,
-    }
+    })
     .deserialize(&mut de)
     .and_then(|()| de.end());
     Streamed {
@@ -54,12 +54,28 @@ pub(crate) fn prepare_batch(
     }
 }
 
-struct Envelope<'a, 'c> {
+/// What preparing items needs, and where they go: each level of the envelope (the object, the
+/// array, an item) reads with its own reborrow of it.
+struct Out<'a, 'c> {
     ctx: &'a IngestContext<'c>,
     fresh_id: &'a mut dyn FnMut() -> String,
     items: &'a mut Vec<PreparedItem>,
     gave_up: &'a mut Vec<usize>,
 }
+
+impl<'c> Out<'_, 'c> {
+    fn reborrow(&mut self) -> Out<'_, 'c> {
+        Out {
+            ctx: self.ctx,
+            fresh_id: &mut *self.fresh_id,
+            items: &mut *self.items,
+            gave_up: &mut *self.gave_up,
+        }
+    }
+}
+
+/// The body: `{"events": [...]}`.
+struct Envelope<'a, 'c>(Out<'a, 'c>);
 
 impl<'de> DeserializeSeed<'de> for Envelope<'_, '_> {
     type Value = ();
@@ -77,24 +93,14 @@ impl<'de> Visitor<'de> for Envelope<'_, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let Envelope {
-            ctx,
-            fresh_id,
-            items,
-            gave_up,
-        } = self;
+        let Envelope(mut out) = self;
         let mut seen = false;
         while let Some(is_events) = map.next_key_seed(IsEvents)? {
             if !is_events || seen {
                 return Err(de::Error::custom("not a plain batch envelope"));
             }
             seen = true;
-            map.next_value_seed(Items {
-                ctx,
-                fresh_id: &mut *fresh_id,
-                items: &mut *items,
-                gave_up: &mut *gave_up,
-            })?;
+            map.next_value_seed(Items(out.reborrow()))?;
         }
         if seen {
             Ok(())
@@ -128,12 +134,7 @@ impl<'de> Visitor<'de> for IsEvents {
 }
 
 /// The `events` array: each item read as an event object and prepared at once.
-struct Items<'a, 'c> {
-    ctx: &'a IngestContext<'c>,
-    fresh_id: &'a mut dyn FnMut() -> String,
-    items: &'a mut Vec<PreparedItem>,
-    gave_up: &'a mut Vec<usize>,
-}
+struct Items<'a, 'c>(Out<'a, 'c>);
 
 impl<'de> DeserializeSeed<'de> for Items<'_, '_> {
     type Value = ();
@@ -151,18 +152,8 @@ impl<'de> Visitor<'de> for Items<'_, '_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let Items {
-            ctx,
-            fresh_id,
-            items,
-            gave_up,
-        } = self;
-        while let Some(()) = seq.next_element_seed(Item {
-            ctx,
-            fresh_id: &mut *fresh_id,
-            items: &mut *items,
-            gave_up: &mut *gave_up,
-        })? {}
+        let Items(mut out) = self;
+        while let Some(()) = seq.next_element_seed(Item(out.reborrow()))? {}
         Ok(())
     }
 }
@@ -170,12 +161,7 @@ impl<'de> Visitor<'de> for Items<'_, '_> {
 /// One item of `events`: read as an event object, prepared, and put in the list, all in this
 /// frame. Returning the event read (600 bytes) or the one prepared (500) through serde's
 /// `Option`s would copy it each time.
-struct Item<'a, 'c> {
-    ctx: &'a IngestContext<'c>,
-    fresh_id: &'a mut dyn FnMut() -> String,
-    items: &'a mut Vec<PreparedItem>,
-    gave_up: &'a mut Vec<usize>,
-}
+struct Item<'a, 'c>(Out<'a, 'c>);
 
 impl<'de> DeserializeSeed<'de> for Item<'_, '_> {
     type Value = ();
@@ -194,17 +180,18 @@ impl<'de> Visitor<'de> for Item<'_, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<(), A::Error> {
+        let Item(out) = self;
         let wire = WireEvent::deserialize(de::value::MapAccessDeserializer::new(map))?;
-        if self.items.len() == self.ctx.limits.max_events_per_request {
+        if out.items.len() == out.ctx.limits.max_events_per_request {
             return Err(de::Error::custom("too many events"));
         }
-        match prepare_wire(wire, "", self.ctx, self.fresh_id) {
-            Some(prepared) => self.items.push(PreparedItem::Valid(prepared)),
+        match prepare_wire(wire, "", out.ctx, out.fresh_id) {
+            Some(prepared) => out.items.push(PreparedItem::Valid(prepared)),
             None => {
                 // Replaced by the caller; stays only if the item cannot be found again.
-                let index = self.items.len();
-                self.gave_up.push(index);
-                self.items.push(PreparedItem::Rejected {
+                let index = out.items.len();
+                out.gave_up.push(index);
+                out.items.push(PreparedItem::Rejected {
                     id: None,
                     errors: vec![FieldError {
                         pointer: item_base(Shape::Batch, index),
