@@ -7,7 +7,7 @@ use auditlog_core::store::{
     DestinationStore, ExportStateStore, NewEvent, StoreError, StreamStateStore,
 };
 use auditlog_core::stream::delivery::StreamState;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::{SqliteStore, from_json, to_json, unavailable};
 
@@ -159,6 +159,25 @@ enum StateTable {
 }
 
 impl StateTable {
+    /// Stores state `version` of a destination if the stored one is `version - 1` (none stored
+    /// for 1); whether it did. One statement either way, so the check and the write cannot be
+    /// separated.
+    fn write(
+        self,
+        conn: &Connection,
+        id: &str,
+        version: i64,
+        body: &str,
+    ) -> Result<bool, StoreError> {
+        let changed = if version == 1 {
+            conn.execute(self.insert(), params![id, version, body])
+        } else {
+            conn.execute(self.update(), params![id, version, body, version - 1])
+        }
+        .map_err(unavailable)?;
+        Ok(changed == 1)
+    }
+
     fn select(self) -> &'static str {
         match self {
             StateTable::Export => "SELECT body FROM export_state WHERE destination_id = ?1",
@@ -191,7 +210,15 @@ impl StateTable {
 
 impl SqliteStore {
     async fn load_state<S: Versioned>(&self, destination_id: &str) -> Result<S, StoreError> {
-        match self.state_body(S::TABLE, destination_id).await? {
+        let id = destination_id.to_string();
+        let body: Option<String> = self
+            .with_conn(move |conn| {
+                conn.query_row(S::TABLE.select(), params![id], |row| row.get(0))
+                    .optional()
+                    .map_err(unavailable)
+            })
+            .await?;
+        match body {
             Some(body) => from_json(&body),
             None => Ok(S::fresh(destination_id)),
         }
@@ -207,73 +234,18 @@ impl SqliteStore {
     ) -> Result<bool, StoreError> {
         auditlog_core::store::check_next_version(next.version(), expected_version)?;
         let body = to_json(next)?;
-        let (id, version) = (next.destination_id(), next.version());
+        let id = next.destination_id().to_string();
+        let version =
+            i64::try_from(next.version()).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         match audit {
             Some(audit) => {
-                self.change_state_body(S::TABLE, id, version, body, audit)
+                self.audited(audit, move |tx| S::TABLE.write(tx, &id, version, &body))
                     .await
             }
-            None => self.save_state_body(S::TABLE, id, version, body).await,
+            None => {
+                self.with_conn(move |conn| S::TABLE.write(conn, &id, version, &body))
+                    .await
+            }
         }
-    }
-
-    async fn state_body(
-        &self,
-        table: StateTable,
-        destination_id: &str,
-    ) -> Result<Option<String>, StoreError> {
-        let id = destination_id.to_string();
-        self.with_conn(move |conn| {
-            conn.query_row(table.select(), params![id], |row| row.get(0))
-                .optional()
-                .map_err(unavailable)
-        })
-        .await
-    }
-
-    /// [`Self::save_state_body`] with a self-audit record, in one transaction.
-    async fn change_state_body(
-        &self,
-        table: StateTable,
-        destination_id: &str,
-        version: u64,
-        body: String,
-        audit: &NewEvent,
-    ) -> Result<bool, StoreError> {
-        let id = destination_id.to_string();
-        let version = i64::try_from(version).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.audited(audit, move |tx| {
-            let changed = if version == 1 {
-                tx.execute(table.insert(), params![id, version, body])
-            } else {
-                tx.execute(table.update(), params![id, version, body, version - 1])
-            }
-            .map_err(unavailable)?;
-            Ok(changed == 1)
-        })
-        .await
-    }
-
-    /// Stores a state `version` if the stored one is `version - 1` (none stored for 1).
-    async fn save_state_body(
-        &self,
-        table: StateTable,
-        destination_id: &str,
-        version: u64,
-        body: String,
-    ) -> Result<bool, StoreError> {
-        let id = destination_id.to_string();
-        let version = i64::try_from(version).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.with_conn(move |conn| {
-            // One statement either way, so the check and the write cannot be separated.
-            let changed = if version == 1 {
-                conn.execute(table.insert(), params![id, version, body])
-            } else {
-                conn.execute(table.update(), params![id, version, body, version - 1])
-            }
-            .map_err(unavailable)?;
-            Ok(changed == 1)
-        })
-        .await
     }
 }
