@@ -109,6 +109,20 @@ impl Served {
             .filter(|e| e["message"] == "request")
             .collect()
     }
+
+    /// The request log once `done` holds of it, or as it stands after 10 s. The server writes
+    /// an entry as it answers and a thread reads its stderr, so an entry can land a moment
+    /// after the client has its answer: a check reads the log through this, not at once.
+    pub fn requests_once(&self, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let seen = self.requests();
+            if done(&seen) || std::time::Instant::now() >= deadline {
+                return seen;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 /// A `wasi:http` host that no one here wrote.
