@@ -50,7 +50,7 @@ impl DynamoStore {
     /// The record's item as a conditional `Put` into the events table.
     fn record_write(&self, audit: &NewEvent) -> Result<TransactWriteItem, StoreError> {
         let item: HashMap<String, AttributeValue> = self.event_item(&audit.event.tenant, audit);
-        limits::check_item_size(&item).map_err(StoreError::Unavailable)?;
+        limits::check_item_size(&item).map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let put = Put::builder()
             .table_name(&self.config.events_table)
             .set_item(Some(item))

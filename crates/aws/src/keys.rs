@@ -33,7 +33,8 @@ fn key_record(item: &HashMap<String, AttributeValue>) -> Result<KeyRecord, Store
     Ok(KeyRecord {
         key_id: text_attr(item, "key_id")?,
         tenant: text_attr(item, "tenant")?,
-        scopes: parse_scopes(&text_attr(item, "scopes")?).map_err(StoreError::Corrupt)?,
+        scopes: parse_scopes(&text_attr(item, "scopes")?)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         hash: text_attr(item, "hash")?,
         label: text_attr(item, "label").ok(),
         created_at: Timestamp(number_attr(item, "created_at")?),

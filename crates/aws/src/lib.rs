@@ -40,6 +40,13 @@ use futures::StreamExt;
 
 use crate::layout::{event_key, shard_key, shard_of, time_key};
 
+/// A setting [`DynamoConfig::from_env`] cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("AUDITLOG_DDB_SHARDS=`{0}` must be 1 to 64")]
+    Shards(String),
+}
+
 /// Table names and shard count, from the same environment variables the functions read.
 #[derive(Debug, Clone)]
 pub struct DynamoConfig {
@@ -62,13 +69,13 @@ impl DynamoConfig {
     /// `AUDITLOG_EVENTS_TABLE` (default `auditlog-events`), `AUDITLOG_KEYS_TABLE` (default
     /// `auditlog-keys`), `AUDITLOG_EXPORTS_TABLE` (default `auditlog-exports`),
     /// `AUDITLOG_DDB_SHARDS` (default 4).
-    pub fn from_env() -> Result<Self, String> {
+    pub fn from_env() -> Result<Self, ConfigError> {
         let shards = match std::env::var("AUDITLOG_DDB_SHARDS") {
             Ok(text) => text
                 .parse::<u16>()
                 .ok()
                 .filter(|n| (1..=64).contains(n))
-                .ok_or(format!("AUDITLOG_DDB_SHARDS=`{text}` must be 1 to 64"))?,
+                .ok_or(ConfigError::Shards(text))?,
             Err(_) => layout::DEFAULT_SHARDS,
         };
         Ok(DynamoConfig {
@@ -202,7 +209,7 @@ impl DynamoStore {
 
     /// A client from the standard AWS configuration chain (region, credentials, and the
     /// `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_DYNAMODB` endpoint overrides).
-    pub async fn from_env() -> Result<Self, String> {
+    pub async fn from_env() -> Result<Self, ConfigError> {
         let shared = sdk_config::load().await;
         Ok(DynamoStore::new(
             Client::new(&shared),
@@ -386,7 +393,7 @@ impl AppendEvents for DynamoStore {
                 match item {
                     Some(item) => match limits::check_item_size(&item) {
                         Ok(()) => self.put_event(item, now).await,
-                        Err(reason) => AppendStatus::Failed(reason),
+                        Err(reason) => AppendStatus::Failed(reason.to_string()),
                     },
                     None => AppendStatus::Duplicate,
                 }

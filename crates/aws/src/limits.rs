@@ -22,15 +22,22 @@ const _: () = assert!(MAX_EVENT_BYTES == 328 * 1024);
 pub const MAX_QUERY_LIMIT: i32 = 1000;
 
 /// Refuses an item DynamoDB would refuse on every retry, saying why and which setting to lower.
-pub fn check_item_size(item: &HashMap<String, AttributeValue>) -> Result<(), String> {
+pub fn check_item_size(item: &HashMap<String, AttributeValue>) -> Result<(), ItemTooLarge> {
     let size = item_size(item);
     if size > MAX_ITEM_BYTES {
-        return Err(format!(
-            "not stored: as a DynamoDB item the event is {size} bytes, over DynamoDB's \
-             {MAX_ITEM_BYTES}-byte item limit; AUDITLOG_MAX_EVENT_BYTES must be at most {MAX_EVENT_BYTES}"
-        ));
+        return Err(ItemTooLarge { size });
     }
     Ok(())
+}
+
+/// An item over DynamoDB's limit: the text names the setting to lower.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "not stored: as a DynamoDB item the event is {size} bytes, over DynamoDB's \
+     {MAX_ITEM_BYTES}-byte item limit; AUDITLOG_MAX_EVENT_BYTES must be at most {MAX_EVENT_BYTES}"
+)]
+pub struct ItemTooLarge {
+    pub size: usize,
 }
 
 /// An item's size as DynamoDB counts it: the UTF-8 length of every attribute name plus its

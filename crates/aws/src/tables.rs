@@ -2,7 +2,7 @@
 //! the same tables from `template.yaml`.
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::error::{BuildError, DisplayErrorContext};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
     GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
@@ -12,24 +12,42 @@ use aws_sdk_dynamodb::types::{
 use crate::DynamoConfig;
 use crate::layout::{TENANT_INDEX, TIME_INDEX, TTL_ATTRIBUTE};
 
-fn attribute(name: &str) -> Result<AttributeDefinition, String> {
+/// Why the tables could not be made ready: a request that could not be built, or a call
+/// DynamoDB refused (with the SDK's whole error chain).
+#[derive(Debug, thiserror::Error)]
+pub enum TableError {
+    #[error("building a request: {0}")]
+    Build(#[from] BuildError),
+    #[error("{action}: {detail}")]
+    Call { action: String, detail: String },
+}
+
+/// Maps a failed call to a [`TableError`] that says what was being done.
+fn failed<E: std::error::Error>(action: String) -> impl FnOnce(E) -> TableError {
+    move |e| TableError::Call {
+        action,
+        detail: DisplayErrorContext(&e).to_string(),
+    }
+}
+
+fn attribute(name: &str) -> Result<AttributeDefinition, TableError> {
     AttributeDefinition::builder()
         .attribute_name(name)
         .attribute_type(ScalarAttributeType::S)
         .build()
-        .map_err(|e| e.to_string())
+        .map_err(TableError::from)
 }
 
-fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, String> {
+fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, TableError> {
     KeySchemaElement::builder()
         .attribute_name(name)
         .key_type(kind)
         .build()
-        .map_err(|e| e.to_string())
+        .map_err(TableError::from)
 }
 
 /// Whether a table exists (any status).
-async fn table_exists(client: &Client, table: &str) -> Result<bool, String> {
+async fn table_exists(client: &Client, table: &str) -> Result<bool, TableError> {
     match client.describe_table().table_name(table).send().await {
         Ok(_) => Ok(true),
         Err(e)
@@ -38,7 +56,7 @@ async fn table_exists(client: &Client, table: &str) -> Result<bool, String> {
         {
             Ok(false)
         }
-        Err(e) => Err(format!("describe {table}: {}", DisplayErrorContext(&e))),
+        Err(e) => Err(failed(format!("describe {table}"))(e)),
     }
 }
 
@@ -46,7 +64,7 @@ async fn table_exists(client: &Client, table: &str) -> Result<bool, String> {
 /// exports table. Tables
 /// that exist already are left as they are, and TTL is switched on if it is off, so running it
 /// twice is harmless.
-pub async fn create_tables(client: &Client, config: &DynamoConfig) -> Result<(), String> {
+pub async fn create_tables(client: &Client, config: &DynamoConfig) -> Result<(), TableError> {
     if !table_exists(client, &config.events_table).await? {
         create_events_table(client, config).await?;
     }
@@ -55,13 +73,7 @@ pub async fn create_tables(client: &Client, config: &DynamoConfig) -> Result<(),
         .table_name(&config.events_table)
         .send()
         .await
-        .map_err(|e| {
-            format!(
-                "describe TTL of {}: {}",
-                config.events_table,
-                DisplayErrorContext(&e)
-            )
-        })?;
+        .map_err(failed(format!("describe TTL of {}", config.events_table)))?;
     let ttl_on = ttl
         .time_to_live_description()
         .and_then(|d| d.time_to_live_status())
@@ -80,7 +92,7 @@ pub async fn create_tables(client: &Client, config: &DynamoConfig) -> Result<(),
     Ok(())
 }
 
-async fn create_events_table(client: &Client, config: &DynamoConfig) -> Result<(), String> {
+async fn create_events_table(client: &Client, config: &DynamoConfig) -> Result<(), TableError> {
     let index = GlobalSecondaryIndex::builder()
         .index_name(TIME_INDEX)
         .key_schema(key("tpk", KeyType::Hash)?)
@@ -90,8 +102,7 @@ async fn create_events_table(client: &Client, config: &DynamoConfig) -> Result<(
                 .projection_type(ProjectionType::All)
                 .build(),
         )
-        .build()
-        .map_err(|e| e.to_string())?;
+        .build()?;
     client
         .create_table()
         .table_name(&config.events_table)
@@ -105,11 +116,11 @@ async fn create_events_table(client: &Client, config: &DynamoConfig) -> Result<(
         .global_secondary_indexes(index)
         .send()
         .await
-        .map_err(|e| format!("create {}: {e:?}", config.events_table))?;
+        .map_err(failed(format!("create {}", config.events_table)))?;
     Ok(())
 }
 
-async fn enable_ttl(client: &Client, config: &DynamoConfig) -> Result<(), String> {
+async fn enable_ttl(client: &Client, config: &DynamoConfig) -> Result<(), TableError> {
     client
         .update_time_to_live()
         .table_name(&config.events_table)
@@ -117,18 +128,17 @@ async fn enable_ttl(client: &Client, config: &DynamoConfig) -> Result<(), String
             TimeToLiveSpecification::builder()
                 .enabled(true)
                 .attribute_name(TTL_ATTRIBUTE)
-                .build()
-                .map_err(|e| e.to_string())?,
+                .build()?,
         )
         .send()
         .await
-        .map_err(|e| format!("enable TTL on {}: {e:?}", config.events_table))?;
+        .map_err(failed(format!("enable TTL on {}", config.events_table)))?;
     Ok(())
 }
 
 /// The keys table's index of a tenant's keys (`tenant`, `key_id`, every attribute), for
 /// listing them: its key schema and projection, shared by a new table and an added index.
-fn tenant_index_parts() -> Result<(Vec<KeySchemaElement>, Projection), String> {
+fn tenant_index_parts() -> Result<(Vec<KeySchemaElement>, Projection), TableError> {
     Ok((
         vec![
             key("tenant", KeyType::Hash)?,
@@ -140,17 +150,17 @@ fn tenant_index_parts() -> Result<(Vec<KeySchemaElement>, Projection), String> {
     ))
 }
 
-fn tenant_index() -> Result<GlobalSecondaryIndex, String> {
+fn tenant_index() -> Result<GlobalSecondaryIndex, TableError> {
     let (keys, projection) = tenant_index_parts()?;
     GlobalSecondaryIndex::builder()
         .index_name(TENANT_INDEX)
         .set_key_schema(Some(keys))
         .projection(projection)
         .build()
-        .map_err(|e| e.to_string())
+        .map_err(TableError::from)
 }
 
-async fn create_keys_table(client: &Client, config: &DynamoConfig) -> Result<(), String> {
+async fn create_keys_table(client: &Client, config: &DynamoConfig) -> Result<(), TableError> {
     client
         .create_table()
         .table_name(&config.keys_table)
@@ -161,24 +171,18 @@ async fn create_keys_table(client: &Client, config: &DynamoConfig) -> Result<(),
         .global_secondary_indexes(tenant_index()?)
         .send()
         .await
-        .map_err(|e| format!("create {}: {e:?}", config.keys_table))?;
+        .map_err(failed(format!("create {}", config.keys_table)))?;
     Ok(())
 }
 
 /// Adds the tenant index to a keys table made before it existed.
-async fn ensure_tenant_index(client: &Client, config: &DynamoConfig) -> Result<(), String> {
+async fn ensure_tenant_index(client: &Client, config: &DynamoConfig) -> Result<(), TableError> {
     let table = client
         .describe_table()
         .table_name(&config.keys_table)
         .send()
         .await
-        .map_err(|e| {
-            format!(
-                "describe {}: {}",
-                config.keys_table,
-                DisplayErrorContext(&e)
-            )
-        })?;
+        .map_err(failed(format!("describe {}", config.keys_table)))?;
     let has_index = table
         .table()
         .map(|t| t.global_secondary_indexes())
@@ -193,8 +197,7 @@ async fn ensure_tenant_index(client: &Client, config: &DynamoConfig) -> Result<(
         .index_name(TENANT_INDEX)
         .set_key_schema(Some(keys))
         .projection(projection)
-        .build()
-        .map_err(|e| e.to_string())?;
+        .build()?;
     client
         .update_table()
         .table_name(&config.keys_table)
@@ -205,11 +208,14 @@ async fn ensure_tenant_index(client: &Client, config: &DynamoConfig) -> Result<(
         )
         .send()
         .await
-        .map_err(|e| format!("add index {TENANT_INDEX} to {}: {e:?}", config.keys_table))?;
+        .map_err(failed(format!(
+            "add index {TENANT_INDEX} to {}",
+            config.keys_table
+        )))?;
     Ok(())
 }
 
-async fn create_exports_table(client: &Client, config: &DynamoConfig) -> Result<(), String> {
+async fn create_exports_table(client: &Client, config: &DynamoConfig) -> Result<(), TableError> {
     client
         .create_table()
         .table_name(&config.exports_table)
@@ -220,6 +226,6 @@ async fn create_exports_table(client: &Client, config: &DynamoConfig) -> Result<
         .key_schema(key("sk", KeyType::Range)?)
         .send()
         .await
-        .map_err(|e| format!("create {}: {e:?}", config.exports_table))?;
+        .map_err(failed(format!("create {}", config.exports_table)))?;
     Ok(())
 }

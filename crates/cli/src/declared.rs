@@ -252,7 +252,7 @@ fn check_store_target(target: &Target) -> Vec<(String, String)> {
                 found.push(("/path".to_string(), "an absolute path".to_string()));
             }
             if let Err(e) = normalize_prefix(prefix) {
-                found.push(("/prefix".to_string(), e));
+                found.push(("/prefix".to_string(), e.to_string()));
             }
             found
         }

@@ -143,7 +143,7 @@ pub fn check_headers(headers: Headers<'_>, limits: &Limits, request_id: &str) ->
         return Some(Answer::error(
             415,
             "unsupported_media_type",
-            message,
+            message.to_string(),
             request_id,
         ));
     }

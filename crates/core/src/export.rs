@@ -131,30 +131,36 @@ impl Target {
     }
 }
 
+/// Why an object prefix was refused; the text names the prefix and the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PrefixError {
+    #[error("prefix `{0}` may not contain `..`")]
+    DotDot(String),
+    #[error("prefix `{0}` is taken: replay sets go under {segment}/", segment = replay::REPLAY_SEGMENT)]
+    Replay(String),
+    #[error("prefix `{0}` is taken: digests go under auditlog-digest/")]
+    Digests(String),
+    #[error("prefix `{0}` is too long or has control characters")]
+    Shape(String),
+}
+
 /// A prefix as stored: empty, or ending in `/`, never starting with `/`, no `..` segments.
-pub fn normalize_prefix(prefix: &str) -> Result<String, String> {
+pub fn normalize_prefix(prefix: &str) -> Result<String, PrefixError> {
     let trimmed = prefix.trim_start_matches('/');
     if trimmed.split('/').any(|segment| segment == "..") {
-        return Err(format!("prefix `{prefix}` may not contain `..`"));
+        return Err(PrefixError::DotDot(prefix.to_string()));
     }
     if trimmed
         .split('/')
         .any(|segment| segment == replay::REPLAY_SEGMENT)
     {
-        return Err(format!(
-            "prefix `{prefix}` is taken: replay sets go under {}/",
-            replay::REPLAY_SEGMENT
-        ));
+        return Err(PrefixError::Replay(prefix.to_string()));
     }
     if trimmed.starts_with("auditlog-digest") {
-        return Err(format!(
-            "prefix `{prefix}` is taken: digests go under auditlog-digest/"
-        ));
+        return Err(PrefixError::Digests(prefix.to_string()));
     }
     if trimmed.len() > 512 || trimmed.chars().any(|c| c.is_control()) {
-        return Err(format!(
-            "prefix `{prefix}` is too long or has control characters"
-        ));
+        return Err(PrefixError::Shape(prefix.to_string()));
     }
     Ok(if trimmed.is_empty() || trimmed.ends_with('/') {
         trimmed.to_string()

@@ -85,20 +85,27 @@ pub fn check_declared_length(value: Option<&str>, max: usize) -> Result<(), Requ
     }
 }
 
+/// A request body that is not declared as JSON; the text says what to send.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ContentTypeError {
+    #[error("send `Content-Type: application/json`")]
+    Missing,
+    /// The type sent, cut to 64 characters.
+    #[error("send `Content-Type: application/json`, not `{0}`")]
+    Other(String),
+}
+
 /// Checks a `Content-Type` header value: `application/json`, with any parameters.
-pub fn check_content_type(value: Option<&str>) -> Result<(), String> {
+pub fn check_content_type(value: Option<&str>) -> Result<(), ContentTypeError> {
     let value = value.unwrap_or("");
     let media_type = value.split(';').next().unwrap_or("").trim();
     if media_type.eq_ignore_ascii_case("application/json") {
         return Ok(());
     }
     if value.is_empty() {
-        Err("send `Content-Type: application/json`".into())
+        Err(ContentTypeError::Missing)
     } else {
-        let shown: String = value.chars().take(64).collect();
-        Err(format!(
-            "send `Content-Type: application/json`, not `{shown}`"
-        ))
+        Err(ContentTypeError::Other(value.chars().take(64).collect()))
     }
 }
 

@@ -42,6 +42,10 @@ pub enum IntegrityError {
     ReservedMember,
     #[error("cannot canonicalize: {0}")]
     Canonical(String),
+    #[error("no `{INTEGRITY_MEMBER}` member")]
+    NoIntegrity,
+    #[error("`{INTEGRITY_MEMBER}` is malformed: {0}")]
+    MalformedIntegrity(String),
 }
 
 /// The SHA-256 of `bytes`, as lowercase hex (how every hash appears in lines and digests).
@@ -242,14 +246,14 @@ pub struct ParsedLine {
 }
 
 /// Parses one exported line and recomputes its event's hash.
-pub fn parse_line(line: &str) -> Result<ParsedLine, String> {
-    let mut object = parse_object(line).map_err(|e| e.to_string())?;
+pub fn parse_line(line: &str) -> Result<ParsedLine, IntegrityError> {
+    let mut object = parse_object(line)?;
     let integrity = object
         .remove(INTEGRITY_MEMBER)
-        .ok_or_else(|| format!("no `{INTEGRITY_MEMBER}` member"))?;
+        .ok_or(IntegrityError::NoIntegrity)?;
     let integrity: LineIntegrity = serde_json::from_value(integrity)
-        .map_err(|e| format!("`{INTEGRITY_MEMBER}` is malformed: {e}"))?;
-    let actual_sha256 = sha256_hex(&canonical_bytes(&object).map_err(|e| e.to_string())?);
+        .map_err(|e| IntegrityError::MalformedIntegrity(e.to_string()))?;
+    let actual_sha256 = sha256_hex(&canonical_bytes(&object)?);
     let id = object.get("id").and_then(Value::as_str).map(str::to_string);
     Ok(ParsedLine {
         integrity,

@@ -38,26 +38,39 @@ impl Scope {
     }
 }
 
+/// Why a scope list, a tenant name or a key label was refused; the text names the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeyFieldError {
+    #[error("unknown scope `{0}`; scopes are write, read, admin")]
+    UnknownScope(String),
+    #[error("at least one scope is needed: write, read, admin")]
+    NoScope,
+    #[error(
+        "tenant `{0}` must be 1-64 characters of a-z, 0-9, `-` or `_`, starting with a letter or digit"
+    )]
+    Tenant(String),
+    #[error("a label is 1 to {MAX_KEY_LABEL_CHARS} characters, not {0}")]
+    LabelLength(usize),
+    #[error("a label holds no control characters")]
+    LabelControl,
+}
+
 /// Parses `write,read`; order and repeats do not matter; the result is sorted and unique.
-pub fn parse_scopes(text: &str) -> Result<Vec<Scope>, String> {
+pub fn parse_scopes(text: &str) -> Result<Vec<Scope>, KeyFieldError> {
     let mut scopes = Vec::new();
     for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let scope = match part {
             "write" => Scope::Write,
             "read" => Scope::Read,
             "admin" => Scope::Admin,
-            other => {
-                return Err(format!(
-                    "unknown scope `{other}`; scopes are write, read, admin"
-                ));
-            }
+            other => return Err(KeyFieldError::UnknownScope(other.to_string())),
         };
         if !scopes.contains(&scope) {
             scopes.push(scope);
         }
     }
     if scopes.is_empty() {
-        return Err("at least one scope is needed: write, read, admin".into());
+        return Err(KeyFieldError::NoScope);
     }
     scopes.sort();
     Ok(scopes)
@@ -73,7 +86,7 @@ pub fn format_scopes(scopes: &[Scope]) -> String {
 
 /// Tenant names appear in storage keys and export paths, so they are kept to a safe alphabet:
 /// 1 to 64 of `a-z 0-9 - _`, starting with a letter or digit.
-pub fn validate_tenant(tenant: &str) -> Result<(), String> {
+pub fn validate_tenant(tenant: &str) -> Result<(), KeyFieldError> {
     let ok = (1..=64).contains(&tenant.len())
         && tenant
             .bytes()
@@ -85,9 +98,7 @@ pub fn validate_tenant(tenant: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!(
-            "tenant `{tenant}` must be 1-64 characters of a-z, 0-9, `-` or `_`, starting with a letter or digit"
-        ))
+        Err(KeyFieldError::Tenant(tenant.to_string()))
     }
 }
 
@@ -95,15 +106,13 @@ pub fn validate_tenant(tenant: &str) -> Result<(), String> {
 pub const MAX_KEY_LABEL_CHARS: usize = 128;
 
 /// A key's label (a note to tell keys apart): 1 to 128 characters, no control characters.
-pub fn check_label(label: &str) -> Result<(), String> {
+pub fn check_label(label: &str) -> Result<(), KeyFieldError> {
     let count = label.chars().count();
     if count == 0 || count > MAX_KEY_LABEL_CHARS {
-        return Err(format!(
-            "a label is 1 to {MAX_KEY_LABEL_CHARS} characters, not {count}"
-        ));
+        return Err(KeyFieldError::LabelLength(count));
     }
     if label.chars().any(char::is_control) {
-        return Err("a label holds no control characters".into());
+        return Err(KeyFieldError::LabelControl);
     }
     Ok(())
 }

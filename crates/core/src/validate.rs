@@ -22,7 +22,7 @@ mod walker;
 pub use measure::{compact_len, measure_object};
 pub(crate) use measure::{json_string_len, number_len};
 pub(crate) use rules::check_text;
-pub use rules::{RESERVED_ACTION_PREFIX, check_action};
+pub use rules::{RESERVED_ACTION_PREFIX, RuleError, check_action};
 pub use walker::prepare_event;
 
 use crate::event::Event;

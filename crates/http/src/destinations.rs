@@ -262,7 +262,7 @@ fn check_new_destination(body: NewS3Destination) -> Result<S3Target, ApiError> {
         return Err(invalid(json!(details)));
     }
     let prefix = normalize_prefix(&target.prefix)
-        .map_err(|m| invalid(json!([{"pointer": "/prefix", "message": m}])))?;
+        .map_err(|m| invalid(json!([{"pointer": "/prefix", "message": m.to_string()}])))?;
     Ok(S3Target { prefix, ..target })
 }
 

@@ -166,7 +166,7 @@ pub(crate) fn check_json_content_type(headers: &HeaderMap) -> Result<(), ApiErro
         ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
-            message,
+            message.to_string(),
         )
     })
 }

@@ -113,7 +113,7 @@ fn check_new_key(body: &NewKey) -> Result<Vec<Scope>, ApiError> {
     if let Some(label) = &body.label
         && let Err(message) = check_label(label)
     {
-        problems.push(json!({"pointer": "/label", "message": message}));
+        problems.push(json!({"pointer": "/label", "message": message.to_string()}));
     }
     if !problems.is_empty() {
         return Err(invalid(problems));

@@ -27,7 +27,7 @@ fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(KeyRecord, String)> 
 }
 
 fn finish_key((mut record, scopes): (KeyRecord, String)) -> Result<KeyRecord, StoreError> {
-    record.scopes = parse_scopes(&scopes).map_err(StoreError::Corrupt)?;
+    record.scopes = parse_scopes(&scopes).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     Ok(record)
 }
 

@@ -31,9 +31,19 @@ pub enum SettingsError {
     Invalid(String),
 }
 
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    humantime::parse_duration(text)
-        .map_err(|e| format!("`{text}` is not a duration such as 90d, 12h, 5m, 30s: {e}"))
+/// A duration setting that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("`{text}` is not a duration such as 90d, 12h, 5m, 30s: {source}")]
+pub struct DurationError {
+    text: String,
+    source: humantime::DurationError,
+}
+
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+    humantime::parse_duration(text).map_err(|source| DurationError {
+        text: text.to_string(),
+        source,
+    })
 }
 
 #[derive(Debug, Clone, Args)]
@@ -476,6 +486,11 @@ mod tests {
     #[test]
     fn durations_parse_and_say_what_is_wrong() {
         assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
-        assert!(parse_duration("soon").unwrap_err().contains("`soon`"));
+        assert!(
+            parse_duration("soon")
+                .unwrap_err()
+                .to_string()
+                .contains("`soon`")
+        );
     }
 }

@@ -1,6 +1,11 @@
 #![allow(clippy::unwrap_used)]
 use super::*;
 use crate::export::window_containing;
+use std::collections::BTreeMap;
+
+use crate::integrity::{ObjectContent, Problem, StreamStart, sha256_hex};
+use crate::object_keys::Window;
+use crate::signing::{Keyring, signature_holds};
 
 #[test]
 fn digests_sit_beside_the_objects_prefix() {

@@ -96,7 +96,7 @@ pub fn check_azure_target(target: &AzureTarget) -> Vec<(String, String)> {
         problem("/container", message);
     }
     if let Err(message) = crate::export::normalize_prefix(&target.prefix) {
-        problem("/prefix", message);
+        problem("/prefix", message.to_string());
     }
     if let Some(endpoint) = &target.endpoint
         && let Err(message) = check_endpoint(endpoint)

@@ -116,7 +116,7 @@ pub fn check_s3_target(target: &S3Target) -> Vec<(String, String)> {
         problem("/region", "not an AWS region name such as eu-west-1");
     }
     if let Err(reason) = normalize_prefix(&target.prefix) {
-        problem("/prefix", &reason);
+        problem("/prefix", &reason.to_string());
     }
     match (&target.role_arn, &target.external_id) {
         (Some(arn), external_id) => {

@@ -71,22 +71,48 @@ fn non_public_v6(ip: Ipv6Addr) -> Option<&'static str> {
     })
 }
 
+/// Why a destination address or URL was refused; the text is the reason shown beside it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    #[error("{0} is a cloud instance-metadata address, which no destination may use")]
+    Metadata(IpAddr),
+    #[error(
+        "{ip} is {why}: destinations must be public (the operator can allow non-public \
+         addresses with AUDITLOG_STREAM_ALLOW_PRIVATE=true, for on-prem receivers)"
+    )]
+    NonPublic { ip: IpAddr, why: &'static str },
+    #[error("is not a URL: {0}")]
+    NotUrl(url::ParseError),
+    #[error(
+        "must use https (the operator can allow http with \
+         AUDITLOG_STREAM_ALLOW_HTTP=true, for on-prem receivers)"
+    )]
+    PlainHttp,
+    #[error("must use https, not `{0}`")]
+    Scheme(String),
+    #[error("may hold no user name or password: give credentials as a secret reference")]
+    Credentials,
+    #[error("may hold no fragment (`#...`)")]
+    Fragment,
+    #[error("is longer than 2048 characters")]
+    TooLong,
+    #[error("has no host")]
+    NoHost,
+    #[error("`{0}` is this machine: destinations must be public")]
+    Localhost(String),
+}
+
 /// Whether the delivery may connect to `ip`; the reason when it may not.
-pub fn check_ip(ip: IpAddr, policy: AddressPolicy) -> Result<(), String> {
+pub fn check_ip(ip: IpAddr, policy: AddressPolicy) -> Result<(), AddressError> {
     if METADATA.contains(&ip) {
-        return Err(format!(
-            "{ip} is a cloud instance-metadata address, which no destination may use"
-        ));
+        return Err(AddressError::Metadata(ip));
     }
     let why = match ip {
         IpAddr::V4(v4) => non_public_v4(v4),
         IpAddr::V6(v6) => non_public_v6(v6),
     };
     match why {
-        Some(why) if !policy.allow_private => Err(format!(
-            "{ip} is {why}: destinations must be public (the operator can allow non-public \
-             addresses with AUDITLOG_STREAM_ALLOW_PRIVATE=true, for on-prem receivers)"
-        )),
+        Some(why) if !policy.allow_private => Err(AddressError::NonPublic { ip, why }),
         _ => Ok(()),
     }
 }
@@ -94,39 +120,33 @@ pub fn check_ip(ip: IpAddr, policy: AddressPolicy) -> Result<(), String> {
 /// A destination URL, checked: `https` (or `http` if allowed), a host, no user name or
 /// password (credentials are secrets, held apart as references), no fragment, and, when the
 /// host is an address, an allowed one. A host name is checked again at every connection.
-pub fn check_url(text: &str, policy: AddressPolicy) -> Result<Url, String> {
-    let url = Url::parse(text).map_err(|e| format!("is not a URL: {e}"))?;
+pub fn check_url(text: &str, policy: AddressPolicy) -> Result<Url, AddressError> {
+    let url = Url::parse(text).map_err(AddressError::NotUrl)?;
     match url.scheme() {
         "https" => {}
         "http" if policy.allow_http => {}
         "http" => {
-            return Err("must use https (the operator can allow http with \
-                        AUDITLOG_STREAM_ALLOW_HTTP=true, for on-prem receivers)"
-                .into());
+            return Err(AddressError::PlainHttp);
         }
-        other => return Err(format!("must use https, not `{other}`")),
+        other => return Err(AddressError::Scheme(other.to_string())),
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(
-            "may hold no user name or password: give credentials as a secret reference".into(),
-        );
+        return Err(AddressError::Credentials);
     }
     if url.fragment().is_some() {
-        return Err("may hold no fragment (`#...`)".into());
+        return Err(AddressError::Fragment);
     }
     if text.len() > 2048 {
-        return Err("is longer than 2048 characters".into());
+        return Err(AddressError::TooLong);
     }
     match url.host() {
-        None => return Err("has no host".into()),
+        None => return Err(AddressError::NoHost),
         Some(Host::Ipv4(ip)) => check_ip(IpAddr::V4(ip), policy)?,
         Some(Host::Ipv6(ip)) => check_ip(IpAddr::V6(ip), policy)?,
         Some(Host::Domain(name)) => {
             let name = name.trim_end_matches('.');
             if !policy.allow_private && (name == "localhost" || name.ends_with(".localhost")) {
-                return Err(format!(
-                    "`{name}` is this machine: destinations must be public"
-                ));
+                return Err(AddressError::Localhost(name.to_string()));
             }
         }
     }
@@ -172,7 +192,10 @@ mod tests {
             ("2001:db8::1", "documentation"),
         ] {
             let parsed: IpAddr = ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-            let refused = check_ip(parsed, STRICT).err().unwrap_or_default();
+            let refused = check_ip(parsed, STRICT)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(refused.contains(why), "{ip}: {refused}");
             assert_eq!(check_ip(parsed, ON_PREM), Ok(()), "{ip} allowed on-prem");
         }
@@ -182,7 +205,10 @@ mod tests {
     fn instance_metadata_is_refused_even_on_prem() {
         for ip in ["169.254.169.254", "169.254.170.2", "fd00:ec2::254"] {
             let parsed: IpAddr = ip.parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-            let refused = check_ip(parsed, ON_PREM).err().unwrap_or_default();
+            let refused = check_ip(parsed, ON_PREM)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(refused.contains("instance-metadata"), "{ip}: {refused}");
         }
         let refused = check_url("http://169.254.169.254/latest/meta-data/", ON_PREM);
@@ -207,7 +233,10 @@ mod tests {
             ("https://10.0.0.8/hook", "private"),
             ("not a url", "is not a URL"),
         ] {
-            let refused = check_url(url, STRICT).err().unwrap_or_default();
+            let refused = check_url(url, STRICT)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(refused.contains(why), "{url}: {refused}");
         }
         assert!(check_url("http://127.0.0.1:8088/", ON_PREM).is_ok());

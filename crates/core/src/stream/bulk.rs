@@ -16,9 +16,17 @@ pub const LIMITS: BatchLimits = BatchLimits {
     max_bytes: 5_000_000,
 };
 
+/// An index name Elasticsearch would refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "must be an Elasticsearch index name: lowercase, at most 255 bytes, without \
+     spaces or any of \\ / * ? \" < > | , # :, not starting with -, _ or +"
+)]
+pub struct IndexNameError;
+
 /// An index name Elasticsearch accepts: lowercase, at most 255 bytes, none of `\ / * ? " < > |`,
 /// space, comma or `#`, not starting with `-`, `_` or `+`, not `.` or `..`.
-pub fn check_index(name: &str) -> Result<(), String> {
+pub fn check_index(name: &str) -> Result<(), IndexNameError> {
     let bad = name.is_empty()
         || name.len() > 255
         || name == "."
@@ -27,15 +35,7 @@ pub fn check_index(name: &str) -> Result<(), String> {
         || name
             .chars()
             .any(|c| c.is_uppercase() || c.is_control() || "\\/*?\"<>| ,#:".contains(c));
-    if bad {
-        Err(
-            "must be an Elasticsearch index name: lowercase, at most 255 bytes, without \
-             spaces or any of \\ / * ? \" < > | , # :, not starting with -, _ or +"
-                .into(),
-        )
-    } else {
-        Ok(())
-    }
+    if bad { Err(IndexNameError) } else { Ok(()) }
 }
 
 pub fn body(records: &[Record], index: &str) -> Vec<u8> {

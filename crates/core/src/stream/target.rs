@@ -273,7 +273,7 @@ fn url(value: &Value, at: &str, policy: AddressPolicy, problems: &mut Problems) 
     match check_url(&text, policy) {
         Ok(_) => Some(text),
         Err(why) => {
-            problems.add(&format!("{at}/url"), why);
+            problems.add(&format!("{at}/url"), why.to_string());
             None
         }
     }
@@ -370,7 +370,7 @@ fn read_target(
             if let Some(index) = &index
                 && let Err(why) = check_index(index)
             {
-                problems.add(&format!("{at}/index"), why);
+                problems.add(&format!("{at}/index"), why.to_string());
             }
             let api_key = secret(value, &at, "api_key", false, author, problems);
             let username = value

@@ -5,19 +5,46 @@ use std::net::IpAddr;
 
 use super::Rule;
 
+/// Why a typed string field was refused. The text is the reason a [`super::FieldError`] gives
+/// beside the field's pointer; quoted input is clipped to 64 characters.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleError {
+    #[error("must not be empty (omit the field instead)")]
+    Empty,
+    #[error("is {chars} characters long; at most {max} are allowed")]
+    TooLong { chars: usize, max: usize },
+    #[error("must not contain control characters")]
+    Control,
+    #[error("may hold only printable ASCII characters without spaces")]
+    NotPrintable,
+    #[error(
+        "`{0}` must be a dotted lowercase name such as `user.login`: two or more segments of a-z, 0-9, `_` or `-`, joined by dots, starting with a letter"
+    )]
+    Action(String),
+    #[error(
+        "`{0}` is in the reserved `auditlog.` namespace: the service records those events itself"
+    )]
+    ReservedAction(String),
+    #[error("`{0}` is not an email address")]
+    Email(String),
+    #[error("`{0}` is not an IPv4 or IPv6 address")]
+    IpAddress(String),
+}
+
 /// The rules every typed string field follows: not empty, at most `max_chars` characters, and
 /// its own `rule`. Shared by the `Value` walker and the typed fast path (`crate::wire`).
-pub(crate) fn check_text(text: &str, max_chars: usize, rule: Rule) -> Result<(), String> {
+pub(crate) fn check_text(text: &str, max_chars: usize, rule: Rule) -> Result<(), RuleError> {
     if text.is_empty() {
-        return Err("must not be empty (omit the field instead)".into());
+        return Err(RuleError::Empty);
     }
     // Byte length bounds the character count from above, so most strings skip the count.
     if text.len() > max_chars {
         let chars = text.chars().count();
         if chars > max_chars {
-            return Err(format!(
-                "is {chars} characters long; at most {max_chars} are allowed"
-            ));
+            return Err(RuleError::TooLong {
+                chars,
+                max: max_chars,
+            });
         }
     }
     check_rule(rule, text)
@@ -30,17 +57,17 @@ fn all_bytes_in(text: &str, low: u8) -> bool {
     crate::byte_scan::all_ascii_from(text.as_bytes(), low)
 }
 
-pub(super) fn check_rule(rule: Rule, text: &str) -> Result<(), String> {
+pub(super) fn check_rule(rule: Rule, text: &str) -> Result<(), RuleError> {
     match rule {
         Rule::Text => {
             // ASCII fast path: only bytes below 0x20, DEL, or any non-ASCII need the char check.
             if !all_bytes_in(text, 0x20) && text.chars().any(char::is_control) {
-                return Err("must not contain control characters".into());
+                return Err(RuleError::Control);
             }
         }
         Rule::IdempotencyKey => {
             if !all_bytes_in(text, 0x21) {
-                return Err("may hold only printable ASCII characters without spaces".into());
+                return Err(RuleError::NotPrintable);
             }
         }
         Rule::Action => check_action(text)?,
@@ -53,12 +80,12 @@ pub(super) fn check_rule(rule: Rule, text: &str) -> Result<(), String> {
                 && (all_bytes_in(text, 0x21)
                     || !text.chars().any(|c| c.is_whitespace() || c.is_control()));
             if !ok {
-                return Err(format!("`{}` is not an email address", clip(text)));
+                return Err(RuleError::Email(clip(text)));
             }
         }
         Rule::IpAddress => {
             if text.parse::<IpAddr>().is_err() {
-                return Err(format!("`{}` is not an IPv4 or IPv6 address", clip(text)));
+                return Err(RuleError::IpAddress(clip(text)));
             }
         }
     }
@@ -72,8 +99,7 @@ pub const RESERVED_ACTION_PREFIX: &str = "auditlog.";
 /// `user.login`, `project.release`, `git.commit`: two or more dot-separated segments of lowercase
 /// ASCII letters, digits, `_` and `-`, the first starting with a letter, outside the reserved
 /// `auditlog.` namespace.
-pub fn check_action(text: &str) -> Result<(), String> {
-    let explain = "must be a dotted lowercase name such as `user.login`: two or more segments of a-z, 0-9, `_` or `-`, joined by dots, starting with a letter";
+pub fn check_action(text: &str) -> Result<(), RuleError> {
     // One pass over the bytes: allowed bytes, no empty segment (no leading, doubled or
     // trailing dot: the first byte must be a letter), at least one dot.
     const fn classes() -> [u8; 256] {
@@ -101,13 +127,10 @@ pub fn check_action(text: &str) -> Result<(), String> {
         previous = class;
     }
     if !ok || dots == 0 {
-        return Err(format!("`{}` {explain}", clip(text)));
+        return Err(RuleError::Action(clip(text)));
     }
     if text.starts_with(RESERVED_ACTION_PREFIX) {
-        return Err(format!(
-            "`{}` is in the reserved `auditlog.` namespace: the service records those events itself",
-            clip(text)
-        ));
+        return Err(RuleError::ReservedAction(clip(text)));
     }
     Ok(())
 }

@@ -133,7 +133,7 @@ impl Validator<'_> {
             return None;
         };
         if let Err(message) = check_text(&text, max_chars, rule) {
-            self.error(&format!("{parent}/{key}"), message);
+            self.error(&format!("{parent}/{key}"), message.to_string());
             return None;
         }
         Some(text.into())

@@ -114,7 +114,7 @@ impl StreamClient {
 
     /// Posts `request` and reads the answer (bounded). The URL is checked first, every time.
     pub async fn post(&self, request: Outgoing) -> Result<Answer, SendError> {
-        check_url(&request.url, self.policy).map_err(SendError::Refused)?;
+        check_url(&request.url, self.policy).map_err(|e| SendError::Refused(e.to_string()))?;
         let mut builder = self.client.post(&request.url);
         for (name, value) in &request.headers {
             builder = builder.header(*name, value);

@@ -144,6 +144,6 @@ pub fn azure_target_of(tenant: &str, body: NewAzureBody) -> Result<AzureTarget, 
         return Err(problems);
     }
     let prefix = normalize_prefix(&target.prefix)
-        .map_err(|m| vec![json!({"pointer": "/azure/prefix", "message": m})])?;
+        .map_err(|m| vec![json!({"pointer": "/azure/prefix", "message": m.to_string()})])?;
     Ok(AzureTarget { prefix, ..target })
 }
