@@ -16,7 +16,7 @@ use auditlog_core::export::{Destination, ExportState};
 use auditlog_core::object_keys::{Window, digest_key, object_key};
 use auditlog_core::query::{EventQuery, Order};
 use auditlog_core::signing::{SigningKeyRecord, key_in_force};
-use auditlog_core::store::{ExportStore, PageRequest, StoreError, StoredEvent};
+use auditlog_core::store::{ExportStore, StoreError};
 use futures::StreamExt as _;
 use sha2::{Digest as _, Sha256};
 
@@ -24,10 +24,8 @@ use crate::parts::{Part, PartEncoder};
 use crate::rows::{Row, encode_row};
 use crate::sink::{ObjectSink, PutOutcome, SinkError};
 
-/// Events read per store page while streaming a window.
-const PAGE: usize = 1000;
-/// Backlog counts stop here ("10000 or more").
-pub const BACKLOG_COUNT_CAP: u64 = 10_000;
+pub use crate::backlog::{BACKLOG_COUNT_CAP, Backlog, backlog, oldest_unexported};
+use crate::backlog::{PAGE, first_event_at_or_after, page};
 
 /// Makes the sink of a destination (for S3, with its credentials).
 #[async_trait]
@@ -89,6 +87,8 @@ enum WindowError {
     Digest(#[from] auditlog_core::digest::DigestError),
     #[error("no signing key for digests")]
     NoSigningKey,
+    #[error("lost the lease while exporting; the next pass resumes")]
+    LostLease,
 }
 
 /// Exports every destination of every tenant; one failing destination does not hold back the
@@ -200,7 +200,11 @@ pub async fn export_destination(
         now,
         keys: None,
     };
-    let failure = run.steps(&mut state, &mut report).await.err();
+    let failure = run
+        .steps(&mut state, &mut report)
+        .await
+        .err()
+        .map(|e| e.to_string());
     if let Some(message) = &failure {
         tracing::warn!(destination = %destination.id, tenant = %destination.tenant, sink = %sink.describe(), error = %message, "export failed; the checkpoint stays at the last window written");
     }
@@ -231,7 +235,7 @@ impl Run<'_> {
         &mut self,
         state: &mut ExportState,
         report: &mut DestinationReport,
-    ) -> Result<(), String> {
+    ) -> Result<(), WindowError> {
         let (now, lease_ms) = (self.now, self.config.lease_ms);
         // A replay set sees no window past its end as closed, whatever the time.
         let horizon = match &self.destination.replay {
@@ -242,17 +246,13 @@ impl Run<'_> {
             let (from, _) = self.destination.unexported(state, Some(self.config));
             let next_event =
                 first_event_at_or_after(self.store, &self.destination.tenant, from, now)
-                    .await
-                    .map_err(|e| e.to_string())?
+                    .await?
                     .map(|p| p.received_at);
             let next = match machine::next_step(state, next_event, self.config, horizon) {
                 Step::Done => return Ok(()),
                 Step::StartDigests(start) => machine::start_digests(state, start, now, lease_ms),
                 Step::Digest(period) => {
-                    let link = self
-                        .write_digest(state, period)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    let link = self.write_digest(state, period).await?;
                     report.digests_written += 1;
                     machine::after_digest(state, period, link, now, lease_ms)
                 }
@@ -266,8 +266,7 @@ impl Run<'_> {
                         self.config,
                         now,
                     )
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    .await?;
                     report.windows += 1;
                     report.objects_created += tally.created;
                     report.objects_already_present += tally.present;
@@ -277,10 +276,8 @@ impl Run<'_> {
             };
             match self.store.save_export_state(&next, state.version).await {
                 Ok(true) => *state = next,
-                Ok(false) => {
-                    return Err("lost the lease while exporting; the next pass resumes".into());
-                }
-                Err(e) => return Err(e.to_string()),
+                Ok(false) => return Err(WindowError::LostLease),
+                Err(e) => return Err(e.into()),
             }
         }
         Ok(())
@@ -311,37 +308,6 @@ impl Run<'_> {
             sha256: hex::encode(sha256),
         })
     }
-}
-
-/// Receive time of the oldest event not yet exported to `destination` (one small read): what
-/// the export function publishes for the backlog-age alarm.
-pub async fn oldest_unexported(
-    store: &dyn ExportStore,
-    destination: &Destination,
-    now: Timestamp,
-) -> Result<Option<Timestamp>, StoreError> {
-    let state = store.export_state(&destination.id).await?;
-    let (from, to) = destination.unexported(&state, None);
-    let first = first_event_at_or_after(store, &destination.tenant, from, now).await?;
-    Ok(first
-        .map(|p| p.received_at)
-        .filter(|at| to.is_none_or(|to| *at < to)))
-}
-
-async fn first_event_at_or_after(
-    store: &dyn ExportStore,
-    tenant: &str,
-    from: Option<Timestamp>,
-    now: Timestamp,
-) -> Result<Option<Position>, StoreError> {
-    let query = EventQuery {
-        from,
-        limit: 1,
-        order: Order::Asc,
-        ..EventQuery::default()
-    };
-    let rows = page(store, tenant, &query, None, now).await?;
-    Ok(rows.into_iter().next().map(|row| row.position))
 }
 
 /// Streams one window into parts and writes each, continuing the destination's stream from
@@ -459,67 +425,5 @@ impl Tally {
         self.events += events;
         self.next_part += 1;
         Ok(())
-    }
-}
-
-/// One page of a tenant's events in receive order, after `after`.
-async fn page(
-    store: &dyn ExportStore,
-    tenant: &str,
-    query: &EventQuery,
-    after: Option<&Position>,
-    now: Timestamp,
-) -> Result<Vec<StoredEvent>, StoreError> {
-    store
-        .query_events(PageRequest {
-            tenant,
-            query,
-            after,
-            now,
-        })
-        .await
-}
-
-/// What `status` reports beside the stored state: how much is waiting, and since when.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Backlog {
-    /// Events not yet exported, counted up to [`BACKLOG_COUNT_CAP`].
-    pub events: u64,
-    pub capped: bool,
-    /// Receive time of the oldest event not yet exported.
-    pub oldest_unexported: Option<Timestamp>,
-}
-
-pub async fn backlog(
-    store: &dyn ExportStore,
-    destination: &Destination,
-    state: &ExportState,
-    now: Timestamp,
-) -> Result<Backlog, StoreError> {
-    let (from, to) = destination.unexported(state, None);
-    let query = EventQuery {
-        from,
-        to,
-        limit: PAGE,
-        order: Order::Asc,
-        ..EventQuery::default()
-    };
-    let mut after: Option<Position> = None;
-    let mut oldest = None;
-    let mut events = 0u64;
-    loop {
-        let rows = page(store, &destination.tenant, &query, after.as_ref(), now).await?;
-        if oldest.is_none() {
-            oldest = rows.first().map(|r| r.position.received_at);
-        }
-        events += rows.len() as u64;
-        if rows.len() < PAGE || events >= BACKLOG_COUNT_CAP {
-            return Ok(Backlog {
-                events: events.min(BACKLOG_COUNT_CAP),
-                capped: events >= BACKLOG_COUNT_CAP,
-                oldest_unexported: oldest,
-            });
-        }
-        after = rows.last().map(|r| r.position.clone());
     }
 }

@@ -21,6 +21,8 @@
 //! - [`engine`]: one pass over all destinations, a loop over the pure state machine
 //!   (`auditlog_core::export::machine`): read the state, ask for the next step, write, then
 //!   compare-and-set.
+//! - `backlog`: what waits to be exported (the count `status` shows, the age the export
+//!   function publishes), and the store page read the pass shares with it.
 //! - [`streams`]: exported streams and digests listed and read back through any object store
 //!   (a local copy, S3), for `auditlog verify`.
 //! - [`signing_keys`]: the digest signing keys: made on first use, rotated on demand.
@@ -31,6 +33,7 @@
 pub mod azure;
 #[cfg(feature = "azure")]
 pub mod azure_errors;
+mod backlog;
 pub mod deliver;
 pub mod directory;
 pub mod engine;
