@@ -107,99 +107,92 @@ pub struct ParsedQuery {
 /// Parses decoded `key=value` pairs. Unknown and repeated parameters are errors, so a typo
 /// never silently widens a query.
 pub fn parse_query(pairs: &[(String, String)]) -> Result<ParsedQuery, Vec<ParamError>> {
-    let mut q = EventQuery::default();
-    let mut cursor = None;
+    let mut parsed = ParsedQuery {
+        query: EventQuery::default(),
+        cursor: None,
+    };
     let mut errors = Vec::new();
     let mut seen: Vec<&str> = Vec::new();
-    let fail = |errors: &mut Vec<ParamError>, p: &str, m: String| {
+    let mut fail = |p: &str, message: String| {
         errors.push(ParamError {
             parameter: p.to_string(),
-            message: m,
+            message,
         })
     };
     for (key, value) in pairs {
         let key = key.as_str();
-        if !PARAMETERS.contains(&key) {
-            fail(
-                &mut errors,
-                key,
-                format!("unknown parameter; known: {}", PARAMETERS.join(", ")),
-            );
-            continue;
-        }
-        if seen.contains(&key) {
-            fail(&mut errors, key, "given more than once".into());
-            continue;
-        }
-        seen.push(key);
-        if value.is_empty() {
-            fail(&mut errors, key, "must not be empty".into());
-            continue;
-        }
-        let text = value.clone();
-        match key {
-            "from" | "to" => match parse_query_time(value) {
-                Ok(t) if key == "from" => q.from = Some(t),
-                Ok(t) => q.to = Some(t),
-                Err(e) => fail(&mut errors, key, e.to_string()),
-            },
-            "action" => {
-                if let Some(prefix) = value.strip_suffix('*') {
-                    if prefix.is_empty() || !prefix.ends_with('.') {
-                        fail(
-                            &mut errors,
-                            key,
-                            "a prefix filter looks like `user.*`".into(),
-                        );
-                    } else {
-                        q.action = Some(ActionFilter::Prefix(prefix.to_string()));
-                    }
-                } else {
-                    q.action = Some(ActionFilter::Exact(text));
-                }
-            }
-            "actor_id" => q.actor_id = Some(text),
-            "actor_email" => q.actor_email = Some(text),
-            "target_id" => q.target_id = Some(text),
-            "source_service" => q.source_service = Some(text),
-            "outcome" => match Outcome::parse(value) {
-                Some(o) => q.outcome = Some(o),
-                None => fail(
-                    &mut errors,
-                    key,
-                    "must be success, failure or unknown".into(),
-                ),
-            },
-            "limit" => match value.parse::<usize>() {
-                Ok(n @ 1..=MAX_PAGE_LIMIT) => q.limit = n,
-                _ => fail(
-                    &mut errors,
-                    key,
-                    format!("must be a whole number from 1 to {MAX_PAGE_LIMIT}"),
-                ),
-            },
-            "order" => match value.as_str() {
-                "asc" | "oldest" => q.order = Order::Asc,
-                "desc" | "newest" => q.order = Order::Desc,
-                _ => fail(
-                    &mut errors,
-                    key,
-                    "must be asc (oldest first) or desc (newest first)".into(),
-                ),
-            },
-            _ => cursor = Some(text),
+        let problem = if !PARAMETERS.contains(&key) {
+            Err(format!(
+                "unknown parameter; known: {}",
+                PARAMETERS.join(", ")
+            ))
+        } else if seen.contains(&key) {
+            Err("given more than once".into())
+        } else if value.is_empty() {
+            seen.push(key);
+            Err("must not be empty".into())
+        } else {
+            seen.push(key);
+            apply(&mut parsed, key, value)
+        };
+        if let Err(message) = problem {
+            fail(key, message);
         }
     }
-    if let (Some(from), Some(to)) = (q.from, q.to)
+    if let (Some(from), Some(to)) = (parsed.query.from, parsed.query.to)
         && from >= to
     {
-        fail(&mut errors, "to", "must be later than `from`".into());
+        fail("to", "must be later than `from`".into());
     }
     if errors.is_empty() {
-        Ok(ParsedQuery { query: q, cursor })
+        Ok(parsed)
     } else {
         Err(errors)
     }
+}
+
+/// Sets what one known, non-empty parameter asks for; the reason when its value is refused.
+fn apply(parsed: &mut ParsedQuery, key: &str, value: &str) -> Result<(), String> {
+    let q = &mut parsed.query;
+    let text = value.to_string();
+    match key {
+        "from" | "to" => {
+            let t = parse_query_time(value).map_err(|e| e.to_string())?;
+            if key == "from" {
+                q.from = Some(t);
+            } else {
+                q.to = Some(t);
+            }
+        }
+        "action" => match value.strip_suffix('*') {
+            Some(prefix) if prefix.is_empty() || !prefix.ends_with('.') => {
+                return Err("a prefix filter looks like `user.*`".into());
+            }
+            Some(prefix) => q.action = Some(ActionFilter::Prefix(prefix.to_string())),
+            None => q.action = Some(ActionFilter::Exact(text)),
+        },
+        "actor_id" => q.actor_id = Some(text),
+        "actor_email" => q.actor_email = Some(text),
+        "target_id" => q.target_id = Some(text),
+        "source_service" => q.source_service = Some(text),
+        "outcome" => {
+            q.outcome = Some(
+                Outcome::parse(value)
+                    .ok_or_else(|| "must be success, failure or unknown".to_string())?,
+            );
+        }
+        "limit" => match value.parse::<usize>() {
+            Ok(n @ 1..=MAX_PAGE_LIMIT) => q.limit = n,
+            _ => return Err(format!("must be a whole number from 1 to {MAX_PAGE_LIMIT}")),
+        },
+        "order" => match value {
+            "asc" | "oldest" => q.order = Order::Asc,
+            "desc" | "newest" => q.order = Order::Desc,
+            _ => return Err("must be asc (oldest first) or desc (newest first)".into()),
+        },
+        _ => parsed.cursor = Some(text),
+    }
+    Ok(())
 }
 
 impl EventQuery {

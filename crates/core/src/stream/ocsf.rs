@@ -237,69 +237,7 @@ pub fn to_ocsf(event: &Event, mapping: &OcsfMapping) -> Value {
     }
     record.insert("actor".into(), Value::Object(actor));
     let mut unmapped = unmapped(event);
-    match class {
-        OcsfClass::ApiActivity => {
-            record.insert("api".into(), api(event));
-            if !event.targets.is_empty() {
-                let resources: Vec<Value> = event.targets.iter().map(resource).collect();
-                record.insert("resources".into(), json!(resources));
-            }
-        }
-        OcsfClass::Authentication => {
-            // The user who logged in or out is the actor; the service logged in to is the
-            // target that is an application, else the event's source service.
-            record.insert("user".into(), actor_user);
-            let app = event.targets.iter().position(|t| {
-                matches!(
-                    t.kind.as_deref(),
-                    Some("application" | "app" | "service" | "client")
-                )
-            });
-            let mut rest = event.targets.clone();
-            let service = match app {
-                Some(i) => {
-                    let t = rest.remove(i);
-                    let mut service = json!({ "uid": t.id });
-                    if let Some(name) = t.name {
-                        service["name"] = json!(name);
-                    }
-                    service
-                }
-                // OCSF requires a service or destination: `unknown` says it is not known.
-                None => json!({ "name": event
-                    .source
-                    .as_ref()
-                    .and_then(|s| s.service.as_deref())
-                    .unwrap_or("unknown") }),
-            };
-            record.insert("service".into(), service);
-            other_targets(&mut unmapped, &rest);
-        }
-        OcsfClass::AccountChange => {
-            // The account changed: the first target that is a user, else the first target,
-            // else the actor's own (a user changing their own password).
-            let changed = event
-                .targets
-                .iter()
-                .position(|t| t.kind.as_deref() == Some("user"))
-                .or(if event.targets.is_empty() {
-                    None
-                } else {
-                    Some(0)
-                });
-            match changed {
-                Some(i) => {
-                    record.insert("user".into(), target_user(&event.targets[i]));
-                    let mut rest = event.targets.clone();
-                    rest.remove(i);
-                    other_targets(&mut unmapped, &rest);
-                }
-                None => {
-                    record.insert("user".into(), actor_user);
-                }
-            }
-        }
-    }
+    class_members(class, event, actor_user, &mut record, &mut unmapped);
     if let Some(endpoint) = src_endpoint(event, class) {
         record.insert("src_endpoint".into(), endpoint);
     }
@@ -313,6 +251,94 @@ pub fn to_ocsf(event: &Event, mapping: &OcsfMapping) -> Value {
         record.insert("unmapped".into(), Value::Object(unmapped));
     }
     Value::Object(record)
+}
+
+/// The members only `class` has: the API call and its resources, who logged in to what, or
+/// whose account changed. Targets no member holds go to `unmapped`.
+fn class_members(
+    class: OcsfClass,
+    event: &Event,
+    actor_user: Value,
+    record: &mut Map<String, Value>,
+    unmapped: &mut Map<String, Value>,
+) {
+    match class {
+        OcsfClass::ApiActivity => {
+            record.insert("api".into(), api(event));
+            if !event.targets.is_empty() {
+                let resources: Vec<Value> = event.targets.iter().map(resource).collect();
+                record.insert("resources".into(), json!(resources));
+            }
+        }
+        OcsfClass::Authentication => authentication(event, actor_user, record, unmapped),
+        OcsfClass::AccountChange => account_change(event, actor_user, record, unmapped),
+    }
+}
+
+fn authentication(
+    event: &Event,
+    actor_user: Value,
+    record: &mut Map<String, Value>,
+    unmapped: &mut Map<String, Value>,
+) {
+    // The user who logged in or out is the actor; the service logged in to is the
+    // target that is an application, else the event's source service.
+    record.insert("user".into(), actor_user);
+    let app = event.targets.iter().position(|t| {
+        matches!(
+            t.kind.as_deref(),
+            Some("application" | "app" | "service" | "client")
+        )
+    });
+    let mut rest = event.targets.clone();
+    let service = match app {
+        Some(i) => {
+            let t = rest.remove(i);
+            let mut service = json!({ "uid": t.id });
+            if let Some(name) = t.name {
+                service["name"] = json!(name);
+            }
+            service
+        }
+        // OCSF requires a service or destination: `unknown` says it is not known.
+        None => json!({ "name": event
+            .source
+            .as_ref()
+            .and_then(|s| s.service.as_deref())
+            .unwrap_or("unknown") }),
+    };
+    record.insert("service".into(), service);
+    other_targets(unmapped, &rest);
+}
+
+fn account_change(
+    event: &Event,
+    actor_user: Value,
+    record: &mut Map<String, Value>,
+    unmapped: &mut Map<String, Value>,
+) {
+    // The account changed: the first target that is a user, else the first target,
+    // else the actor's own (a user changing their own password).
+    let changed = event
+        .targets
+        .iter()
+        .position(|t| t.kind.as_deref() == Some("user"))
+        .or(if event.targets.is_empty() {
+            None
+        } else {
+            Some(0)
+        });
+    match changed {
+        Some(i) => {
+            record.insert("user".into(), target_user(&event.targets[i]));
+            let mut rest = event.targets.clone();
+            rest.remove(i);
+            other_targets(unmapped, &rest);
+        }
+        None => {
+            record.insert("user".into(), actor_user);
+        }
+    }
 }
 
 fn metadata(event: &Event) -> Value {

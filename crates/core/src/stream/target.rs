@@ -291,110 +291,143 @@ fn read_target(
         problems.add(&at, "must be an object");
         return None;
     }
-    match kind {
-        "webhook" => {
-            let url = url(value, &at, policy, problems);
-            let secret_ref = secret(value, &at, "secret", true, author, problems);
-            let previous = secret(value, &at, "previous_secret", false, author, problems);
-            let until = match value.get("previous_until").map(Value::as_str) {
-                None => None,
-                Some(text) => match text.map(crate::time::parse_rfc3339) {
-                    Some(Ok(t)) => Some(t),
-                    _ => {
-                        problems.add(&format!("{at}/previous_until"), "must be an RFC 3339 time");
-                        None
-                    }
-                },
-            };
-            if previous.is_some() != until.is_some() {
-                problems.add(
-                    &at,
-                    "a rotation gives both `previous_secret_env` and `previous_until`",
-                );
+    let read = match kind {
+        "webhook" => read_webhook,
+        "splunk" => read_splunk,
+        "datadog" => read_datadog,
+        _ => read_elasticsearch,
+    };
+    read(value, &at, author, policy, problems)
+}
+
+fn read_webhook(
+    value: &Value,
+    at: &str,
+    author: Author<'_>,
+    policy: AddressPolicy,
+    problems: &mut Problems,
+) -> Option<StreamTarget> {
+    let url = url(value, at, policy, problems);
+    let secret_ref = secret(value, at, "secret", true, author, problems);
+    let previous = secret(value, at, "previous_secret", false, author, problems);
+    let until = match value.get("previous_until").map(Value::as_str) {
+        None => None,
+        Some(text) => match text.map(crate::time::parse_rfc3339) {
+            Some(Ok(t)) => Some(t),
+            _ => {
+                problems.add(&format!("{at}/previous_until"), "must be an RFC 3339 time");
+                None
             }
-            Some(StreamTarget::Webhook {
-                url: url?,
-                secret: secret_ref?,
-                previous_secret: previous,
-                previous_until: until,
-            })
-        }
-        "splunk" => {
-            let url = url(value, &at, policy, problems);
-            let token = secret(value, &at, "token", true, author, problems);
-            let hec = HecSettings {
-                index: value
-                    .get("index")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-                source: value
-                    .get("source")
-                    .and_then(Value::as_str)
-                    .unwrap_or("auditlog")
-                    .to_string(),
-                sourcetype: value
-                    .get("sourcetype")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-            };
-            Some(StreamTarget::Splunk {
-                url: url?,
-                token: token?,
-                hec,
-            })
-        }
-        "datadog" => {
-            let site = text(value, &at, "site", problems);
-            if let Some(site) = &site
-                && !SITES.contains(&site.as_str())
-            {
-                problems.add(
-                    &format!("{at}/site"),
-                    format!("must be one of {}", SITES.join(", ")),
-                );
-            }
-            let api_key = secret(value, &at, "api_key", true, author, problems);
-            let intake = match value.get("url") {
-                None => None,
-                Some(_) => Some(url(value, &at, policy, problems)?),
-            };
-            Some(StreamTarget::Datadog {
-                site: site?,
-                api_key: api_key?,
-                url: intake,
-            })
-        }
-        _ => {
-            let url = url(value, &at, policy, problems);
-            let index = text(value, &at, "index", problems);
-            if let Some(index) = &index
-                && let Err(why) = check_index(index)
-            {
-                problems.add(&format!("{at}/index"), why.to_string());
-            }
-            let api_key = secret(value, &at, "api_key", false, author, problems);
-            let username = value
-                .get("username")
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            let password = secret(value, &at, "password", false, author, problems);
-            if api_key.is_some() == (username.is_some() || password.is_some())
-                || username.is_some() != password.is_some()
-            {
-                problems.add(
-                    &at,
-                    "authenticate with `api_key_env`, or with `username` and `password_env`",
-                );
-            }
-            Some(StreamTarget::Elasticsearch {
-                url: url?,
-                index: index?,
-                api_key,
-                username,
-                password,
-            })
-        }
+        },
+    };
+    if previous.is_some() != until.is_some() {
+        problems.add(
+            at,
+            "a rotation gives both `previous_secret_env` and `previous_until`",
+        );
     }
+    Some(StreamTarget::Webhook {
+        url: url?,
+        secret: secret_ref?,
+        previous_secret: previous,
+        previous_until: until,
+    })
+}
+
+fn read_splunk(
+    value: &Value,
+    at: &str,
+    author: Author<'_>,
+    policy: AddressPolicy,
+    problems: &mut Problems,
+) -> Option<StreamTarget> {
+    let url = url(value, at, policy, problems);
+    let token = secret(value, at, "token", true, author, problems);
+    let hec = HecSettings {
+        index: value
+            .get("index")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        source: value
+            .get("source")
+            .and_then(Value::as_str)
+            .unwrap_or("auditlog")
+            .to_string(),
+        sourcetype: value
+            .get("sourcetype")
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    };
+    Some(StreamTarget::Splunk {
+        url: url?,
+        token: token?,
+        hec,
+    })
+}
+
+fn read_datadog(
+    value: &Value,
+    at: &str,
+    author: Author<'_>,
+    policy: AddressPolicy,
+    problems: &mut Problems,
+) -> Option<StreamTarget> {
+    let site = text(value, at, "site", problems);
+    if let Some(site) = &site
+        && !SITES.contains(&site.as_str())
+    {
+        problems.add(
+            &format!("{at}/site"),
+            format!("must be one of {}", SITES.join(", ")),
+        );
+    }
+    let api_key = secret(value, at, "api_key", true, author, problems);
+    let intake = match value.get("url") {
+        None => None,
+        Some(_) => Some(url(value, at, policy, problems)?),
+    };
+    Some(StreamTarget::Datadog {
+        site: site?,
+        api_key: api_key?,
+        url: intake,
+    })
+}
+
+fn read_elasticsearch(
+    value: &Value,
+    at: &str,
+    author: Author<'_>,
+    policy: AddressPolicy,
+    problems: &mut Problems,
+) -> Option<StreamTarget> {
+    let url = url(value, at, policy, problems);
+    let index = text(value, at, "index", problems);
+    if let Some(index) = &index
+        && let Err(why) = check_index(index)
+    {
+        problems.add(&format!("{at}/index"), why.to_string());
+    }
+    let api_key = secret(value, at, "api_key", false, author, problems);
+    let username = value
+        .get("username")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let password = secret(value, at, "password", false, author, problems);
+    if api_key.is_some() == (username.is_some() || password.is_some())
+        || username.is_some() != password.is_some()
+    {
+        problems.add(
+            at,
+            "authenticate with `api_key_env`, or with `username` and `password_env`",
+        );
+    }
+    Some(StreamTarget::Elasticsearch {
+        url: url?,
+        index: index?,
+        api_key,
+        username,
+        password,
+    })
 }
 
 #[cfg(test)]
