@@ -24,67 +24,11 @@ impl DynamoStore {
         want: usize,
     ) -> Result<ShardPage, StoreError> {
         let q = request.query;
-        let mut filters = vec!["#exp > :now".to_string()];
-        let mut names = HashMap::from([("#exp".to_string(), "exp_ms".to_string())]);
-        let mut values = HashMap::from([
-            (":p".to_string(), s(shard_key(request.tenant, shard))),
-            (":lo".to_string(), s(bounds.low.clone())),
-            (":hi".to_string(), s(bounds.high.clone())),
-            (":now".to_string(), n(request.now.0)),
-        ]);
-        let mut add = |filter: &str, name: &str, attr: &str, value: AttributeValue| {
-            filters.push(filter.to_string());
-            names.insert(name.to_string(), attr.to_string());
-            values.insert(format!(":{}", &name[1..]), value);
-        };
-        match &q.action {
-            Some(ActionFilter::Exact(a)) => {
-                add("#action = :action", "#action", "action", s(a.clone()))
-            }
-            Some(ActionFilter::Prefix(p)) => add(
-                "begins_with(#action, :action)",
-                "#action",
-                "action",
-                s(p.clone()),
-            ),
-            None => {}
-        }
-        if let Some(v) = &q.actor_id {
-            add(
-                "#actor_id = :actor_id",
-                "#actor_id",
-                "actor_id",
-                s(v.clone()),
-            );
-        }
-        if let Some(v) = &q.actor_email {
-            add(
-                "#actor_email = :actor_email",
-                "#actor_email",
-                "actor_email",
-                s(v.clone()),
-            );
-        }
-        if let Some(v) = &q.source_service {
-            add(
-                "#source_service = :source_service",
-                "#source_service",
-                "source_service",
-                s(v.clone()),
-            );
-        }
-        if let Some(o) = q.outcome {
-            add("#outcome = :outcome", "#outcome", "outcome", s(o.as_str()));
-        }
-        if let Some(t) = &q.target_id {
-            add(
-                "contains(#target_ids, :target_ids)",
-                "#target_ids",
-                "target_ids",
-                s(t.clone()),
-            );
-        }
-        let filter = filters.join(" AND ");
+        let Expression {
+            filter,
+            names,
+            values,
+        } = expression(request, shard, bounds);
         let mut page = ShardPage::default();
         let mut start: Option<HashMap<String, AttributeValue>> = None;
         loop {
@@ -111,17 +55,7 @@ impl DynamoStore {
                 if bounds.exclude.as_deref() == Some(tsk.as_str()) {
                     continue;
                 }
-                page.items.push(StoredEvent {
-                    position: Position {
-                        received_at: Timestamp(number_attr(item, "received_at")?),
-                        id: text_attr(item, "id")?,
-                    },
-                    json: text_attr(item, "body")?,
-                    receipt: item
-                        .get(layout::RECEIPT_ATTRIBUTE)
-                        .and_then(|v| v.as_s().ok())
-                        .cloned(),
-                });
+                page.items.push(stored_event(item)?);
             }
             match out.last_evaluated_key() {
                 Some(key) if page.items.len() < want => start = Some(key.clone()),
@@ -129,6 +63,97 @@ impl DynamoStore {
             }
         }
     }
+}
+
+/// A shard's `Query` beyond its key condition: the filter expression and its names and values.
+struct Expression {
+    filter: String,
+    names: HashMap<String, String>,
+    values: HashMap<String, AttributeValue>,
+}
+
+/// The expression of `request` on `shard` between `bounds`, built without I/O: unexpired
+/// events, and each filter the query sets.
+fn expression(request: &PageRequest<'_>, shard: u16, bounds: &Bounds) -> Expression {
+    let q = request.query;
+    let mut filters = vec!["#exp > :now".to_string()];
+    let mut names = HashMap::from([("#exp".to_string(), "exp_ms".to_string())]);
+    let mut values = HashMap::from([
+        (":p".to_string(), s(shard_key(request.tenant, shard))),
+        (":lo".to_string(), s(bounds.low.clone())),
+        (":hi".to_string(), s(bounds.high.clone())),
+        (":now".to_string(), n(request.now.0)),
+    ]);
+    let mut add = |filter: &str, name: &str, attr: &str, value: AttributeValue| {
+        filters.push(filter.to_string());
+        names.insert(name.to_string(), attr.to_string());
+        values.insert(format!(":{}", &name[1..]), value);
+    };
+    match &q.action {
+        Some(ActionFilter::Exact(a)) => add("#action = :action", "#action", "action", s(a.clone())),
+        Some(ActionFilter::Prefix(p)) => add(
+            "begins_with(#action, :action)",
+            "#action",
+            "action",
+            s(p.clone()),
+        ),
+        None => {}
+    }
+    if let Some(v) = &q.actor_id {
+        add(
+            "#actor_id = :actor_id",
+            "#actor_id",
+            "actor_id",
+            s(v.clone()),
+        );
+    }
+    if let Some(v) = &q.actor_email {
+        add(
+            "#actor_email = :actor_email",
+            "#actor_email",
+            "actor_email",
+            s(v.clone()),
+        );
+    }
+    if let Some(v) = &q.source_service {
+        add(
+            "#source_service = :source_service",
+            "#source_service",
+            "source_service",
+            s(v.clone()),
+        );
+    }
+    if let Some(o) = q.outcome {
+        add("#outcome = :outcome", "#outcome", "outcome", s(o.as_str()));
+    }
+    if let Some(t) = &q.target_id {
+        add(
+            "contains(#target_ids, :target_ids)",
+            "#target_ids",
+            "target_ids",
+            s(t.clone()),
+        );
+    }
+    Expression {
+        filter: filters.join(" AND "),
+        names,
+        values,
+    }
+}
+
+/// One item of the `by_time` index as a stored event.
+fn stored_event(item: &HashMap<String, AttributeValue>) -> Result<StoredEvent, StoreError> {
+    Ok(StoredEvent {
+        position: Position {
+            received_at: Timestamp(number_attr(item, "received_at")?),
+            id: text_attr(item, "id")?,
+        },
+        json: text_attr(item, "body")?,
+        receipt: item
+            .get(layout::RECEIPT_ATTRIBUTE)
+            .and_then(|v| v.as_s().ok())
+            .cloned(),
+    })
 }
 
 #[async_trait]

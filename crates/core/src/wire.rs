@@ -316,57 +316,19 @@ fn build<'a>(
     let mut st = Strings { all_lent: true };
     let id = st.id(w.id, fresh_id)?;
     let action = st.required(w.action, MAX_ACTION_CHARS, Rule::Action)?;
-    let a = w.actor.ok_or(GiveUp)?;
-    let actor = Actor {
-        id: st.required(a.id, MAX_REF_CHARS, Rule::Text)?,
-        kind: match a.kind.as_deref() {
-            None => ActorType::User,
-            Some(k) => ActorType::ALL
-                .iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, t)| *t)
-                .ok_or(GiveUp)?,
-        },
-        email: st.text(a.email, MAX_EMAIL_CHARS, Rule::Email)?,
-        name: st.text(a.name, MAX_REF_CHARS, Rule::Text)?,
-    };
+    let actor = actor(&mut st, w.actor.ok_or(GiveUp)?)?;
     let occurred_at = match w.occurred_at {
         None => ctx.received_at,
-        Some(t) => {
-            let parsed = match t {
-                WireTime::Text(s) => time::parse_rfc3339(&s),
-                WireTime::Millis(ms) => time::from_epoch_millis(ms),
-            }
-            .map_err(|_| GiveUp)?;
-            if parsed.0
-                > ctx
-                    .received_at
-                    .0
-                    .saturating_add(ctx.limits.max_future_skew_ms)
-            {
-                return Err(GiveUp);
-            }
-            parsed
-        }
+        Some(t) => occurred_at(t, ctx)?,
     };
     let outcome = match w.outcome.as_deref() {
         None => Outcome::Unknown,
         Some(o) => Outcome::parse(o).ok_or(GiveUp)?,
     };
-    let mut targets = Vec::new();
-    if let Some(list) = w.targets {
-        if list.len() > ctx.limits.max_targets {
-            return Err(GiveUp);
-        }
-        targets.reserve(list.len());
-        for t in list {
-            targets.push(Target {
-                id: st.required(t.id, MAX_REF_CHARS, Rule::Text)?,
-                kind: st.text(t.kind, MAX_LABEL_CHARS, Rule::Text)?,
-                name: st.text(t.name, MAX_REF_CHARS, Rule::Text)?,
-            });
-        }
-    }
+    let targets = match w.targets {
+        None => Vec::new(),
+        Some(list) => targets(&mut st, list, ctx)?,
+    };
     let context = match w.context {
         None => None,
         Some(c) => Some(Context {
@@ -421,72 +383,57 @@ fn build<'a>(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::redact::Redactor;
-    use crate::time::Timestamp;
-    use crate::validate::Limits;
-
-    /// Without this, a fast path that always gave up would pass every agreement test.
-    #[test]
-    fn the_fast_path_takes_the_valid_fixtures() {
-        let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures");
-        let limits = Limits::default();
-        let redactor = Redactor::default();
-        let ctx = IngestContext {
-            tenant: "acme",
-            received_at: Timestamp(1_795_305_600_000),
-            limits: &limits,
-            redactor: &redactor,
-        };
-        let mut taken = 0;
-        for name in [
-            "valid/minimal.json",
-            "valid/full.json",
-            "valid/set-password.json",
-            "valid/epoch-millis.json",
-            "mapped/logger-record.json",
-        ] {
-            let text = std::fs::read_to_string(dir.join(name)).unwrap();
-            assert!(
-                prepare_fast(&text, "", &ctx, &mut || "GEN".into()).is_some(),
-                "{name}"
-            );
-            taken += 1;
-        }
-        for name in [
-            "mapped/graphql-request-log.ndjson",
-            "mapped/idp-events.ndjson",
-            "mapped/app-platform-events.ndjson",
-        ] {
-            for line in std::fs::read_to_string(dir.join(name)).unwrap().lines() {
-                assert!(
-                    prepare_fast(line, "", &ctx, &mut || "GEN".into()).is_some(),
-                    "{name}: {line}"
-                );
-                taken += 1;
-            }
-        }
-        assert_eq!(taken, 15);
-        // And it gives up on what the walker must explain.
-        assert!(
-            prepare_fast(
-                r#"{"action": "Bad", "actor": {"id": "x"}}"#,
-                "",
-                &ctx,
-                &mut || "GEN".into()
-            )
-            .is_none()
-        );
-        assert!(
-            prepare_fast(
-                r#"{"action": "a.b", "actor": {"id": "x"}, "tenant": "t"}"#,
-                "",
-                &ctx,
-                &mut || "GEN".into()
-            )
-            .is_none()
-        );
-    }
+fn actor(st: &mut Strings, a: WireActor<'_>) -> Result<Actor, GiveUp> {
+    Ok(Actor {
+        id: st.required(a.id, MAX_REF_CHARS, Rule::Text)?,
+        kind: match a.kind.as_deref() {
+            None => ActorType::User,
+            Some(k) => ActorType::ALL
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, t)| *t)
+                .ok_or(GiveUp)?,
+        },
+        email: st.text(a.email, MAX_EMAIL_CHARS, Rule::Email)?,
+        name: st.text(a.name, MAX_REF_CHARS, Rule::Text)?,
+    })
 }
+
+/// `occurred_at` as RFC 3339 text or epoch milliseconds, no further ahead than the skew allows.
+fn occurred_at(t: WireTime<'_>, ctx: &IngestContext<'_>) -> Result<crate::Timestamp, GiveUp> {
+    let parsed = match t {
+        WireTime::Text(s) => time::parse_rfc3339(&s),
+        WireTime::Millis(ms) => time::from_epoch_millis(ms),
+    }
+    .map_err(|_| GiveUp)?;
+    let latest = ctx
+        .received_at
+        .0
+        .saturating_add(ctx.limits.max_future_skew_ms);
+    if parsed.0 > latest {
+        return Err(GiveUp);
+    }
+    Ok(parsed)
+}
+
+fn targets(
+    st: &mut Strings,
+    list: Vec<WireTarget<'_>>,
+    ctx: &IngestContext<'_>,
+) -> Result<Vec<Target>, GiveUp> {
+    if list.len() > ctx.limits.max_targets {
+        return Err(GiveUp);
+    }
+    let mut targets = Vec::with_capacity(list.len());
+    for t in list {
+        targets.push(Target {
+            id: st.required(t.id, MAX_REF_CHARS, Rule::Text)?,
+            kind: st.text(t.kind, MAX_LABEL_CHARS, Rule::Text)?,
+            name: st.text(t.name, MAX_REF_CHARS, Rule::Text)?,
+        });
+    }
+    Ok(targets)
+}
+
+#[cfg(test)]
+mod tests;

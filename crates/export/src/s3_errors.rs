@@ -37,20 +37,7 @@ pub fn classify(
     let (message, hint): (String, String) = if failure.code.is_none()
         && (detail.contains("AssumeRole") || detail.contains("credentials"))
     {
-        // The request never left: the credentials for it could not be had.
-        match &target.role_arn {
-            Some(role) => (
-                format!("AssumeRole denied for {role}: {}", short(detail)),
-                format!(
-                    "the role's trust policy must allow the exporter's role to call sts:AssumeRole with the external id {}",
-                    target.external_id.as_deref().unwrap_or("(none set)")
-                ),
-            ),
-            None => (
-                format!("no credentials for the exporter: {}", short(detail)),
-                "the exporter writes with its own role here; check its environment".into(),
-            ),
-        }
+        no_credentials(target, detail)
     } else if code == "NoSuchBucket" {
         (
             format!("no such bucket: {bucket}"),
@@ -67,25 +54,7 @@ pub fn classify(
             ),
         )
     } else if code == "AccessDenied" || failure.status == Some(403) {
-        let what = match operation {
-            Operation::Write => "PutObject",
-            Operation::Read => "GetObject",
-        };
-        let writer = target
-            .role_arn
-            .as_deref()
-            .map(|r| format!("the role {r}"))
-            .unwrap_or_else(|| "the exporter's role (through the bucket policy)".into());
-        let mut hint = format!(
-            "{writer} needs s3:{what} on arn:aws:s3:::{bucket}/{}*",
-            target.prefix
-        );
-        if let Some(owner) = &target.expected_bucket_owner {
-            hint.push_str(&format!(
-                "; or the bucket is not owned by account {owner} (wrong bucket owner: S3 answers the same 403)"
-            ));
-        }
-        (format!("{what} denied on {object}: {code} {text}"), hint)
+        access_denied(operation, target, &object, &format!("{code} {text}"))
     } else if matches!(
         code,
         "PermanentRedirect" | "AuthorizationHeaderMalformed" | "IllegalLocationConstraintException"
@@ -114,6 +83,51 @@ pub fn classify(
         message,
         hint: Some(hint),
     }
+}
+
+/// The request never left: the credentials for it could not be had.
+fn no_credentials(target: &S3Target, detail: &str) -> (String, String) {
+    match &target.role_arn {
+        Some(role) => (
+            format!("AssumeRole denied for {role}: {}", short(detail)),
+            format!(
+                "the role's trust policy must allow the exporter's role to call sts:AssumeRole with the external id {}",
+                target.external_id.as_deref().unwrap_or("(none set)")
+            ),
+        ),
+        None => (
+            format!("no credentials for the exporter: {}", short(detail)),
+            "the exporter writes with its own role here; check its environment".into(),
+        ),
+    }
+}
+
+/// A 403 that is not KMS's: the writer lacks the permission, or the bucket is someone else's.
+fn access_denied(
+    operation: Operation,
+    target: &S3Target,
+    object: &str,
+    answer: &str,
+) -> (String, String) {
+    let what = match operation {
+        Operation::Write => "PutObject",
+        Operation::Read => "GetObject",
+    };
+    let writer = target
+        .role_arn
+        .as_deref()
+        .map(|r| format!("the role {r}"))
+        .unwrap_or_else(|| "the exporter's role (through the bucket policy)".into());
+    let mut hint = format!(
+        "{writer} needs s3:{what} on arn:aws:s3:::{}/{}*",
+        target.bucket, target.prefix
+    );
+    if let Some(owner) = &target.expected_bucket_owner {
+        hint.push_str(&format!(
+            "; or the bucket is not owned by account {owner} (wrong bucket owner: S3 answers the same 403)"
+        ));
+    }
+    (format!("{what} denied on {object}: {answer}"), hint)
 }
 
 fn short(text: &str) -> String {
