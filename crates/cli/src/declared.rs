@@ -147,7 +147,7 @@ impl DeclaredArgs {
 /// One declaration as a destination, or every problem of it, each named by its JSON pointer
 /// under `base` (the declaration's place in an array).
 fn destination(
-    declared: Declaration,
+    mut declared: Declaration,
     base: &str,
     policy: AddressPolicy,
 ) -> Result<Destination, Vec<String>> {
@@ -166,7 +166,41 @@ fn destination(
             "  {base}/id: 1 to 128 of letters, digits, `_` and `-`"
         ));
     }
-    let (target, default_id) = match (declared.target, declared.stream) {
+    let (target, default_id) = declared_target(&mut declared, base, policy, &mut problems);
+    let given = GivenOptions {
+        compression: declared.compression.as_ref(),
+        filter: declared.filter.as_ref(),
+        format: declared.format.as_ref(),
+        ocsf_classes: declared.ocsf_classes.as_ref(),
+    };
+    let options = ObjectOptions::read(given, base).unwrap_or_else(|errors| {
+        problems.extend(
+            errors
+                .into_iter()
+                .map(|e| format!("  {}: {}", e.pointer, e.message)),
+        );
+        ObjectOptions::default()
+    });
+    match target {
+        Some(target) if problems.is_empty() => {
+            let id = declared
+                .id
+                .unwrap_or_else(|| format!("dst_{}_{default_id}", declared.tenant));
+            Ok(Destination::new(id, declared.tenant, target, now()).with_options(options))
+        }
+        _ => Err(problems),
+    }
+}
+
+/// What a declaration delivers to (an object store or a stream) and the default id's ending;
+/// `None` when it cannot be read, with the problems added.
+fn declared_target(
+    declared: &mut Declaration,
+    base: &str,
+    policy: AddressPolicy,
+    problems: &mut Vec<String>,
+) -> (Option<Target>, &'static str) {
+    match (declared.target.take(), declared.stream.take()) {
         (Some(target), None) => {
             let found = check_store_target(&target);
             problems.extend(
@@ -215,29 +249,6 @@ fn destination(
             ));
             (None, "")
         }
-    };
-    let given = GivenOptions {
-        compression: declared.compression.as_ref(),
-        filter: declared.filter.as_ref(),
-        format: declared.format.as_ref(),
-        ocsf_classes: declared.ocsf_classes.as_ref(),
-    };
-    let options = ObjectOptions::read(given, base).unwrap_or_else(|errors| {
-        problems.extend(
-            errors
-                .into_iter()
-                .map(|e| format!("  {}: {}", e.pointer, e.message)),
-        );
-        ObjectOptions::default()
-    });
-    match target {
-        Some(target) if problems.is_empty() => {
-            let id = declared
-                .id
-                .unwrap_or_else(|| format!("dst_{}_{default_id}", declared.tenant));
-            Ok(Destination::new(id, declared.tenant, target, now()).with_options(options))
-        }
-        _ => Err(problems),
     }
 }
 

@@ -278,27 +278,7 @@ pub async fn destinations(
     command: DestinationsCommand,
 ) -> anyhow::Result<bool> {
     match command {
-        DestinationsCommand::Add(args) => {
-            validate_tenant(&args.tenant).map_err(anyhow::Error::msg)?;
-            let tenant = args.tenant.clone();
-            let options = object_options(&OptionFlags {
-                compression: args.compression.as_deref(),
-                filter: args.filter.as_deref(),
-                format: args.format.as_deref(),
-                ocsf_classes: args.ocsf_classes.as_deref(),
-            })?;
-            let destination =
-                Destination::new(new_destination_id(), tenant, target_of(*args)?, now())
-                    .with_options(options);
-            let record = recorder.event(
-                &destination.tenant,
-                SelfEvent::new(SelfAction::DestinationAdded, recorder.caller())
-                    .destination(&destination),
-            );
-            store.add_destination(&destination, &record).await?;
-            print_json(&DestinationView::of(&destination));
-            Ok(true)
-        }
+        DestinationsCommand::Add(args) => add(store, recorder, *args).await,
         DestinationsCommand::List { tenant } => {
             let list = store.list_destinations(tenant.as_deref()).await?;
             print_json(&DestinationList::of(&list));
@@ -317,46 +297,7 @@ pub async fn destinations(
             println!("removed {id}");
             Ok(true)
         }
-        DestinationsCommand::Verify { id } => {
-            let destination = find(store, &id).await?;
-            // The AWS configuration is loaded only for an S3 destination (`Sinks::lazy`).
-            let sinks = Sinks::lazy();
-            let sink_name = sinks.sink_for(&destination).await?.describe();
-            let verified = SelfEvent::new(SelfAction::DestinationVerified, recorder.caller())
-                .destination(&destination);
-            let (answer, record) = match verify_destination(&sinks, &destination, now()).await {
-                Ok(key) => (
-                    json!({"ok": true, "destination": id, "wrote": key, "to": sink_name}),
-                    verified.detail("wrote", key),
-                ),
-                Err(e) => {
-                    let (message, hint) = match &e {
-                        auditlog_export::sink::SinkError::Failed { message, hint } => {
-                            (message.clone(), hint.clone())
-                        }
-                        other => (other.to_string(), None),
-                    };
-                    let record = verified
-                        .outcome(Outcome::Failure)
-                        .detail("error", message.clone());
-                    (
-                        json!({"ok": false, "destination": id, "error": message, "hint": hint}),
-                        record,
-                    )
-                }
-            };
-            let ok = answer["ok"] == true;
-            let record = recorder.event(&destination.tenant, record);
-            let statuses = store
-                .append_events(&destination.tenant, std::slice::from_ref(&record), now())
-                .await
-                .context("the verification could not be recorded in the tenant's log")?;
-            if statuses != [AppendStatus::Stored] {
-                bail!("the verification could not be recorded in the tenant's log: {statuses:?}");
-            }
-            print_json(&answer);
-            Ok(ok)
-        }
+        DestinationsCommand::Verify { id } => verify(store, recorder, &id).await,
         DestinationsCommand::Status { id } => {
             let destination = find(store, &id).await?;
             let export_store: &dyn ExportStore = store;
@@ -373,6 +314,70 @@ pub async fn destinations(
             crate::replay_set::replay(store, recorder, &id, &from).await
         }
     }
+}
+
+/// Adds a destination from the command line's flags, recorded in the tenant's log.
+async fn add(store: &dyn ServiceStore, recorder: &Recorder, args: AddArgs) -> anyhow::Result<bool> {
+    validate_tenant(&args.tenant).map_err(anyhow::Error::msg)?;
+    let tenant = args.tenant.clone();
+    let options = object_options(&OptionFlags {
+        compression: args.compression.as_deref(),
+        filter: args.filter.as_deref(),
+        format: args.format.as_deref(),
+        ocsf_classes: args.ocsf_classes.as_deref(),
+    })?;
+    let destination = Destination::new(new_destination_id(), tenant, target_of(args)?, now())
+        .with_options(options);
+    let record = recorder.event(
+        &destination.tenant,
+        SelfEvent::new(SelfAction::DestinationAdded, recorder.caller()).destination(&destination),
+    );
+    store.add_destination(&destination, &record).await?;
+    print_json(&DestinationView::of(&destination));
+    Ok(true)
+}
+
+/// Writes a verification object through the destination's real path and records the result
+/// in the tenant's log; whether the write went through.
+async fn verify(store: &dyn ServiceStore, recorder: &Recorder, id: &str) -> anyhow::Result<bool> {
+    let destination = find(store, id).await?;
+    // The AWS configuration is loaded only for an S3 destination (`Sinks::lazy`).
+    let sinks = Sinks::lazy();
+    let sink_name = sinks.sink_for(&destination).await?.describe();
+    let verified = SelfEvent::new(SelfAction::DestinationVerified, recorder.caller())
+        .destination(&destination);
+    let (answer, record) = match verify_destination(&sinks, &destination, now()).await {
+        Ok(key) => (
+            json!({"ok": true, "destination": id, "wrote": key, "to": sink_name}),
+            verified.detail("wrote", key),
+        ),
+        Err(e) => {
+            let (message, hint) = match &e {
+                auditlog_export::sink::SinkError::Failed { message, hint } => {
+                    (message.clone(), hint.clone())
+                }
+                other => (other.to_string(), None),
+            };
+            let record = verified
+                .outcome(Outcome::Failure)
+                .detail("error", message.clone());
+            (
+                json!({"ok": false, "destination": id, "error": message, "hint": hint}),
+                record,
+            )
+        }
+    };
+    let ok = answer["ok"] == true;
+    let record = recorder.event(&destination.tenant, record);
+    let statuses = store
+        .append_events(&destination.tenant, std::slice::from_ref(&record), now())
+        .await
+        .context("the verification could not be recorded in the tenant's log")?;
+    if statuses != [AppendStatus::Stored] {
+        bail!("the verification could not be recorded in the tenant's log: {statuses:?}");
+    }
+    print_json(&answer);
+    Ok(ok)
 }
 
 /// This exporter's name in leases: unique per process.

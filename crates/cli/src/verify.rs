@@ -5,16 +5,16 @@
 //! how recent the newest is; and optionally the receipts a sender kept. Prints each problem with
 //! the key it concerns; exits 1 when there is any.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use auditlog_core::Timestamp;
-use auditlog_core::digest::{DigestOptions, check_digests};
+use auditlog_core::digest::{DigestFile, DigestOptions, check_digests};
 use auditlog_core::export::{
     AzureCredential, AzureTarget, S3Target, SecretRef, check_azure_target,
 };
-use auditlog_core::integrity::{StreamStart, check_stream};
+use auditlog_core::integrity::{ObjectContent, StreamStart, check_stream};
 use auditlog_core::signing::{Keyring, PublicKeys};
 use auditlog_export::Sinks;
 use auditlog_export::azure::{AzureSink, Use};
@@ -228,20 +228,7 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<bool> {
         None => BTreeMap::new(),
     };
     let names = found.names();
-    let receipts_stream = match (&args.stream, names.len()) {
-        (Some(wanted), _) => {
-            let name = names
-                .iter()
-                .find(|s| **s == wanted || s.ends_with(&format!("tenant={wanted}")))
-                .with_context(|| format!("no stream {wanted} in {}", args.path))?;
-            Some((*name).clone())
-        }
-        (None, 1) => names.iter().next().map(|s| (*s).clone()),
-        (None, _) if !receipts.is_empty() => {
-            bail!("several streams: say which one the receipts belong to with --stream")
-        }
-        (None, _) => None,
-    };
+    let receipts_stream = receipts_stream(&args, &names, &receipts)?;
     let start = if args.pruned {
         StreamStart::FirstPresent
     } else {
@@ -269,48 +256,82 @@ pub async fn run(args: VerifyArgs) -> anyhow::Result<bool> {
         } else {
             &none
         };
-        let check = check_stream(objects, start, for_this);
-        let digest_check = check_digests(stream, digests, objects, &options);
-        let problems: Vec<_> = check
-            .problems
-            .iter()
-            .chain(&digest_check.problems)
-            .collect();
-        for problem in &problems {
-            println!("PROBLEM {}: {}", problem.at, problem.message);
-        }
-        let verdict = if problems.is_empty() {
-            "ok".to_string()
-        } else {
-            clean = false;
-            format!("{} problems", problems.len())
-        };
-        let signatures = if public_keys.is_some() {
-            format!("{} signatures checked", digest_check.signatures_checked)
-        } else {
-            "signatures NOT checked (no --public-keys)".to_string()
-        };
-        let covered = digest_check
-            .covered_through
-            .map_or("nothing yet".to_string(), |t| t.to_rfc3339());
-        println!(
-            "stream {stream}: {} objects, {} events, last seq {}, {} receipts checked; {} digests, {signatures}, complete through {covered} ({} newer objects await their digest): {verdict}",
-            check.objects,
-            check.events,
-            check.last_seq.unwrap_or_default(),
-            for_this.len(),
-            digest_check.digests,
-            digest_check.objects_after,
-        );
-        if let Some(filter) = &check.filter {
-            println!(
-                "stream {stream}: filtered ({}): {} receipts name events it does not hold, left out by the filter or lost; only an unfiltered destination can tell",
-                serde_json::to_string(filter).unwrap_or_default(),
-                check.receipts_not_in_filtered_stream,
-            );
-        }
+        clean &= report_stream(stream, objects, digests, for_this, &options);
     }
     Ok(clean)
+}
+
+/// The stream the receipts belong to: the one `--stream` names, or the only one there is.
+fn receipts_stream(
+    args: &VerifyArgs,
+    names: &BTreeSet<&String>,
+    receipts: &BTreeMap<String, String>,
+) -> anyhow::Result<Option<String>> {
+    Ok(match (&args.stream, names.len()) {
+        (Some(wanted), _) => {
+            let name = names
+                .iter()
+                .find(|s| **s == wanted || s.ends_with(&format!("tenant={wanted}")))
+                .with_context(|| format!("no stream {wanted} in {}", args.path))?;
+            Some((*name).clone())
+        }
+        (None, 1) => names.iter().next().map(|s| (*s).clone()),
+        (None, _) if !receipts.is_empty() => {
+            bail!("several streams: say which one the receipts belong to with --stream")
+        }
+        (None, _) => None,
+    })
+}
+
+/// Checks one stream's objects and digests, prints each problem and the stream's summary;
+/// whether it is clean.
+fn report_stream(
+    stream: &str,
+    objects: &[ObjectContent],
+    digests: &[DigestFile],
+    receipts: &BTreeMap<String, String>,
+    options: &DigestOptions<'_>,
+) -> bool {
+    let check = check_stream(objects, options.start, receipts);
+    let digest_check = check_digests(stream, digests, objects, options);
+    let problems: Vec<_> = check
+        .problems
+        .iter()
+        .chain(&digest_check.problems)
+        .collect();
+    for problem in &problems {
+        println!("PROBLEM {}: {}", problem.at, problem.message);
+    }
+    let verdict = if problems.is_empty() {
+        "ok".to_string()
+    } else {
+        format!("{} problems", problems.len())
+    };
+    let signatures = if options.keys.is_some() {
+        format!("{} signatures checked", digest_check.signatures_checked)
+    } else {
+        "signatures NOT checked (no --public-keys)".to_string()
+    };
+    let covered = digest_check
+        .covered_through
+        .map_or("nothing yet".to_string(), |t| t.to_rfc3339());
+    println!(
+        "stream {stream}: {} objects, {} events, last seq {}, {} receipts checked; {} digests, {signatures}, complete through {covered} ({} newer objects await their digest): {verdict}",
+        check.objects,
+        check.events,
+        check.last_seq.unwrap_or_default(),
+        receipts.len(),
+        digest_check.digests,
+        digest_check.objects_after,
+    );
+    if let Some(filter) = &check.filter {
+        println!(
+            "stream {stream}: filtered ({}): {} receipts name events it does not hold, left out by the filter or lost; only an unfiltered destination can tell",
+            serde_json::to_string(filter).unwrap_or_default(),
+            check.receipts_not_in_filtered_stream,
+        );
+    }
+    problems.is_empty()
 }
 
 #[cfg(test)]
