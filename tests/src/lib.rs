@@ -10,7 +10,8 @@
 //!   in [`query_suite`], its destination routes in [`destination_api_suite`]);
 //!   [`console_suite`] and [`self_audit_suite`] likewise, for the console and the service's own
 //!   `auditlog.` records.
-//! - [`export_suite`]: the exactly-once export behaviours, run on every rig of [`export_rigs`].
+//! - [`export_suite`]: the exactly-once export behaviours, run on every rig of [`export_rigs`];
+//!   the signed digests' end-to-end test in [`digest_suite`].
 
 // Test harness code: a failed unwrap is a failed test, which is what it should be.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -18,6 +19,7 @@
 pub mod azure_rig;
 pub mod console_suite;
 pub mod destination_api_suite;
+pub mod digest_suite;
 pub mod export_rigs;
 pub mod export_suite;
 pub mod processes;
