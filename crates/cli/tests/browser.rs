@@ -278,6 +278,27 @@ async fn the_console_in_chromium() {
     let server = start_server_with(data, CLOSED_AWS);
     let key = make_key(data, &[], "acme");
     let other = make_key(data, &[], "rival");
+    let answer = seed(&server, &key, &other).await;
+    let (_driver, client) = browser().await;
+    let page = Page {
+        client: &client,
+        server: &server,
+        data,
+        key: &key,
+    };
+    let link = page.lists_one_tenants_events_as_text().await;
+    page.filters_show_what_the_api_returns().await;
+    page.downloads_hold_the_filtered_events().await;
+    page.the_detail_shows_every_field_and_the_receipt(&answer)
+        .await;
+    page.links_and_sessions_cannot_be_reused_widened_or_forged(&link)
+        .await;
+    page.an_admin_sees_failing_destinations_and_streams().await;
+    finish(client, server).await;
+}
+
+/// Three events of acme's (one with hostile fields) and one of a rival tenant's; acme's answer.
+async fn seed(server: &Server, key: &str, other: &str) -> Value {
     let hostile = json!({"events": [
         {"id": "evil-1", "action": "user.login",
          "actor": {"id": "u_1", "name": "<script>alert('actor')</script>", "email": "ada@example.com"},
@@ -289,272 +310,299 @@ async fn the_console_in_chromium() {
         {"id": "pay-2", "action": "billing.refunded", "actor": {"id": "u_42"}, "outcome": "failure",
          "targets": [{"id": "inv-7"}], "source": {"service": "ledger"}},
     ]});
-    let answer = post(&server, &key, &hostile).await;
+    let answer = post(server, key, &hostile).await;
     post(
-        &server,
-        &other,
+        server,
+        other,
         &json!({"id": "rival-1", "action": "user.login", "actor": {"id": "r"}}),
     )
     .await;
 
-    let (_driver, client) = browser().await;
-    let link = console_link(data, &[], &server, "acme", &["--display-name", "Ada"]);
-    open_console(&client, &link).await;
-    assert!(
-        client
-            .current_url()
-            .await
-            .unwrap()
-            .path()
-            .ends_with("/console/events")
-    );
-    assert_eq!(
-        shown_ids(&client).await,
-        ["pay-2", "pay-1", "evil-1"],
-        "acme's events only"
-    );
-    assert_no_script_ran(&client).await;
-    let actor = client
-        .find(Locator::Css("tr[data-id='evil-1'] td.actor"))
-        .await
-        .unwrap();
-    assert!(
-        actor
-            .text()
-            .await
-            .unwrap()
-            .contains("<script>alert('actor')</script>")
-    );
-    std::fs::write(
-        artefacts().join("console-events.png"),
-        client.screenshot().await.unwrap(),
-    )
-    .unwrap();
+    answer
+}
 
-    // Each filter of the form narrows to exactly what the API returns for the same query.
-    for (field, value, query) in [
-        ("action", "billing.*", "action=billing.*"),
-        ("actor_id", "u_42", "actor_id=u_42"),
-        (
-            "actor_email",
-            "ada@example.com",
-            "actor_email=ada@example.com",
-        ),
-        ("target_id", "inv-7", "target_id=inv-7"),
-        ("source_service", "billing", "source_service=billing"),
-    ] {
-        visit(&client, &server, "/console/events").await;
-        let form = client.form(Locator::Css("form.filters")).await.unwrap();
-        form.set_by_name(field, value).await.unwrap();
-        form.submit().await.unwrap();
-        // The submission is a navigation: wait for its URL, not for the old page's elements.
-        wait_for_query(&client, field).await;
+/// One browser on one server, acting for acme: each step of the test in a method.
+struct Page<'a> {
+    client: &'a Client,
+    server: &'a Server,
+    data: &'a Path,
+    key: &'a str,
+}
+
+impl Page<'_> {
+    /// Opens a console link and checks the list; returns the (now used) link.
+    async fn lists_one_tenants_events_as_text(&self) -> String {
+        let (client, server, data) = (self.client, self.server, self.data);
+        let link = console_link(data, &[], server, "acme", &["--display-name", "Ada"]);
+        open_console(client, &link).await;
+        assert!(
+            client
+                .current_url()
+                .await
+                .unwrap()
+                .path()
+                .ends_with("/console/events")
+        );
         assert_eq!(
-            shown_ids(&client).await,
-            api_ids(&server, &key, query).await,
-            "{field}"
+            shown_ids(client).await,
+            ["pay-2", "pay-1", "evil-1"],
+            "acme's events only"
+        );
+        assert_no_script_ran(client).await;
+        let actor = client
+            .find(Locator::Css("tr[data-id='evil-1'] td.actor"))
+            .await
+            .unwrap();
+        assert!(
+            actor
+                .text()
+                .await
+                .unwrap()
+                .contains("<script>alert('actor')</script>")
+        );
+        std::fs::write(
+            artefacts().join("console-events.png"),
+            client.screenshot().await.unwrap(),
+        )
+        .unwrap();
+
+        link
+    }
+
+    async fn filters_show_what_the_api_returns(&self) {
+        let (client, server, key) = (self.client, self.server, self.key);
+        // Each filter of the form narrows to exactly what the API returns for the same query.
+        for (field, value, query) in [
+            ("action", "billing.*", "action=billing.*"),
+            ("actor_id", "u_42", "actor_id=u_42"),
+            (
+                "actor_email",
+                "ada@example.com",
+                "actor_email=ada@example.com",
+            ),
+            ("target_id", "inv-7", "target_id=inv-7"),
+            ("source_service", "billing", "source_service=billing"),
+        ] {
+            visit(client, server, "/console/events").await;
+            let form = client.form(Locator::Css("form.filters")).await.unwrap();
+            form.set_by_name(field, value).await.unwrap();
+            form.submit().await.unwrap();
+            // The submission is a navigation: wait for its URL, not for the old page's elements.
+            wait_for_query(client, field).await;
+            assert_eq!(
+                shown_ids(client).await,
+                api_ids(server, key, query).await,
+                "{field}"
+            );
+        }
+        visit(client, server, "/console/events?outcome=failure").await;
+        assert_eq!(shown_ids(client).await, ["pay-2"]);
+        // The time range: a preset, and a custom window that ends before the events.
+        visit(client, server, "/console/events?range=1h").await;
+        assert_eq!(shown_ids(client).await, api_ids(server, key, "").await);
+        visit(
+            client,
+            server,
+            "/console/events?range=custom&to=2020-01-01T00:00",
+        )
+        .await;
+        assert!(shown_ids(client).await.is_empty());
+        assert!(text_of(client, "p.empty").await.contains("No events match"));
+        assert!(
+            api_ids(server, key, "to=2020-01-01T00:00:00Z")
+                .await
+                .is_empty()
         );
     }
-    visit(&client, &server, "/console/events?outcome=failure").await;
-    assert_eq!(shown_ids(&client).await, ["pay-2"]);
-    // The time range: a preset, and a custom window that ends before the events.
-    visit(&client, &server, "/console/events?range=1h").await;
-    assert_eq!(shown_ids(&client).await, api_ids(&server, &key, "").await);
-    visit(
-        &client,
-        &server,
-        "/console/events?range=custom&to=2020-01-01T00:00",
-    )
-    .await;
-    assert!(shown_ids(&client).await.is_empty());
-    assert!(
-        text_of(&client, "p.empty")
+
+    async fn downloads_hold_the_filtered_events(&self) {
+        let (client, server, key) = (self.client, self.server, self.key);
+        // The downloads, fetched by the page itself with its session cookie, hold exactly the
+        // filtered events.
+        visit(client, server, "/console/events?action=billing.*").await;
+        let fetch = "fetch(arguments[0]).then(r => r.text()).then(arguments[1])";
+        let ndjson = client
+            .execute_async(
+                fetch,
+                vec![json!("/console/download?format=ndjson&action=billing.*")],
+            )
             .await
-            .contains("No events match")
-    );
-    assert!(
-        api_ids(&server, &key, "to=2020-01-01T00:00:00Z")
+            .unwrap();
+        let lines: Vec<String> = ndjson
+            .as_str()
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(lines, api_ids(server, key, "action=billing.*").await);
+        let csv = client
+            .execute_async(
+                fetch,
+                vec![json!("/console/download?format=csv&action=billing.*")],
+            )
             .await
-            .is_empty()
-    );
-
-    // The downloads, fetched by the page itself with its session cookie, hold exactly the
-    // filtered events.
-    visit(&client, &server, "/console/events?action=billing.*").await;
-    let fetch = "fetch(arguments[0]).then(r => r.text()).then(arguments[1])";
-    let ndjson = client
-        .execute_async(
-            fetch,
-            vec![json!("/console/download?format=ndjson&action=billing.*")],
-        )
-        .await
-        .unwrap();
-    let lines: Vec<String> = ndjson
-        .as_str()
-        .unwrap()
-        .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["id"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
-    assert_eq!(lines, api_ids(&server, &key, "action=billing.*").await);
-    let csv = client
-        .execute_async(
-            fetch,
-            vec![json!("/console/download?format=csv&action=billing.*")],
-        )
-        .await
-        .unwrap();
-    let ids: Vec<&str> = csv
-        .as_str()
-        .unwrap()
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').next().unwrap())
-        .collect();
-    assert_eq!(ids, lines);
-
-    // The detail page: every field as text, and the receipt the sender got.
-    visit(&client, &server, "/console/event?id=evil-1").await;
-    let json_text = text_of(&client, "pre.json").await;
-    assert!(json_text.contains("</textarea><script>alert(1)</script>"));
-    let receipt = text_of(&client, "code.receipt").await;
-    assert_eq!(receipt, answer["items"][0]["sha256"].as_str().unwrap());
-    assert_no_script_ran(&client).await;
-    std::fs::write(
-        artefacts().join("console-detail.png"),
-        client.screenshot().await.unwrap(),
-    )
-    .unwrap();
-
-    // The used link, in the same browser, is refused with a page.
-    client.goto(&link).await.unwrap();
-    let refusal = text_of(&client, "p.refusal").await;
-    assert!(refusal.contains("already used"), "{refusal}");
-
-    // A session held to one actor cannot be widened by editing the URL.
-    let held = console_link(data, &[], &server, "acme", &["--actor-id", "u_42"]);
-    open_console(&client, &held).await;
-    assert_eq!(shown_ids(&client).await, ["pay-2", "pay-1"]);
-    visit(&client, &server, "/console/events?actor_id=u_1").await;
-    let problems = text_of(&client, "div.problems").await;
-    assert!(
-        problems.contains("limited to actor_id = u_42"),
-        "{problems}"
-    );
-    assert!(shown_ids(&client).await.is_empty());
-
-    // Forged links and cookies get the refusal page; the session's cookie is no API credential.
-    let forged = format!(
-        "{}{}",
-        &held[..held.len() - 2],
-        if held.ends_with("AA") { "BB" } else { "AA" }
-    );
-    client.goto(&forged).await.unwrap();
-    assert!(text_of(&client, "p.refusal").await.contains("not valid"));
-    let post = "fetch('/v1/events', {method: 'POST', headers: {'Content-Type': 'application/json'}, \
-        body: '{\"action\": \"user.login\", \"actor\": {\"id\": \"x\"}}'}).then(r => arguments[0](r.status))";
-    visit(&client, &server, "/console/events").await;
-    assert_eq!(
-        client.execute_async(post, vec![]).await.unwrap(),
-        json!(401)
-    );
-    let destinations = "fetch('/v1/destinations').then(r => arguments[0](r.status))";
-    assert_eq!(
-        client.execute_async(destinations, vec![]).await.unwrap(),
-        json!(401)
-    );
-    // A page's script cannot replace the HttpOnly cookie; WebDriver can, with a forged one.
-    client.delete_all_cookies().await.unwrap();
-    let mut forged_cookie = fantoccini::cookies::Cookie::new(
-        "auditlog_console",
-        "vsc_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-    );
-    forged_cookie.set_path("/console");
-    forged_cookie.set_domain("127.0.0.1");
-    forged_cookie.set_http_only(true);
-    forged_cookie.set_same_site(cookie::SameSite::Strict);
-    client.add_cookie(forged_cookie).await.unwrap();
-    visit(&client, &server, "/console/events").await;
-    assert!(
-        text_of(&client, "p.refusal")
-            .await
-            .contains("no such viewer session")
-    );
-
-    // A destination whose export failed: an admin session shows its last error.
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/destinations", server.url))
-        .bearer_auth(&key)
-        .json(&json!({"bucket": "acme-audit"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-    let mut export_env = CLOSED_AWS.to_vec();
-    export_env.extend([
-        ("AUDITLOG_EXPORT_WINDOW", "1m"),
-        ("AUDITLOG_EXPORT_GRACE", "1s"),
-    ]);
-    tokio::time::sleep(Duration::from_secs(61)).await;
-    let (ok, summary, _) = auditlog_with(data, &["export"], &export_env);
-    assert!(!ok, "the export must fail against a closed port: {summary}");
-    // A paused webhook stream (its URL's query holds a token that no page may show).
-    let stream_env = [
-        (
-            "HOOK_SECRET",
-            "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
-        ),
-        ("AUDITLOG_STREAM_ALLOW_HTTP", "true"),
-        ("AUDITLOG_STREAM_ALLOW_PRIVATE", "true"),
-    ];
-    let stream = json!({"webhook": {"url": "http://127.0.0.1:9/hook?token=never-shown",
-        "secret_env": "HOOK_SECRET"}, "format": "ocsf",
-        "filter": {"exclude": {"actions": ["auditlog.*"]}}});
-    let stream_id = add_stream(data, "acme", &stream, &stream_env);
-    let (ok, _, stderr) = auditlog_with(data, &["destinations", "pause", &stream_id], &stream_env);
-    assert!(ok, "{stderr}");
-    open_console(
-        &client,
-        &console_link(data, &[], &server, "acme", &["--admin"]),
-    )
-    .await;
-    client
-        .find(Locator::LinkText("Destinations"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let card = text_of(&client, "section.destination").await;
-    assert!(
-        card.contains("Failing") && card.contains("s3://acme-audit/"),
-        "{card}"
-    );
-    let error = text_of(&client, "dd.last-error").await;
-    assert!(error.len() > 20, "the last error with its hint: {error}");
-    let stream_card = text_of(&client, "section.stream").await;
-    for shown in [
-        stream_id.as_str(),
-        "webhook",
-        "http://127.0.0.1:9/hook",
-        "Paused",
-        "ocsf: never auditlog.*",
-        "events, the oldest received",
-    ] {
-        assert!(stream_card.contains(shown), "{shown} in {stream_card}");
+            .unwrap();
+        let ids: Vec<&str> = csv
+            .as_str()
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap())
+            .collect();
+        assert_eq!(ids, lines);
     }
-    assert!(!stream_card.contains("never-shown"), "{stream_card}");
-    std::fs::write(
-        artefacts().join("console-destinations.png"),
-        client.screenshot().await.unwrap(),
-    )
-    .unwrap();
 
-    finish(client, server).await;
+    async fn the_detail_shows_every_field_and_the_receipt(&self, answer: &Value) {
+        let (client, server) = (self.client, self.server);
+        // The detail page: every field as text, and the receipt the sender got.
+        visit(client, server, "/console/event?id=evil-1").await;
+        let json_text = text_of(client, "pre.json").await;
+        assert!(json_text.contains("</textarea><script>alert(1)</script>"));
+        let receipt = text_of(client, "code.receipt").await;
+        assert_eq!(receipt, answer["items"][0]["sha256"].as_str().unwrap());
+        assert_no_script_ran(client).await;
+        std::fs::write(
+            artefacts().join("console-detail.png"),
+            client.screenshot().await.unwrap(),
+        )
+        .unwrap();
+    }
+
+    async fn links_and_sessions_cannot_be_reused_widened_or_forged(&self, link: &str) {
+        let (client, server, data) = (self.client, self.server, self.data);
+        // The used link, in the same browser, is refused with a page.
+        client.goto(link).await.unwrap();
+        let refusal = text_of(client, "p.refusal").await;
+        assert!(refusal.contains("already used"), "{refusal}");
+
+        // A session held to one actor cannot be widened by editing the URL.
+        let held = console_link(data, &[], server, "acme", &["--actor-id", "u_42"]);
+        open_console(client, &held).await;
+        assert_eq!(shown_ids(client).await, ["pay-2", "pay-1"]);
+        visit(client, server, "/console/events?actor_id=u_1").await;
+        let problems = text_of(client, "div.problems").await;
+        assert!(
+            problems.contains("limited to actor_id = u_42"),
+            "{problems}"
+        );
+        assert!(shown_ids(client).await.is_empty());
+
+        // Forged links and cookies get the refusal page; the session's cookie is no API credential.
+        let forged = format!(
+            "{}{}",
+            &held[..held.len() - 2],
+            if held.ends_with("AA") { "BB" } else { "AA" }
+        );
+        client.goto(&forged).await.unwrap();
+        assert!(text_of(client, "p.refusal").await.contains("not valid"));
+        let post = "fetch('/v1/events', {method: 'POST', headers: {'Content-Type': 'application/json'}, \
+            body: '{\"action\": \"user.login\", \"actor\": {\"id\": \"x\"}}'}).then(r => arguments[0](r.status))";
+        visit(client, server, "/console/events").await;
+        assert_eq!(
+            client.execute_async(post, vec![]).await.unwrap(),
+            json!(401)
+        );
+        let destinations = "fetch('/v1/destinations').then(r => arguments[0](r.status))";
+        assert_eq!(
+            client.execute_async(destinations, vec![]).await.unwrap(),
+            json!(401)
+        );
+        // A page's script cannot replace the HttpOnly cookie; WebDriver can, with a forged one.
+        client.delete_all_cookies().await.unwrap();
+        let mut forged_cookie = fantoccini::cookies::Cookie::new(
+            "auditlog_console",
+            "vsc_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        );
+        forged_cookie.set_path("/console");
+        forged_cookie.set_domain("127.0.0.1");
+        forged_cookie.set_http_only(true);
+        forged_cookie.set_same_site(cookie::SameSite::Strict);
+        client.add_cookie(forged_cookie).await.unwrap();
+        visit(client, server, "/console/events").await;
+        assert!(
+            text_of(client, "p.refusal")
+                .await
+                .contains("no such viewer session")
+        );
+    }
+
+    async fn an_admin_sees_failing_destinations_and_streams(&self) {
+        let (client, server, data, key) = (self.client, self.server, self.data, self.key);
+        // A destination whose export failed: an admin session shows its last error.
+        let response = reqwest::Client::new()
+            .post(format!("{}/v1/destinations", server.url))
+            .bearer_auth(key)
+            .json(&json!({"bucket": "acme-audit"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201);
+        let mut export_env = CLOSED_AWS.to_vec();
+        export_env.extend([
+            ("AUDITLOG_EXPORT_WINDOW", "1m"),
+            ("AUDITLOG_EXPORT_GRACE", "1s"),
+        ]);
+        tokio::time::sleep(Duration::from_secs(61)).await;
+        let (ok, summary, _) = auditlog_with(data, &["export"], &export_env);
+        assert!(!ok, "the export must fail against a closed port: {summary}");
+        // A paused webhook stream (its URL's query holds a token that no page may show).
+        let stream_env = [
+            (
+                "HOOK_SECRET",
+                "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=",
+            ),
+            ("AUDITLOG_STREAM_ALLOW_HTTP", "true"),
+            ("AUDITLOG_STREAM_ALLOW_PRIVATE", "true"),
+        ];
+        let stream = json!({"webhook": {"url": "http://127.0.0.1:9/hook?token=never-shown",
+            "secret_env": "HOOK_SECRET"}, "format": "ocsf",
+            "filter": {"exclude": {"actions": ["auditlog.*"]}}});
+        let stream_id = add_stream(data, "acme", &stream, &stream_env);
+        let (ok, _, stderr) =
+            auditlog_with(data, &["destinations", "pause", &stream_id], &stream_env);
+        assert!(ok, "{stderr}");
+        open_console(
+            client,
+            &console_link(data, &[], server, "acme", &["--admin"]),
+        )
+        .await;
+        client
+            .find(Locator::LinkText("Destinations"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let card = text_of(client, "section.destination").await;
+        assert!(
+            card.contains("Failing") && card.contains("s3://acme-audit/"),
+            "{card}"
+        );
+        let error = text_of(client, "dd.last-error").await;
+        assert!(error.len() > 20, "the last error with its hint: {error}");
+        let stream_card = text_of(client, "section.stream").await;
+        for shown in [
+            stream_id.as_str(),
+            "webhook",
+            "http://127.0.0.1:9/hook",
+            "Paused",
+            "ocsf: never auditlog.*",
+            "events, the oldest received",
+        ] {
+            assert!(stream_card.contains(shown), "{shown} in {stream_card}");
+        }
+        assert!(!stream_card.contains("never-shown"), "{stream_card}");
+        std::fs::write(
+            artefacts().join("console-destinations.png"),
+            client.screenshot().await.unwrap(),
+        )
+        .unwrap();
+    }
 }
 
 /// The event list on DynamoDB Local: `serve`, `keys`, `console` and `tables` on the same tables.
