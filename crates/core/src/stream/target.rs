@@ -200,81 +200,97 @@ pub fn stream_settings(
     }
 }
 
-/// A field of the target object as a string, or a problem.
-fn text(value: &Value, at: &str, field: &str, problems: &mut Problems) -> Option<String> {
-    match value.get(field) {
-        Some(Value::String(s)) if !s.is_empty() && s.len() <= 2048 => Some(s.clone()),
-        Some(_) => {
-            problems.add(&format!("{at}/{field}"), "must be a non-empty string");
-            None
-        }
-        None => {
-            problems.add(&format!("{at}/{field}"), "is required");
-            None
-        }
-    }
+/// One target object being read: where it sits, who declares it, which addresses it may
+/// use, and the problems found so far.
+struct Fields<'a> {
+    value: &'a Value,
+    at: String,
+    author: Author<'a>,
+    policy: AddressPolicy,
+    problems: &'a mut Problems,
 }
 
-/// A secret reference: `{field}_env` (or, for the operator, `{field}_file`).
-fn secret(
-    value: &Value,
-    at: &str,
-    field: &str,
-    required: bool,
-    author: Author<'_>,
-    problems: &mut Problems,
-) -> Option<SecretRef> {
-    let env = value.get(format!("{field}_env")).and_then(Value::as_str);
-    let file = value.get(format!("{field}_file")).and_then(Value::as_str);
-    match (env, file, author) {
-        (Some(name), None, Author::Tenant(tenant)) => {
-            let prefix = tenant_secret_prefix(tenant);
-            if name.starts_with(&prefix) && name.len() > prefix.len() {
-                Some(SecretRef::Env(name.to_string()))
-            } else {
-                problems.add(
-                    &format!("{at}/{field}_env"),
-                    format!(
-                        "over the API a secret is an environment variable of the service named \
-                         {prefix}..., which your operator sets for this tenant"
-                    ),
+impl Fields<'_> {
+    fn problem(&mut self, field: &str, message: impl Into<String>) {
+        self.problems.add(&format!("{}/{field}", self.at), message);
+    }
+
+    /// A field as a string, or a problem.
+    fn text(&mut self, field: &str) -> Option<String> {
+        match self.value.get(field) {
+            Some(Value::String(s)) if !s.is_empty() && s.len() <= 2048 => Some(s.clone()),
+            Some(_) => {
+                self.problem(field, "must be a non-empty string");
+                None
+            }
+            None => {
+                self.problem(field, "is required");
+                None
+            }
+        }
+    }
+
+    /// A secret reference: `{field}_env` (or, for the operator, `{field}_file`).
+    fn secret(&mut self, field: &str, required: bool) -> Option<SecretRef> {
+        let env = self
+            .value
+            .get(format!("{field}_env"))
+            .and_then(Value::as_str);
+        let file = self
+            .value
+            .get(format!("{field}_file"))
+            .and_then(Value::as_str);
+        match (env, file, self.author) {
+            (Some(name), None, Author::Tenant(tenant)) => {
+                let prefix = tenant_secret_prefix(tenant);
+                if name.starts_with(&prefix) && name.len() > prefix.len() {
+                    Some(SecretRef::Env(name.to_string()))
+                } else {
+                    self.problem(
+                        &format!("{field}_env"),
+                        format!(
+                            "over the API a secret is an environment variable of the service named \
+                             {prefix}..., which your operator sets for this tenant"
+                        ),
+                    );
+                    None
+                }
+            }
+            (Some(name), None, Author::Operator) => Some(SecretRef::Env(name.to_string())),
+            (None, Some(path), Author::Operator) if path.starts_with('/') => {
+                Some(SecretRef::File(path.to_string()))
+            }
+            (None, Some(_), Author::Operator) => {
+                self.problem(&format!("{field}_file"), "must be an absolute path");
+                None
+            }
+            (None, Some(_), Author::Tenant(_)) => {
+                self.problem(
+                    &format!("{field}_file"),
+                    format!("over the API a secret is an environment variable (`{field}_env`)"),
+                );
+                None
+            }
+            (None, None, _) if !required => None,
+            _ => {
+                self.problem(
+                    &format!("{field}_env"),
+                    format!("give the secret's reference: `{field}_env`"),
                 );
                 None
             }
         }
-        (Some(name), None, Author::Operator) => Some(SecretRef::Env(name.to_string())),
-        (None, Some(path), Author::Operator) if path.starts_with('/') => {
-            Some(SecretRef::File(path.to_string()))
-        }
-        (None, Some(_), Author::Operator) => {
-            problems.add(&format!("{at}/{field}_file"), "must be an absolute path");
-            None
-        }
-        (None, Some(_), Author::Tenant(_)) => {
-            problems.add(
-                &format!("{at}/{field}_file"),
-                format!("over the API a secret is an environment variable (`{field}_env`)"),
-            );
-            None
-        }
-        (None, None, _) if !required => None,
-        _ => {
-            problems.add(
-                &format!("{at}/{field}_env"),
-                format!("give the secret's reference: `{field}_env`"),
-            );
-            None
-        }
     }
-}
 
-fn url(value: &Value, at: &str, policy: AddressPolicy, problems: &mut Problems) -> Option<String> {
-    let text = text(value, at, "url", problems)?;
-    match check_url(&text, policy) {
-        Ok(_) => Some(text),
-        Err(why) => {
-            problems.add(&format!("{at}/url"), why.to_string());
-            None
+    /// `url`, checked against the address policy.
+    fn url(&mut self) -> Option<String> {
+        let text = self.text("url")?;
+        match check_url(&text, self.policy) {
+            Ok(_) => Some(text),
+            Err(why) => {
+                self.problem("url", why.to_string());
+                None
+            }
         }
     }
 }
@@ -297,32 +313,32 @@ fn read_target(
         "datadog" => read_datadog,
         _ => read_elasticsearch,
     };
-    read(value, &at, author, policy, problems)
+    read(&mut Fields {
+        value,
+        at,
+        author,
+        policy,
+        problems,
+    })
 }
 
-fn read_webhook(
-    value: &Value,
-    at: &str,
-    author: Author<'_>,
-    policy: AddressPolicy,
-    problems: &mut Problems,
-) -> Option<StreamTarget> {
-    let url = url(value, at, policy, problems);
-    let secret_ref = secret(value, at, "secret", true, author, problems);
-    let previous = secret(value, at, "previous_secret", false, author, problems);
-    let until = match value.get("previous_until").map(Value::as_str) {
+fn read_webhook(f: &mut Fields<'_>) -> Option<StreamTarget> {
+    let url = f.url();
+    let secret_ref = f.secret("secret", true);
+    let previous = f.secret("previous_secret", false);
+    let until = match f.value.get("previous_until").map(Value::as_str) {
         None => None,
         Some(text) => match text.map(crate::time::parse_rfc3339) {
             Some(Ok(t)) => Some(t),
             _ => {
-                problems.add(&format!("{at}/previous_until"), "must be an RFC 3339 time");
+                f.problem("previous_until", "must be an RFC 3339 time");
                 None
             }
         },
     };
     if previous.is_some() != until.is_some() {
-        problems.add(
-            at,
+        f.problems.add(
+            &f.at,
             "a rotation gives both `previous_secret_env` and `previous_until`",
         );
     }
@@ -334,26 +350,23 @@ fn read_webhook(
     })
 }
 
-fn read_splunk(
-    value: &Value,
-    at: &str,
-    author: Author<'_>,
-    policy: AddressPolicy,
-    problems: &mut Problems,
-) -> Option<StreamTarget> {
-    let url = url(value, at, policy, problems);
-    let token = secret(value, at, "token", true, author, problems);
+fn read_splunk(f: &mut Fields<'_>) -> Option<StreamTarget> {
+    let url = f.url();
+    let token = f.secret("token", true);
     let hec = HecSettings {
-        index: value
+        index: f
+            .value
             .get("index")
             .and_then(Value::as_str)
             .map(str::to_string),
-        source: value
+        source: f
+            .value
             .get("source")
             .and_then(Value::as_str)
             .unwrap_or("auditlog")
             .to_string(),
-        sourcetype: value
+        sourcetype: f
+            .value
             .get("sourcetype")
             .and_then(Value::as_str)
             .map(str::to_string),
@@ -365,26 +378,17 @@ fn read_splunk(
     })
 }
 
-fn read_datadog(
-    value: &Value,
-    at: &str,
-    author: Author<'_>,
-    policy: AddressPolicy,
-    problems: &mut Problems,
-) -> Option<StreamTarget> {
-    let site = text(value, at, "site", problems);
+fn read_datadog(f: &mut Fields<'_>) -> Option<StreamTarget> {
+    let site = f.text("site");
     if let Some(site) = &site
         && !SITES.contains(&site.as_str())
     {
-        problems.add(
-            &format!("{at}/site"),
-            format!("must be one of {}", SITES.join(", ")),
-        );
+        f.problem("site", format!("must be one of {}", SITES.join(", ")));
     }
-    let api_key = secret(value, at, "api_key", true, author, problems);
-    let intake = match value.get("url") {
+    let api_key = f.secret("api_key", true);
+    let intake = match f.value.get("url") {
         None => None,
-        Some(_) => Some(url(value, at, policy, problems)?),
+        Some(_) => Some(f.url()?),
     };
     Some(StreamTarget::Datadog {
         site: site?,
@@ -393,31 +397,26 @@ fn read_datadog(
     })
 }
 
-fn read_elasticsearch(
-    value: &Value,
-    at: &str,
-    author: Author<'_>,
-    policy: AddressPolicy,
-    problems: &mut Problems,
-) -> Option<StreamTarget> {
-    let url = url(value, at, policy, problems);
-    let index = text(value, at, "index", problems);
+fn read_elasticsearch(f: &mut Fields<'_>) -> Option<StreamTarget> {
+    let url = f.url();
+    let index = f.text("index");
     if let Some(index) = &index
         && let Err(why) = check_index(index)
     {
-        problems.add(&format!("{at}/index"), why.to_string());
+        f.problem("index", why.to_string());
     }
-    let api_key = secret(value, at, "api_key", false, author, problems);
-    let username = value
+    let api_key = f.secret("api_key", false);
+    let username = f
+        .value
         .get("username")
         .and_then(Value::as_str)
         .map(str::to_string);
-    let password = secret(value, at, "password", false, author, problems);
+    let password = f.secret("password", false);
     if api_key.is_some() == (username.is_some() || password.is_some())
         || username.is_some() != password.is_some()
     {
-        problems.add(
-            at,
+        f.problems.add(
+            &f.at,
             "authenticate with `api_key_env`, or with `username` and `password_env`",
         );
     }
