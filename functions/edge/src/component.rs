@@ -12,7 +12,7 @@ use wasip2::http::types::{
     Fields, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
 };
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::origin::{self, OriginAnswer};
 use crate::streams::{ReadError, read_bounded};
 
@@ -28,8 +28,8 @@ impl wasip2::exports::http::incoming_handler::Guest for Edge {
 }
 
 /// The settings, read once per instance: the environment does not change under it.
-fn config() -> &'static Result<Config, String> {
-    static CONFIG: OnceLock<Result<Config, String>> = OnceLock::new();
+fn config() -> &'static Result<Config, ConfigError> {
+    static CONFIG: OnceLock<Result<Config, ConfigError>> = OnceLock::new();
     CONFIG.get_or_init(|| Config::from_lookup(|name| std::env::var(name).ok()))
 }
 
@@ -67,7 +67,7 @@ fn serve(request: &IncomingRequest) -> Reply {
             return Reply::answer(Answer::error(
                 500,
                 "edge_misconfigured",
-                message.clone(),
+                message.to_string(),
                 &request_id,
             ));
         }

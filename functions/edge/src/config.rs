@@ -14,6 +14,27 @@ pub const DEFAULT_ORIGIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest origin answer read: a 500-item answer is about 100 KiB.
 pub const MAX_ORIGIN_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 
+/// A setting the edge cannot run with; the text names the variable and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("AUDITLOG_ORIGIN_URL is not set: the edge needs the regional API's address")]
+    NoOrigin,
+    #[error("AUDITLOG_ORIGIN_URL=`{url}` {why}")]
+    Origin { url: String, why: &'static str },
+    #[error("{name}=`{text}` is not a duration such as {example}{detail}")]
+    Duration {
+        name: &'static str,
+        text: String,
+        example: &'static str,
+        /// The parser's own words, after a colon, when it gave any.
+        detail: String,
+    },
+    #[error("{name}=`{text}` is not a positive whole number")]
+    Count { name: &'static str, text: String },
+    #[error("AUDITLOG_MAX_CLOCK_SKEW=`{0}` is too large")]
+    SkewTooLarge(String),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Origin {
     pub https: bool,
@@ -25,8 +46,11 @@ pub struct Origin {
 
 impl Origin {
     /// `http(s)://host[:port][/base]`, nothing else: no user info, query or fragment.
-    pub fn parse(url: &str) -> Result<Origin, String> {
-        let bad = |why: &str| format!("AUDITLOG_ORIGIN_URL=`{url}` {why}");
+    pub fn parse(url: &str) -> Result<Origin, ConfigError> {
+        let bad = |why: &'static str| ConfigError::Origin {
+            url: url.to_string(),
+            why,
+        };
         let (https, rest) = if let Some(rest) = url.strip_prefix("https://") {
             (true, rest)
         } else if let Some(rest) = url.strip_prefix("http://") {
@@ -71,17 +95,19 @@ pub struct Config {
 impl Config {
     /// Reads every setting through `lookup` (the environment, in the component). An error names
     /// the variable and says what is wrong with it.
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
-        let origin = lookup("AUDITLOG_ORIGIN_URL")
-            .ok_or("AUDITLOG_ORIGIN_URL is not set: the edge needs the regional API's address")?;
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let origin = lookup("AUDITLOG_ORIGIN_URL").ok_or(ConfigError::NoOrigin)?;
         let timeout = match lookup("AUDITLOG_ORIGIN_TIMEOUT") {
             None => DEFAULT_ORIGIN_TIMEOUT,
             Some(text) => humantime::parse_duration(&text)
                 .ok()
                 .filter(|d| !d.is_zero())
-                .ok_or(format!(
-                    "AUDITLOG_ORIGIN_TIMEOUT=`{text}` is not a duration such as 10s"
-                ))?,
+                .ok_or_else(|| ConfigError::Duration {
+                    name: "AUDITLOG_ORIGIN_TIMEOUT",
+                    text: text.clone(),
+                    example: "10s",
+                    detail: String::new(),
+                })?,
         };
         Ok(Config {
             origin: Origin::parse(&origin)?,
@@ -97,7 +123,7 @@ impl Config {
 }
 
 /// The same limits the regional API runs with, from the same variables.
-fn limits(lookup: &impl Fn(&str) -> Option<String>) -> Result<Limits, String> {
+fn limits(lookup: &impl Fn(&str) -> Option<String>) -> Result<Limits, ConfigError> {
     let mut limits = Limits::default();
     for (name, slot) in [
         ("AUDITLOG_MAX_EVENT_BYTES", &mut limits.max_event_bytes),
@@ -116,15 +142,21 @@ fn limits(lookup: &impl Fn(&str) -> Option<String>) -> Result<Limits, String> {
                 .parse()
                 .ok()
                 .filter(|n| *n > 0)
-                .ok_or(format!("{name}=`{text}` is not a positive whole number"))?;
+                .ok_or_else(|| ConfigError::Count {
+                    name,
+                    text: text.clone(),
+                })?;
         }
     }
     if let Some(text) = lookup("AUDITLOG_MAX_CLOCK_SKEW") {
-        let skew = humantime::parse_duration(&text).map_err(|e| {
-            format!("AUDITLOG_MAX_CLOCK_SKEW=`{text}` is not a duration such as 5m: {e}")
+        let skew = humantime::parse_duration(&text).map_err(|e| ConfigError::Duration {
+            name: "AUDITLOG_MAX_CLOCK_SKEW",
+            text: text.clone(),
+            example: "5m",
+            detail: format!(": {e}"),
         })?;
-        limits.max_future_skew_ms = i64::try_from(skew.as_millis())
-            .map_err(|_| format!("AUDITLOG_MAX_CLOCK_SKEW=`{text}` is too large"))?;
+        limits.max_future_skew_ms =
+            i64::try_from(skew.as_millis()).map_err(|_| ConfigError::SkewTooLarge(text.clone()))?;
     }
     Ok(limits)
 }
@@ -134,6 +166,10 @@ mod tests {
     use super::*;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, String> {
+        config_of(vars).map_err(|e| e.to_string())
+    }
+
+    fn config_of(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         Config::from_lookup(|name| {
             vars.iter()
                 .find(|(n, _)| *n == name)
@@ -165,7 +201,10 @@ mod tests {
             ("https://host/?a=1", "no spaces, query or fragment"),
             ("https://host/a b", "no spaces, query or fragment"),
         ] {
-            let err = Origin::parse(url).err().unwrap_or_default();
+            let err = Origin::parse(url)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(err.contains(why), "{url}: {err}");
         }
     }

@@ -36,25 +36,47 @@ pub fn env_names() -> Vec<String> {
     names
 }
 
+/// A setting over what AWS accepts: the text names it, the limit and who refuses beyond it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{setting}={value} is over {max}: {why}")]
+pub struct OverLimit {
+    pub setting: &'static str,
+    pub value: usize,
+    pub max: usize,
+    pub why: &'static str,
+}
+
 /// Refuses settings that AWS would refuse later, request by request.
-pub fn check_lambda_limits(api: &ApiArgs) -> Result<(), String> {
-    if api.max_request_bytes > LAMBDA_MAX_REQUEST_BYTES {
-        return Err(format!(
-            "AUDITLOG_MAX_REQUEST_BYTES={} is over {LAMBDA_MAX_REQUEST_BYTES}: Lambda refuses request payloads over 6 MB",
-            api.max_request_bytes
-        ));
-    }
-    if api.max_response_bytes > LAMBDA_MAX_RESPONSE_BYTES {
-        return Err(format!(
-            "AUDITLOG_MAX_RESPONSE_BYTES={} is over {LAMBDA_MAX_RESPONSE_BYTES}: Lambda refuses responses over 6 MB",
-            api.max_response_bytes
-        ));
-    }
-    if api.max_event_bytes > MAX_EVENT_BYTES {
-        return Err(format!(
-            "AUDITLOG_MAX_EVENT_BYTES={} is over {MAX_EVENT_BYTES}: a stored event must fit in a 400 KB DynamoDB item",
-            api.max_event_bytes
-        ));
+pub fn check_lambda_limits(api: &ApiArgs) -> Result<(), OverLimit> {
+    let checks = [
+        (
+            "AUDITLOG_MAX_REQUEST_BYTES",
+            api.max_request_bytes,
+            LAMBDA_MAX_REQUEST_BYTES,
+            "Lambda refuses request payloads over 6 MB",
+        ),
+        (
+            "AUDITLOG_MAX_RESPONSE_BYTES",
+            api.max_response_bytes,
+            LAMBDA_MAX_RESPONSE_BYTES,
+            "Lambda refuses responses over 6 MB",
+        ),
+        (
+            "AUDITLOG_MAX_EVENT_BYTES",
+            api.max_event_bytes,
+            MAX_EVENT_BYTES,
+            "a stored event must fit in a 400 KB DynamoDB item",
+        ),
+    ];
+    for (setting, value, max, why) in checks {
+        if value > max {
+            return Err(OverLimit {
+                setting,
+                value,
+                max,
+                why,
+            });
+        }
     }
     Ok(())
 }

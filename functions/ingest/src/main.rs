@@ -29,7 +29,7 @@ async fn main() -> Result<(), lambda_http::Error> {
 
 async fn init() -> anyhow::Result<axum::Router> {
     let api: ApiArgs = auditlog_settings::from_env().context("invalid settings")?;
-    auditlog_ingest::check_lambda_limits(&api).map_err(anyhow::Error::msg)?;
+    auditlog_ingest::check_lambda_limits(&api)?;
     let store = DynamoStore::from_env().await.map_err(anyhow::Error::msg)?;
     let cursor_secret = store
         .cursor_secret()
