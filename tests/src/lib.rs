@@ -9,7 +9,7 @@
 //! - [`suite`]: the behaviours, each an async function taking a `&TestService` (its read side
 //!   in [`query_suite`], its destination routes in [`destination_api_suite`]);
 //!   [`console_suite`] and [`self_audit_suite`] likewise, for the console and the service's own
-//!   `auditlog.` records.
+//!   `auditlog.` records (the key routes' behaviour in [`key_api_suite`]).
 //! - [`export_suite`]: the exactly-once export behaviours, run on every rig of [`export_rigs`];
 //!   the signed digests' end-to-end test in [`digest_suite`].
 //! - `macros`: `suite_tests!` and its kin, which run a suite's behaviours on a backend, one
@@ -24,6 +24,7 @@ pub mod destination_api_suite;
 pub mod digest_suite;
 pub mod export_rigs;
 pub mod export_suite;
+pub mod key_api_suite;
 mod macros;
 pub mod processes;
 pub mod query_suite;
